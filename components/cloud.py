@@ -1,0 +1,62 @@
+"""The `cloud` environment: resolve the existing cluster and task definitions into run targets.
+
+Nothing here creates a resource. The lookups are synchronous invokes made before any resource is
+registered, so a task definition that cannot run as configured (unknown container, not Fargate,
+not awsvpc) fails the deployment with the offending key named and nothing half-created.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi_aws as aws
+
+from components.config import CLUSTER_ARN, NAMESPACE, ConfigError, StackConfig
+from components.run_task_state_machine import FargateLaunch, TaskTarget
+
+
+def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
+    """A run target for every service some trigger runs, from the looked-up task definitions."""
+    assert config.cloud is not None  # guaranteed by load_config for environment cloud
+    cloud = config.cloud
+    cluster_name = CLUSTER_ARN.match(cloud.clusterArn)["name"]  # type: ignore[index]
+    cluster = aws.ecs.get_cluster(cluster_name=cluster_name)
+    problems = []
+    if cluster.status != "ACTIVE":
+        problems.append(f"{NAMESPACE}:cloud.clusterArn: cluster {cluster_name!r} is "
+                        f"{cluster.status or 'missing'}; point clusterArn at an ACTIVE cluster")
+    launch = FargateLaunch(
+        subnets=list(cloud.subnets),
+        security_groups=list(cloud.securityGroups),
+        assign_public_ip=cloud.assignPublicIp,
+    )
+    targets: dict[str, TaskTarget] = {}
+    for service in sorted({t.service for t in config.triggers.values()}):
+        settings = config.services[service]
+        key = f"{NAMESPACE}:services.{service}"
+        arn = settings.taskDefinitionArn
+        assert arn is not None  # required by load_config for services that triggers run
+        found = aws.ecs.get_task_definition(task_definition=arn)
+        container = config.container_name(service)
+        containers = [c.get("name") for c in json.loads(found.container_definitions or "[]")]
+        if container not in containers:
+            problems.append(f"{key}.containerName: {container!r} is not a container of {arn}; "
+                            f"its containers are: {', '.join(map(str, containers)) or 'none'}")
+        if "FARGATE" not in (found.requires_compatibilities or []):
+            problems.append(f"{key}.taskDefinitionArn: {arn} is not Fargate-compatible "
+                            "(requiresCompatibilities lacks FARGATE); the cloud stack runs on FARGATE")
+        if found.network_mode != "awsvpc":
+            problems.append(f"{key}.taskDefinitionArn: {arn} uses network mode "
+                            f"{found.network_mode!r}; Fargate needs awsvpc")
+        targets[service] = TaskTarget(
+            cluster_arn=cloud.clusterArn,
+            task_definition_arn=arn,
+            container_name=container,
+            pass_role_arns=[r for r in (found.task_role_arn, found.execution_role_arn) if r],
+            launch=launch,
+            cpu=settings.cpu,
+            memory=settings.memory,
+        )
+    if problems:
+        raise ConfigError(problems)
+    return targets

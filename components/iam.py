@@ -1,0 +1,49 @@
+"""Shared IAM documents: the account context and trust policies guarded against confused deputies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class AwsContext:
+    """Where the stack deploys; looked up once and handed to every component that builds ARNs."""
+
+    partition: pulumi.Input[str]
+    """aws, aws-cn or aws-us-gov."""
+    region: pulumi.Input[str]
+    """The stack's region."""
+    account_id: pulumi.Input[str]
+    """The deploying account."""
+
+    @staticmethod
+    def lookup() -> AwsContext:
+        return AwsContext(
+            partition=aws.get_partition_output().partition,
+            region=aws.get_region_output().region,
+            account_id=aws.get_caller_identity_output().account_id,
+        )
+
+
+def trust_policy(service: str, account_id: Any, source_arn: Any) -> dict[str, Any]:
+    """Let `service` assume the role only on behalf of `source_arn` in this account."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": source_arn},
+            },
+        }],
+    }
+
+
+def policy_document(statements: Any) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -1,0 +1,93 @@
+"""Physical names of everything the program creates, scoped by project and stack.
+
+`local` and `cloud` may share one AWS account, so every physical name starts with
+`<project>-<stack>-`. The AWS length limits live here, next to the names they constrain, so the
+config validator can refuse a name before any resource is registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROJECT = "event-tasks"
+
+# Pulumi auto-names a resource `<logical name>-<7 random hex>`; IAM role names stop at 64.
+AUTONAME_SUFFIX = 8
+IAM_ROLE_NAME_MAX = 64
+
+
+@dataclass(frozen=True)
+class NameLimit:
+    """One AWS name limit: what it names and how long it may be."""
+
+    what: str
+    """Human name of the resource kind, used in error messages."""
+    limit: int
+    """Maximum length AWS accepts."""
+
+
+RULE = NameLimit("EventBridge rule name", 64)
+STATE_MACHINE = NameLimit("Step Functions state machine name", 80)
+QUEUE = NameLimit("SQS queue name", 80)
+BUS = NameLimit("EventBridge bus name", 256)
+TABLE = NameLimit("DynamoDB table name", 255)
+REPOSITORY = NameLimit("ECR repository name", 256)
+
+
+def prefix(stack: str) -> str:
+    return f"{PROJECT}-{stack}-"
+
+
+def bus_name(stack: str, service: str) -> str:
+    return f"{prefix(stack)}{service}"
+
+
+def rule_name(stack: str, trigger: str) -> str:
+    return f"{prefix(stack)}{trigger}"
+
+
+def state_machine_name(stack: str, trigger: str) -> str:
+    return f"{prefix(stack)}{trigger}"
+
+
+def dead_letter_queue_name(stack: str, trigger: str) -> str:
+    return f"{prefix(stack)}{trigger}-dlq"
+
+
+def state_machine_log_group_name(stack: str, trigger: str) -> str:
+    # The /aws/vendedlogs/ prefix keeps the log group's resource policy small (AWS guidance).
+    return f"/aws/vendedlogs/states/{prefix(stack)}{trigger}"
+
+
+def table_name(stack: str, service: str) -> str:
+    return f"{prefix(stack)}{service}"
+
+
+def repository_name(stack: str, service: str) -> str:
+    return f"{prefix(stack)}{service}"
+
+
+def service_log_group_name(stack: str, service: str) -> str:
+    return f"/ecs/{prefix(stack)}{service}"
+
+
+def cluster_name(stack: str) -> str:
+    return f"{PROJECT}-{stack}"
+
+
+def trigger_names(stack: str, trigger: str) -> list[tuple[NameLimit, str]]:
+    """Every length-limited physical name a trigger produces."""
+    return [
+        (RULE, rule_name(stack, trigger)),
+        (STATE_MACHINE, state_machine_name(stack, trigger)),
+        (QUEUE, dead_letter_queue_name(stack, trigger)),
+    ]
+
+
+def service_names(stack: str, service: str) -> list[tuple[NameLimit, str]]:
+    """Every length-limited physical name a service produces."""
+    return [
+        (BUS, bus_name(stack, service)),
+        (TABLE, table_name(stack, service)),
+        (REPOSITORY, repository_name(stack, service)),
+    ]

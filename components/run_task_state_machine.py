@@ -1,0 +1,324 @@
+"""`RunTaskStateMachine`: a Standard Step Functions workflow that runs one ECS task to completion.
+
+Produces the state machine (one `ecs:runTask.sync` Task state), its execution role with exactly the
+permissions AWS documents for `.sync`, a CloudWatch log group for execution logs and X-Ray tracing.
+
+The ASL and the IAM statements are rendered by pure functions (`render_definition`,
+`run_task_statements`) so they can be checked as exact dicts without Pulumi; the component only
+serialises them with `Output.json_dumps` and registers the resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import AwsContext, policy_document, trust_policy
+
+RUN_TASK_SYNC = "arn:aws:states:::ecs:runTask.sync"
+TASK_STATE = "RunTask"
+# The managed rule Step Functions puts on the default bus to learn when a `.sync` task stops.
+SYNC_MANAGED_RULE = "StepFunctionsGetEventsForECSTaskRule"
+
+# The event reaches the task as environment variables (the services read these names).
+EVENT_ENVIRONMENT = (
+    ("eventDetail", "States.JsonToString($.detail)"),
+    ("eventId", "$.id"),
+    ("eventDetailType", "$.detail-type"),
+    ("eventSource", "$.source"),
+)
+
+# Retried: the task never started, so no business logic ran twice. Not retried: States.TaskFailed
+# (the container ran and exited non-zero; re-running it would repeat its side effects).
+RETRIABLE_ERRORS = ("ECS.AmazonECSException", "AmazonECS.Unknown")
+
+
+@dataclass(frozen=True)
+class FargateLaunch:
+    """Run on Fargate in the given subnets (the `cloud` environment)."""
+
+    subnets: pulumi.Input[list[str]]
+    """Subnet ids for the task's awsvpc network interface."""
+    security_groups: pulumi.Input[list[str]]
+    """Security group ids for the task."""
+    assign_public_ip: bool = False
+    """Give the task a public IP (public subnets without NAT)."""
+
+
+@dataclass(frozen=True)
+class CapacityProviderLaunch:
+    """Run on the cluster's EC2 capacity provider (the `local` environment).
+
+    A capacity provider strategy, not `LaunchType: EC2`: the two are mutually exclusive, and only the
+    strategy lets managed scaling start instances for a task waiting in PROVISIONING.
+    """
+
+    capacity_provider: pulumi.Input[str]
+    """Name of the ECS capacity provider."""
+    placement: tuple[tuple[str, str | None], ...] = (
+        ("spread", "instanceId"),
+        ("binpack", "cpu"),
+        ("random", None),
+    )
+    """Placement strategies in priority order: (type, field)."""
+
+
+@dataclass(frozen=True)
+class TaskTarget:
+    """The ECS task a state machine runs: where, what, and which roles it passes to ECS."""
+
+    cluster_arn: pulumi.Input[str]
+    """ARN of the cluster to run in."""
+    task_definition_arn: pulumi.Input[str]
+    """ARN of the task definition, with its revision."""
+    container_name: str
+    """The container whose command and environment are overridden."""
+    pass_role_arns: pulumi.Input[list[str]]
+    """Task role and execution role ARNs of the task definition (iam:PassRole)."""
+    launch: FargateLaunch | CapacityProviderLaunch
+    """How the task is placed."""
+    cpu: int | None = None
+    """Task-level cpu override."""
+    memory: int | None = None
+    """Task-level memory override (MiB)."""
+
+
+@dataclass(frozen=True)
+class RunTaskStateMachineArgs:
+    """Inputs of `RunTaskStateMachine`."""
+
+    aws: AwsContext
+    """Partition, region and account the stack deploys to."""
+    state_machine_name: str
+    """Physical name of the state machine."""
+    log_group_name: str
+    """Name of the execution log group (under /aws/vendedlogs/states/)."""
+    target: TaskTarget
+    """The task to run."""
+    command: list[str]
+    """Container command override."""
+    timeout_seconds: int = 900
+    """Fail the task state (Step Functions then stops the task) after this long."""
+    log_retention_days: int = 14
+    """Retention of the execution log group."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags for every resource."""
+
+
+def render_definition(target: TaskTarget, command: list[str], timeout_seconds: int) -> dict[str, Any]:
+    """The Amazon States Language of a workflow that runs `target` with `command` and waits for it."""
+    container_override: dict[str, Any] = {
+        "Name": target.container_name,
+        "Command": list(command),
+        "Environment": [{"Name": name, "Value.$": path} for name, path in EVENT_ENVIRONMENT],
+    }
+    overrides: dict[str, Any] = {"ContainerOverrides": [container_override]}
+    if target.cpu is not None:
+        overrides["Cpu"] = str(target.cpu)
+    if target.memory is not None:
+        overrides["Memory"] = str(target.memory)
+
+    parameters: dict[str, Any] = {
+        "Cluster": target.cluster_arn,
+        "TaskDefinition": target.task_definition_arn,
+        **_render_launch(target.launch),
+        "Overrides": overrides,
+    }
+    return {
+        "Comment": f"Run {target.container_name} with {' '.join(command)} and wait for it to stop",
+        "StartAt": TASK_STATE,
+        "TimeoutSeconds": timeout_seconds,
+        "States": {
+            TASK_STATE: {
+                "Type": "Task",
+                "Resource": RUN_TASK_SYNC,
+                "Parameters": parameters,
+                "TimeoutSeconds": timeout_seconds,
+                "Retry": [{
+                    "ErrorEquals": list(RETRIABLE_ERRORS),
+                    "IntervalSeconds": 5,
+                    "MaxAttempts": 3,
+                    "BackoffRate": 2.0,
+                    "JitterStrategy": "FULL",
+                }],
+                "End": True,
+            }
+        },
+    }
+
+
+def _render_launch(launch: FargateLaunch | CapacityProviderLaunch) -> dict[str, Any]:
+    if isinstance(launch, FargateLaunch):
+        return {
+            "LaunchType": "FARGATE",
+            "NetworkConfiguration": {"AwsvpcConfiguration": {
+                "Subnets": launch.subnets,
+                "SecurityGroups": launch.security_groups,
+                "AssignPublicIp": "ENABLED" if launch.assign_public_ip else "DISABLED",
+            }},
+        }
+    return {
+        "CapacityProviderStrategy": [
+            {"CapacityProvider": launch.capacity_provider, "Weight": 1, "Base": 0}
+        ],
+        "PlacementStrategy": [
+            {"Type": kind, **({"Field": on} if on else {})} for kind, on in launch.placement
+        ],
+    }
+
+
+def run_task_statements(
+    *,
+    partition: str,
+    region: str,
+    account_id: str,
+    cluster_arn: str,
+    task_definition_arn: str,
+    pass_role_arns: list[str],
+) -> list[dict[str, Any]]:
+    """The IAM statements a state machine needs to run `task_definition_arn` with `.sync`.
+
+    As AWS documents them for `arn:aws:states:::ecs:runTask.sync`, narrowed to one cluster.
+    """
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "RunTheTaskDefinitionRevision",
+            "Effect": "Allow",
+            "Action": "ecs:RunTask",
+            "Resource": task_definition_arn,
+            "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
+        },
+        {
+            # Task ids are unknown until RunTask returns; Step Functions only stops tasks it started.
+            "Sid": "WatchAndStopStartedTasks",
+            "Effect": "Allow",
+            "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
+            "Resource": "*",
+            "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
+        },
+        {
+            "Sid": "ManageSyncCompletionRule",
+            "Effect": "Allow",
+            "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            "Resource": f"arn:{partition}:events:{region}:{account_id}:rule/{SYNC_MANAGED_RULE}",
+        },
+    ]
+    roles = sorted({arn for arn in pass_role_arns if arn})
+    if roles:
+        statements.append({
+            "Sid": "PassTaskRolesToEcs",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": roles,
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        })
+    return statements
+
+
+def observability_statements() -> list[dict[str, Any]]:
+    """Log delivery and X-Ray permissions; AWS documents these actions on `*` only."""
+    return [
+        {
+            "Sid": "DeliverExecutionLogs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "SendTraces",
+            "Effect": "Allow",
+            "Action": [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+            ],
+            "Resource": "*",
+        },
+    ]
+
+
+class RunTaskStateMachine(pulumi.ComponentResource):
+    """A Standard workflow running one ECS task with `ecs:runTask.sync`."""
+
+    arn: pulumi.Output[str]
+    """ARN of the state machine (the rule's target)."""
+    name: pulumi.Output[str]
+    """Name of the state machine."""
+    role_arn: pulumi.Output[str]
+    """ARN of the state machine's execution role."""
+
+    def __init__(self, name: str, args: RunTaskStateMachineArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("event-tasks:index:RunTaskStateMachine", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = args.aws
+        target = args.target
+
+        state_machine_arn = pulumi.Output.format(
+            "arn:{0}:states:{1}:{2}:stateMachine:{3}",
+            ctx.partition, ctx.region, ctx.account_id, args.state_machine_name,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            description=f"Step Functions {args.state_machine_name}: run its ECS task",
+            assume_role_policy=pulumi.Output.json_dumps(
+                trust_policy("states.amazonaws.com", ctx.account_id, state_machine_arn)
+            ),
+            tags=args.tags,
+            opts=child,
+        )
+        statements = pulumi.Output.all(
+            ctx.partition, ctx.region, ctx.account_id, target.cluster_arn,
+            target.task_definition_arn, target.pass_role_arns,
+        ).apply(lambda v: run_task_statements(
+            partition=v[0], region=v[1], account_id=v[2], cluster_arn=v[3],
+            task_definition_arn=v[4], pass_role_arns=v[5],
+        ) + observability_statements())
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(policy_document(statements)),
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=args.log_group_name,
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=child,
+        )
+        state_machine = aws.sfn.StateMachine(
+            f"{name}-state-machine",
+            name=args.state_machine_name,
+            type="STANDARD",  # Express workflows cannot wait on .sync
+            role_arn=role.arn,
+            definition=pulumi.Output.json_dumps(
+                render_definition(target, args.command, args.timeout_seconds)
+            ),
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                level="ERROR",
+                include_execution_data=True,
+                log_destination=log_group.arn.apply(lambda arn: f"{arn}:*"),
+            ),
+            tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
+            tags=args.tags,
+            # The role's policy must exist before Step Functions validates the definition.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        self.arn = state_machine.arn
+        self.name = state_machine.name
+        self.role_arn = role.arn
+        self.register_outputs({"arn": self.arn, "name": self.name, "role_arn": self.role_arn})

@@ -1,0 +1,75 @@
+"""The whole program for one stack: buses for every service, and per trigger a rule and the state
+machine that runs the target service's task. The environment decides where tasks run: `cloud` looks
+up existing infrastructure, `local` builds it from source (components/local.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from components import naming
+from components.cloud import cloud_targets
+from components.config import StackConfig
+from components.iam import AwsContext
+from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs
+from components.service_bus import ServiceBus, ServiceBusArgs
+from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
+
+
+def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]:
+    """Register every resource of the stack; returns the stack outputs."""
+    stack = config.stack
+    tags = {"project": naming.PROJECT, "stack": stack, "environment": config.environment}
+    # Lookups first: a cloud task definition that cannot run fails before anything is registered.
+    targets = cloud_targets(config) if config.environment == "cloud" else None
+    ctx = AwsContext.lookup()
+
+    buses = {
+        service: ServiceBus(service, ServiceBusArgs(
+            bus_name=naming.bus_name(stack, service), service=service, tags=tags))
+        for service in sorted(config.services)
+    }
+    outputs: dict[str, Any] = {
+        "environment": config.environment,
+        "buses": {s: {"name": b.name, "arn": b.arn} for s, b in buses.items()},
+    }
+    if targets is None:
+        from components.local import build_local
+
+        targets, local_outputs = build_local(config, ctx, buses, tags, Path(project_root))
+        outputs.update(local_outputs)
+
+    triggers: dict[str, Any] = {}
+    for name, trigger in sorted(config.triggers.items()):
+        state_machine = RunTaskStateMachine(f"{name}-run-task", RunTaskStateMachineArgs(
+            aws=ctx,
+            state_machine_name=naming.state_machine_name(stack, name),
+            log_group_name=naming.state_machine_log_group_name(stack, name),
+            target=targets[trigger.service],
+            command=list(trigger.command),
+            timeout_seconds=trigger.timeoutSeconds,
+            log_retention_days=config.logRetentionDays,
+            tags=tags,
+        ))
+        rule = TaskTriggerRule(f"{name}-trigger", TaskTriggerRuleArgs(
+            aws=ctx,
+            bus_name=buses[trigger.bus].name,
+            rule_name=naming.rule_name(stack, name),
+            dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+            detail_types=list(trigger.detailTypes),
+            state_machine_arn=state_machine.arn,
+            maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
+            maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
+            tags=tags,
+        ))
+        triggers[name] = {
+            "rule": rule.name,
+            "ruleArn": rule.arn,
+            "stateMachineArn": state_machine.arn,
+            "deadLetterQueueUrl": rule.dead_letter_queue_url,
+        }
+    outputs["triggers"] = triggers
+    return outputs

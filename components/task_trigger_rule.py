@@ -1,0 +1,157 @@
+"""`TaskTriggerRule`: an EventBridge rule on a service bus that starts a state machine.
+
+Produces the rule (pattern on `detail-type`), its target bound to the same bus, the role EventBridge
+assumes to call `states:StartExecution` on that one state machine, and an encrypted SQS dead-letter
+queue that receives every event EventBridge could not deliver after its retry policy, so no event
+is silently lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import AwsContext, policy_document, trust_policy
+
+# SQS keeps messages at most 14 days: the longest window to notice and redrive a failed delivery.
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class TaskTriggerRuleArgs:
+    """Inputs of `TaskTriggerRule`."""
+
+    aws: AwsContext
+    """Partition, region and account the stack deploys to."""
+    bus_name: pulumi.Input[str]
+    """The bus whose events the rule matches."""
+    rule_name: str
+    """Physical name of the rule."""
+    dead_letter_queue_name: str
+    """Physical name of the dead-letter queue."""
+    detail_types: list[str]
+    """detail-type values that match."""
+    state_machine_arn: pulumi.Input[str]
+    """The state machine to start with the whole event as input."""
+    maximum_event_age_seconds: int = 3600
+    """Stop retrying delivery of an event older than this."""
+    maximum_retry_attempts: int = 10
+    """Delivery retries before the event is dead-lettered."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags for every resource."""
+
+
+def event_pattern(detail_types: list[str]) -> dict[str, Any]:
+    """The rule's pattern: any of the detail-types."""
+    return {"detail-type": list(detail_types)}
+
+
+def start_execution_statements(state_machine_arn: Any) -> list[dict[str, Any]]:
+    """What EventBridge needs to start the target: one action on one state machine."""
+    return [{
+        "Sid": "StartTheTargetStateMachine",
+        "Effect": "Allow",
+        "Action": "states:StartExecution",
+        "Resource": state_machine_arn,
+    }]
+
+
+def dead_letter_statements(queue_arn: Any, rule_arn: Any) -> list[dict[str, Any]]:
+    """Let EventBridge send this rule's undeliverable events, and nothing else, to the queue."""
+    return [{
+        "Sid": "DeadLetterFromTheRule",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+    }]
+
+
+class TaskTriggerRule(pulumi.ComponentResource):
+    """Route events of some detail-types on one bus to one state machine, with retries and a DLQ."""
+
+    arn: pulumi.Output[str]
+    """ARN of the rule."""
+    name: pulumi.Output[str]
+    """Name of the rule."""
+    role_arn: pulumi.Output[str]
+    """ARN of the role EventBridge assumes to start the state machine."""
+    dead_letter_queue_url: pulumi.Output[str]
+    """URL of the dead-letter queue, to inspect and redrive undelivered events."""
+
+    def __init__(self, name: str, args: TaskTriggerRuleArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("event-tasks:index:TaskTriggerRule", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-rule",
+            name=args.rule_name,
+            event_bus_name=args.bus_name,
+            description=f"Start {args.rule_name} on {', '.join(args.detail_types)}",
+            event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types)),
+            tags=args.tags,
+            opts=child,
+        )
+        queue = aws.sqs.Queue(
+            f"{name}-dlq",
+            name=args.dead_letter_queue_name,
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            tags=args.tags,
+            opts=child,
+        )
+        queue_policy = aws.sqs.QueuePolicy(
+            f"{name}-dlq-policy",
+            queue_url=queue.url,
+            policy=pulumi.Output.json_dumps(
+                policy_document(dead_letter_statements(queue.arn, rule.arn))
+            ),
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            description=f"EventBridge rule {args.rule_name}: start its state machine",
+            assume_role_policy=pulumi.Output.json_dumps(
+                trust_policy("events.amazonaws.com", args.aws.account_id, rule.arn)
+            ),
+            tags=args.tags,
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                policy_document(start_execution_statements(args.state_machine_arn))
+            ),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=rule.name,
+            # Without the bus name the provider looks for the rule on the default bus.
+            event_bus_name=args.bus_name,
+            arn=args.state_machine_arn,
+            role_arn=role.arn,
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=queue.arn),
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_event_age_in_seconds=args.maximum_event_age_seconds,
+                maximum_retry_attempts=args.maximum_retry_attempts,
+            ),
+            # Deliveries may start as soon as the target exists: grants and DLQ policy come first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, queue_policy]),
+        )
+        self.arn = rule.arn
+        self.name = rule.name
+        self.role_arn = role.arn
+        self.dead_letter_queue_url = queue.url
+        self.register_outputs({
+            "arn": self.arn,
+            "name": self.name,
+            "role_arn": self.role_arn,
+            "dead_letter_queue_url": self.dead_letter_queue_url,
+        })

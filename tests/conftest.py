@@ -1,0 +1,221 @@
+"""Shared test fixtures: fake AWS credentials, a type-aware Pulumi `Mocks`, and a `deploy` helper
+that evaluates the program under mocks and hands back plain data (resolved outputs and every
+registered resource with its inputs) for assertions."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "ap-southeast-1"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Never let a test reach a real account, whatever the developer's shell exports.
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@dataclass
+class Registered:
+    """One resource the program registered: its type, logical name, inputs and mocked state."""
+
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    custom: bool
+
+    def json(self, key: str) -> Any:
+        """Parse a JSON-string input such as a policy or a state machine definition."""
+        return json.loads(self.inputs[key])
+
+
+def task_definition_answer(arn: str) -> dict[str, Any]:
+    """What `aws.ecs.get_task_definition` returns for an existing Fargate task definition."""
+    match = re.match(r"^arn:aws:ecs:([^:]+):(\d+):task-definition/([^:]+):(\d+)$", arn)
+    assert match, arn
+    region, account, family, revision = match.groups()
+    return {
+        "arn": arn,
+        "arnWithoutRevision": arn.rsplit(":", 1)[0],
+        "family": family,
+        "revision": int(revision),
+        "containerDefinitions": json.dumps([{"name": family, "image": f"{family}:latest",
+                                             "essential": True}]),
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "status": "ACTIVE",
+        "taskRoleArn": f"arn:aws:iam::{account}:role/{family}-task",
+        "executionRoleArn": f"arn:aws:iam::{account}:role/{family}-execution",
+    }
+
+
+@dataclass
+class Mocks(pulumi.runtime.Mocks):
+    """Answers resource registrations with realistic ids/ARNs and invokes in camelCase."""
+
+    task_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Task definitions that exist in the fake account, by ARN (cloud lookups)."""
+    cluster_status: str = "ACTIVE"
+    """What the cluster lookup reports."""
+    resources: list[Registered] = field(default_factory=list)
+    """Every resource registered, in order."""
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Every invoke made."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        inputs = dict(args.inputs)
+        name = inputs.get("name") or f"{args.name}-{len(self.resources):07x}"
+        state = {**inputs, **self._state(args.typ, name, inputs)}
+        self.resources.append(Registered(args.typ, args.name, inputs, state, bool(args.custom)))
+        return state.get("id", f"{name}-id"), state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        self.calls.append((args.token, dict(args.args)))
+        return self._answer(args.token, dict(args.args))
+
+    def _state(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
+        if typ == "aws:cloudwatch/eventBus:EventBus":
+            return {"name": name, "arn": arn.format("events", f"event-bus/{name}"), "id": name}
+        if typ == "aws:cloudwatch/eventRule:EventRule":
+            bus = inputs.get("eventBusName", "default")
+            path = f"rule/{name}" if bus == "default" else f"rule/{bus}/{name}"
+            return {"name": name, "arn": arn.format("events", path), "id": f"{bus}|{name}"}
+        if typ == "aws:sqs/queue:Queue":
+            url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+            return {"name": name, "arn": arn.format("sqs", name), "url": url, "id": url}
+        if typ == "aws:iam/role:Role":
+            return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}", "id": name}
+        if typ == "aws:iam/instanceProfile:InstanceProfile":
+            return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{name}",
+                    "id": name}
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            return {"name": name, "arn": arn.format("logs", f"log-group:{name}"), "id": name}
+        if typ == "aws:sfn/stateMachine:StateMachine":
+            sm_arn = arn.format("states", f"stateMachine:{name}")
+            return {"name": name, "arn": sm_arn, "id": sm_arn}
+        if typ == "aws:ecs/cluster:Cluster":
+            return {"name": name, "arn": arn.format("ecs", f"cluster/{name}"), "id": name}
+        if typ == "aws:ecs/capacityProvider:CapacityProvider":
+            return {"name": name, "arn": arn.format("ecs", f"capacity-provider/{name}"), "id": name}
+        if typ == "aws:ecs/taskDefinition:TaskDefinition":
+            family = inputs["family"]
+            return {"arn": arn.format("ecs", f"task-definition/{family}:1"), "revision": 1,
+                    "arnWithoutRevision": arn.format("ecs", f"task-definition/{family}"),
+                    "id": family}
+        if typ == "aws:ecr/repository:Repository":
+            return {"name": name, "arn": arn.format("ecr", f"repository/{name}"), "id": name,
+                    "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}",
+                    "registryId": ACCOUNT}
+        if typ == "aws:dynamodb/table:Table":
+            return {"name": name, "arn": arn.format("dynamodb", f"table/{name}"), "id": name}
+        if typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            return {"arn": arn.format("ec2", "launch-template/lt-0123456789abcdef0"),
+                    "id": "lt-0123456789abcdef0", "latestVersion": 1}
+        if typ == "aws:autoscaling/group:Group":
+            return {"name": name, "id": name,
+                    "arn": f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:uuid:"
+                           f"autoScalingGroupName/{name}"}
+        if typ == "aws:ec2/securityGroup:SecurityGroup":
+            return {"id": "sg-0123456789abcdef0", "arn": arn.format("ec2", "security-group/sg-0")}
+        if typ == "awsx:ec2:Vpc":
+            # awsx components register as one resource under mocks: only these outputs exist.
+            return {"vpcId": "vpc-0123456789abcdef0",
+                    "publicSubnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
+                    "privateSubnetIds": [], "isolatedSubnetIds": []}
+        if typ == "awsx:ecr:Image":
+            return {"imageUri": f"{inputs.get('repositoryUrl', 'repo')}@sha256:{'0' * 64}"}
+        return {}
+
+    def _answer(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
+                    "userId": "AIDTEST", "id": ACCOUNT}
+        if token == "aws:index/getRegion:getRegion":
+            return {"region": REGION, "name": REGION, "id": REGION}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:ecs/getCluster:getCluster":
+            cluster = args["clusterName"]
+            return {"arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}",
+                    "clusterName": cluster, "status": self.cluster_status, "id": cluster}
+        if token == "aws:ecs/getTaskDefinition:getTaskDefinition":
+            arn = args["taskDefinition"]
+            return self.task_definitions.get(arn) or task_definition_answer(arn)
+        if token == "aws:ssm/getParameter:getParameter":
+            return {"name": args["name"], "value": "ami-0123456789abcdef0", "type": "String",
+                    "id": args["name"]}
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": [f"{REGION}a", f"{REGION}b", f"{REGION}c"]}
+        raise AssertionError(f"unexpected invoke {token} {args}")
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The raw config map of Pulumi.<stack>.yaml, as the engine passes it (objects as JSON)."""
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
+@dataclass
+class Deployment:
+    """A program evaluated under mocks: plain outputs and every registered resource."""
+
+    outputs: dict[str, Any]
+    resources: list[Registered]
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def named(self, name: str) -> Registered:
+        (found,) = [r for r in self.resources if r.name == name]
+        return found
+
+
+@pytest.fixture
+def mocks() -> Mocks:
+    return Mocks()
+
+
+@pytest.fixture
+def deploy(mocks: Mocks) -> Callable[..., Deployment]:
+    """Evaluate the program for `stack` with `raw` config; wait for every registration."""
+    from components.config import load_config
+    from components.stack import build
+
+    def run(stack: str, raw: dict[str, Any] | None = None) -> Deployment:
+        raw = stack_config(stack) if raw is None else raw
+        pulumi.runtime.set_mocks(mocks, project="event-tasks", stack=stack, preview=False)
+        resolved: dict[str, Any] = {}
+
+        @pulumi.runtime.test
+        def program() -> pulumi.Output:
+            outputs = build(load_config(raw, stack, ROOT), ROOT)
+            return pulumi.Output.from_input(outputs).apply(resolved.update)
+
+        program()
+        return Deployment(resolved, mocks.resources)
+
+    return run
