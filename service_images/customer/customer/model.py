@@ -1,0 +1,77 @@
+"""Customer table layout.
+
+- Customer ``pk = CUSTOMER#<customerId>``, ``sk = CUSTOMER``:
+  ``type=Customer, customerId, creditLimit (int), reserved (int)``; invariant ``0 <= reserved <= creditLimit``
+  (enforced by the conditions of every update), available credit = ``creditLimit - reserved``.
+- Credit decision, one per order ``pk = ORDER#<orderId>``, ``sk = CREDIT``:
+  ``type=CreditDecision, orderId, customerId, amount (int), status, outcomeDetailType, outcomeDetail (JSON)``.
+  status RESERVED (counted in ``reserved``), RELEASED (was reserved, given back), REJECTED (limit
+  exceeded or unknown customer, never counted). Written with ``attribute_not_exists``, so an order
+  is decided once whatever the number of OrderCreated events, and credit is never reserved twice.
+- Processed-event markers written by event_tasks_common (``pk = EVENT#<eventId>``).
+"""
+
+import json
+from typing import Any
+
+from event_tasks_common import BadInput, Outcome, Table
+
+SOURCE = "event-tasks.customer"
+
+CUSTOMER_SK = "CUSTOMER"
+CREDIT_SK = "CREDIT"
+RESERVED = "RESERVED"
+RELEASED = "RELEASED"
+REJECTED = "REJECTED"
+CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
+
+
+def customer_pk(customer_id: str) -> str:
+    return f"CUSTOMER#{customer_id}"
+
+
+def credit_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def load_customer(table: Table, customer_id: str) -> dict[str, Any] | None:
+    return table.get(customer_pk(customer_id), CUSTOMER_SK)
+
+
+def load_credit(table: Table, order_id: str) -> dict[str, Any] | None:
+    return table.get(credit_pk(order_id), CREDIT_SK)
+
+
+def check_credit_matches(credit: dict[str, Any], customer_id: str, amount: int, *, amount_field: str) -> None:
+    """An event about an already decided order must agree with the decision (else bad input)."""
+    if credit["customerId"] != customer_id:
+        raise BadInput(
+            "eventDetail.customerId",
+            f"{customer_id!r} does not match the customer "
+            f"{credit['customerId']!r} of order {credit['orderId']!r}",
+        )
+    if credit["amount"] != amount:
+        raise BadInput(
+            f"eventDetail.{amount_field}",
+            f"{amount} does not match the amount {credit['amount']} of order {credit['orderId']!r}",
+        )
+
+
+def recorded_outcome(credit: dict[str, Any], message: str) -> Outcome:
+    return Outcome(message, credit["outcomeDetailType"], json.loads(credit["outcomeDetail"]))
+
+
+def credit_item(
+    order_id: str, customer_id: str, amount: int, status: str, outcome: Outcome
+) -> dict[str, Any]:
+    return {
+        "pk": credit_pk(order_id),
+        "sk": CREDIT_SK,
+        "type": "CreditDecision",
+        "orderId": order_id,
+        "customerId": customer_id,
+        "amount": amount,
+        "status": status,
+        "outcomeDetailType": outcome.detail_type,
+        "outcomeDetail": json.dumps(dict(outcome.detail or {}), sort_keys=True),
+    }

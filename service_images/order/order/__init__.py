@@ -1,0 +1,1 @@
+"""Order service use cases (run one per ECS task: ``python -m order.<use_case>``)."""

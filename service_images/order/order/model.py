@@ -1,0 +1,69 @@
+"""Order table layout and the order status state machine.
+
+Item ``pk = ORDER#<orderId>``, ``sk = ORDER``:
+``type=Order, orderId, customerId, total (int), status, rejectionReason (only when REJECTED)``.
+Status: PENDING -> APPROVED | REJECTED; APPROVED -> CANCELLED.
+Plus the processed-event markers written by event_tasks_common (``pk = EVENT#<eventId>``).
+"""
+
+from typing import Any
+
+from event_tasks_common import BadInput, Table
+
+SOURCE = "event-tasks.order"
+
+PENDING = "PENDING"
+APPROVED = "APPROVED"
+REJECTED = "REJECTED"
+CANCELLED = "CANCELLED"
+
+SK = "ORDER"
+
+
+def pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def load(table: Table, order_id: str) -> dict[str, Any] | None:
+    return table.get(pk(order_id), SK)
+
+
+def require(table: Table, order_id: str, field: str) -> dict[str, Any]:
+    order = load(table, order_id)
+    if order is None:
+        raise BadInput(field, f"order {order_id!r} does not exist")
+    return order
+
+
+def check_matches(
+    order: dict[str, Any], customer_id: str, amount: int, *, prefix: str, amount_field: str
+) -> None:
+    """An event about this order must agree with it; a mismatch is bad input (nothing changed)."""
+    if order["customerId"] != customer_id:
+        raise BadInput(
+            f"{prefix}.customerId",
+            f"{customer_id!r} does not match order {order['orderId']!r} customer {order['customerId']!r}",
+        )
+    if order["total"] != amount:
+        raise BadInput(
+            f"{prefix}.{amount_field}",
+            f"{amount} does not match order {order['orderId']!r} total {order['total']}",
+        )
+
+
+def summary(order: dict[str, Any]) -> dict[str, Any]:
+    """The common part of every Order* event detail."""
+    return {"orderId": order["orderId"], "customerId": order["customerId"], "total": order["total"]}
+
+
+def set_status(table: Table, order_id: str, expected: str, new: str, **extra: Any) -> Any:
+    """Conditional status transition ``expected -> new`` (fails if someone moved it meanwhile)."""
+    assignments = ["#status = :new"] + [f"{name} = :{name}" for name in extra]
+    return table.update_op(
+        pk(order_id),
+        SK,
+        "SET " + ", ".join(assignments),
+        condition="#status = :expected",
+        names={"#status": "status"},
+        values={":new": new, ":expected": expected, **{f":{name}": value for name, value in extra.items()}},
+    )
