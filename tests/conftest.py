@@ -200,22 +200,32 @@ def mocks() -> Mocks:
 
 
 @pytest.fixture
-def deploy(mocks: Mocks) -> Callable[..., Deployment]:
-    """Evaluate the program for `stack` with `raw` config; wait for every registration."""
+def evaluate(mocks: Mocks) -> Callable[..., Any]:
+    """Run `fn` as a Pulumi program under mocks, wait for every registration, return its resolved value."""
+
+    def run(fn: Callable[[], Any], stack: str = "test") -> Any:
+        pulumi.runtime.set_mocks(mocks, project="event-tasks", stack=stack, preview=False)
+        box: dict[str, Any] = {}
+
+        @pulumi.runtime.test
+        def program() -> pulumi.Output:
+            return pulumi.Output.from_input(fn()).apply(lambda value: box.setdefault("value", value))
+
+        program()
+        return box.get("value")
+
+    return run
+
+
+@pytest.fixture
+def deploy(mocks: Mocks, evaluate: Callable[..., Any]) -> Callable[..., Deployment]:
+    """Evaluate the whole program for `stack` with `raw` config (default: Pulumi.<stack>.yaml)."""
     from components.config import load_config
     from components.stack import build
 
     def run(stack: str, raw: dict[str, Any] | None = None) -> Deployment:
         raw = stack_config(stack) if raw is None else raw
-        pulumi.runtime.set_mocks(mocks, project="event-tasks", stack=stack, preview=False)
-        resolved: dict[str, Any] = {}
-
-        @pulumi.runtime.test
-        def program() -> pulumi.Output:
-            outputs = build(load_config(raw, stack, ROOT), ROOT)
-            return pulumi.Output.from_input(outputs).apply(resolved.update)
-
-        program()
-        return Deployment(resolved, mocks.resources)
+        outputs = evaluate(lambda: build(load_config(raw, stack, ROOT), ROOT), stack)
+        return Deployment(outputs, mocks.resources)
 
     return run
