@@ -73,9 +73,9 @@ class RetryPolicy(_Model):
     """How long EventBridge keeps retrying delivery to the state machine before dead-lettering."""
 
     maximumEventAgeSeconds: int = Field(3600, ge=60, le=86400)
-    """Give up on an event older than this (EventBridge allows 60–86400 s)."""
+    """Give up on an event older than this (EventBridge allows 60-86400 s)."""
     maximumRetryAttempts: int = Field(10, ge=0, le=185)
-    """Retries before the event goes to the dead-letter queue (EventBridge allows 0–185)."""
+    """Retries before the event goes to the dead-letter queue (EventBridge allows 0-185)."""
 
 
 class CloudSettings(_Model):
@@ -184,7 +184,7 @@ class TriggerSettings(_Model):
     def _detail_types(cls, values: list[str]) -> list[str]:
         for value in values:
             if not value.strip() or len(value) > 128:
-                raise ValueError(f"{value!r} is not a detail-type (1–128 characters, not blank)")
+                raise ValueError(f"{value!r} is not a detail-type (1-128 characters, not blank)")
         if len(set(values)) != len(values):
             raise ValueError(f"lists a detail-type twice: {values}")
         return values
@@ -436,7 +436,7 @@ def _cloud_service_problems(config: StackConfig, name: str, service: ServiceSett
                             f"{', '.join(map(str, FARGATE_SIZES))}")
         elif service.memory not in sizes:
             problems.append(f"{key}.memory: {service.memory} MiB is not valid with cpu {service.cpu} "
-                            f"on Fargate; use {sizes[0]}–{sizes[-1]} MiB"
+                            f"on Fargate; use {sizes[0]}-{sizes[-1]} MiB"
                             + (f" in steps of {sizes.step}" if isinstance(sizes, range) else
                                f" ({', '.join(map(str, sizes))})"))
     return problems
@@ -459,9 +459,9 @@ def _local_service_problems(config: StackConfig, name: str, service: ServiceSett
         problems.append(f"{key}.image: {str(image)!r} has no Dockerfile; add one or point image at "
                         "the directory that has it")
     if service.cpu is not None and not 128 <= service.cpu <= 10240:
-        problems.append(f"{key}.cpu: {service.cpu} is outside 128–10240 cpu units for an EC2 task")
+        problems.append(f"{key}.cpu: {service.cpu} is outside 128-10240 cpu units for an EC2 task")
     if service.memory is not None and not 128 <= service.memory <= 122880:
-        problems.append(f"{key}.memory: {service.memory} MiB is outside 128–122880 MiB for an EC2 task")
+        problems.append(f"{key}.memory: {service.memory} MiB is outside 128-122880 MiB for an EC2 task")
     return problems
 
 

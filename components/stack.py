@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pulumi
-
 from components import naming
 from components.cloud import cloud_targets
 from components.config import StackConfig

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import pytest
@@ -54,7 +55,7 @@ def task_definition_answer(arn: str) -> dict[str, Any]:
     """What `aws.ecs.get_task_definition` returns for an existing Fargate task definition."""
     match = re.match(r"^arn:aws:ecs:([^:]+):(\d+):task-definition/([^:]+):(\d+)$", arn)
     assert match, arn
-    region, account, family, revision = match.groups()
+    _region, account, family, revision = match.groups()
     return {
         "arn": arn,
         "arnWithoutRevision": arn.rsplit(":", 1)[0],

@@ -1,0 +1,28 @@
+# `make demo` and `make test` each create venv/ and install what they need on a fresh machine.
+PYTHON ?= python3
+VENV := venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt service_images/common/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## demo: run the saga end to end on a local AWS emulator (ARGS="--stack cloud --help" ...)
+demo: $(INSTALLED)
+	$(PY) -m sandbox $(ARGS)
+
+## test: the whole test suite (unit, mocked stacks, services and emulator integration)
+test: $(INSTALLED)
+	$(PY) -m pytest $(ARGS)
+
+## lint: ruff, and the GitHub workflows against the GitHub workflow schema
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
