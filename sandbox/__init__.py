@@ -1,0 +1,1 @@
+"""Local sandbox for `make demo`: the AWS emulator and the harness built on it."""

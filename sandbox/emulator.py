@@ -1,0 +1,839 @@
+"""Emulated AWS for `make demo`: moto 5.2.5 plus the four workarounds the event-tasks flow needs.
+
+The demo runs EventBridge → Step Functions (Standard, ``arn:aws:states:::ecs:runTask.sync``) → ECS
+on moto, inside this process. moto 5.2.5 breaks that flow in four places; each workaround lives in
+one ``_workaround_*`` function whose docstring says what moto does, what AWS does and why we patch.
+``tests/sandbox/test_emulator.py`` proves every defect against unpatched moto: when moto fixes one,
+that test fails and names the workaround to delete.
+
+Usage::
+
+    with start_server() as emu:                   # start_in_process() is the faster twin for tests
+        emu.set_task_runner(run)                  # run(launch: TaskLaunch) starts a process, returns
+        ...                                       # later, from any thread, when the process exits:
+        emu.complete_task(launch.task_arn, exit_code=3)
+        emu.events.deliveries                     # what EventBridge did with each matched event
+
+The patches are process-wide, so only one emulator may be active at a time; ``stop()`` (or leaving
+the ``with`` block) removes them and, in server mode, resets all moto state.
+
+Sharp edges of moto that are NOT patched here (the harness must handle them):
+
+* FARGATE / ``awsvpc``: moto's ``run_task`` crashes (``AttributeError: private_dns_name``) unless
+  the task's VPC has DNS hostnames on: ``ec2.modify_vpc_attribute(VpcId=...,
+  EnableDnsHostnames={"Value": True})``. AWS needs no such thing.
+* EC2 launch type / ASG capacity providers need a registered container instance; each one offers
+  4096 CPU / 7482 MiB, freed only when the task stops (``complete_task`` frees it).
+* ``start_execution`` without ``name`` collides on the second call: always pass a name.
+* ``ec2.describe_images()`` costs ~1.7 s: avoid it in fixtures.
+* Step Functions ``TimeoutSeconds`` fails the state (``States.Timeout``) but, unlike AWS, does not
+  stop the ECS task: the runner's process keeps going until the harness kills it.
+* moto delivers events to rules in state DISABLED for its own targets; state-machine targets
+  (workaround B) honour ``DISABLED`` as AWS does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import functools
+import inspect
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.session
+import requests
+from botocore import xform_name
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from jsonpath_ng.ext import parse as jsonpath
+from moto import mock_aws
+from moto.core.config import default_user_config
+from moto.ecs.models import EC2ContainerServiceBackend, Task
+from moto.events.models import EventsBackend, Rule
+from moto.events.utils import EventTemplateParser
+from moto.moto_api._internal.managed_state_model import ManagedState
+from moto.server import ThreadedMotoServer
+from moto.sqs.models import sqs_backends
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+    CustomErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
+    StateTaskServiceEcs,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.responses import get_backend as stepfunctions_backend
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_REGION = "us-east-1"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# moto polls a `.sync` task every 0.5 s; 0.1 s keeps the demo brisk and changes no outcome.
+DEFAULT_SYNC_POLL_SECONDS = 0.1
+
+# moto's own implementations, captured before any patch so wrappers can delegate to them.
+_moto_run_task = EC2ContainerServiceBackend.run_task
+_moto_task_status: property = ManagedState.status
+_moto_send_to_targets = Rule.send_to_targets
+_moto_put_events = EventsBackend.put_events
+_moto_ecs_supported_parameters = StateTaskServiceEcs._get_supported_parameters
+_RUN_TASK_SIGNATURE = inspect.signature(_moto_run_task)
+
+
+# --------------------------------------------------------------------------------------------
+# Records handed to the harness
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerLaunch:
+    """One container of a task, with the task definition and the RunTask overrides merged."""
+
+    name: str
+    image: str | None
+    command: list[str] | None
+    """The override's command when given, else the definition's (``None``: the image default)."""
+    environment: dict[str, str]
+    """The definition's environment updated by the override's, as ECS would set it."""
+    essential: bool
+
+
+@dataclass(frozen=True)
+class TaskLaunch:
+    """What the task runner gets for every task ECS ``RunTask`` created (any caller)."""
+
+    task_arn: str
+    cluster_arn: str
+    task_definition_arn: str
+    launch_type: str | None
+    capacity_provider_strategy: list[dict[str, Any]] | None
+    started_by: str
+    """``"AWS Step Functions"`` when a ``.sync`` state started the task."""
+    container_definitions: list[dict[str, Any]]
+    """The registered definitions (camelCase, as the ECS API returns them)."""
+    overrides: dict[str, Any]
+    """The RunTask ``overrides`` (camelCase: ``containerOverrides[].command/environment``)."""
+    containers: list[ContainerLaunch]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What EventBridge did with one matched event for one state-machine target."""
+
+    event: dict[str, Any]
+    """The event exactly as EventBridge sends it (before any ``Input``/``InputPath``)."""
+    rule_arn: str
+    target_arn: str
+    execution_arn: str | None = None
+    """Set when the execution started."""
+    dlq_arn: str | None = None
+    """Set when the event went to the target's dead-letter queue instead."""
+    error: str | None = None
+    """``"<ERROR_CODE>: <message>"`` when the execution could not be started."""
+
+    @property
+    def outcome(self) -> str:
+        """``"delivered"``, ``"dead-lettered"`` or ``"dropped"`` (failed, no DLQ)."""
+        if self.execution_arn:
+            return "delivered"
+        return "dead-lettered" if self.dlq_arn else "dropped"
+
+
+class EventLog:
+    """Thread-safe record of accepted PutEvents entries and of state-machine deliveries."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._emitted: list[dict[str, Any]] = []
+        self._deliveries: list[Delivery] = []
+
+    @property
+    def emitted(self) -> list[dict[str, Any]]:
+        """Accepted PutEvents entries: ``{"id", "event-bus", "source", "detail-type", "detail"}``."""
+        with self._lock:
+            return list(self._emitted)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every state-machine target invocation, in order."""
+        with self._lock:
+            return list(self._deliveries)
+
+    def by_outcome(self, outcome: str) -> list[Delivery]:
+        """Deliveries whose ``outcome`` is ``"delivered"``, ``"dead-lettered"`` or ``"dropped"``."""
+        return [d for d in self.deliveries if d.outcome == outcome]
+
+    def _record(self, entries: list[Any], item: Any) -> None:
+        with self._lock:
+            entries.append(item)
+
+
+# --------------------------------------------------------------------------------------------
+# Patch bookkeeping
+# --------------------------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+class _Patches:
+    """Attribute replacements that can all be undone, newest first."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def apply(self, owner: Any, name: str, value: Any) -> None:
+        self._saved.append((owner, name, vars(owner).get(name, _MISSING)))
+        setattr(owner, name, value)
+
+    def undo(self) -> None:
+        while self._saved:
+            owner, name, old = self._saved.pop()
+            if old is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, old)
+
+
+def _task_failed(state: Any, env: Any, error: str, cause: str) -> FailureEvent:
+    """A TaskFailed history event for an ECS state, as `_from_error` or a raise expects it."""
+    name = (
+        StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed)
+        if error == "States.TaskFailed"
+        else CustomErrorName(error)
+    )
+    return FailureEvent(
+        env=env,
+        error_name=name,
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(
+            taskFailedEventDetails=TaskFailedEventDetails(
+                error=error,
+                cause=cause,
+                resource=state._get_sfn_resource(),
+                resourceType=state._get_sfn_resource_type(),
+            )
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround A: ECS integration casing
+# --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _operation_model(service: str, action: str) -> Any:
+    model = botocore.session.get_session().get_service_model(service)
+    names = {xform_name(name): name for name in model.operation_names}
+    return model.operation_model(names[action])
+
+
+def _epoch_millis(value: Any) -> Any:
+    """Timestamps as Step Functions prints them in ECS results: epoch milliseconds."""
+    if isinstance(value, dt.datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {key: _epoch_millis(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_epoch_millis(item) for item in value]
+    return value
+
+
+def _ecs_supported_parameters(self: Any) -> set[str] | None:
+    supported = _moto_ecs_supported_parameters(self)
+    return supported | {"CapacityProviderStrategy"} if supported is not None else None
+
+
+def _ecs_normalise_parameters(
+    self: Any,
+    parameters: dict,
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    shape = _operation_model(
+        self._get_boto_service_name(boto_service_name),
+        self._get_boto_service_action(service_action_name),
+    ).input_shape
+    if shape is not None:
+        self._to_boto_request(parameters, shape)
+
+
+def _ecs_normalise_response(
+    self: Any,
+    response: Any,
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    shape = _operation_model(
+        self._get_boto_service_name(boto_service_name),
+        self._get_boto_service_action(service_action_name),
+    ).output_shape
+    if shape is None or not isinstance(response, dict):
+        return
+    # Keys already PascalCase are not shape members, so a second pass changes nothing.
+    self._from_boto_response(response, shape)
+    response.update(_epoch_millis(response))
+
+
+def _workaround_a_ecs_casing(patches: _Patches) -> None:
+    """A: the ECS optimized integration passes PascalCase to botocore and returns camelCase.
+
+    moto: its port of LocalStack's ASL interpreter left ``StateTaskService._normalise_parameters``
+    and ``_normalise_response`` as no-ops, so ``Parameters`` like ``Cluster``/``TaskDefinition``
+    reach botocore unconverted and every ``ecs:runTask`` state fails ``States.Runtime`` with
+    cause ``'Cluster'``. It also silently drops parameters missing from its list, among them
+    ``CapacityProviderStrategy`` (the task then lands wherever the cluster's default puts it).
+    AWS: Step Functions accepts ``CapacityProviderStrategy`` (CDK's ``EcsRunTask`` renders it for
+    capacity providers), maps PascalCase parameters onto the API's members and returns the
+    DescribeTasks task in PascalCase (``Containers[].ExitCode``, ``LastStatus``,
+    ``StoppedReason``, ``TaskArn``...), timestamps in epoch milliseconds.
+    Why: restore LocalStack's conversion, which uses the botocore operation shapes and the base
+    class's own ``_to_boto_request`` / ``_from_boto_response`` helpers. Only on the ECS
+    integration: the others stay as moto ships them (``events:putEvents`` works as shipped).
+    """
+    patches.apply(StateTaskServiceEcs, "_get_supported_parameters", _ecs_supported_parameters)
+    patches.apply(StateTaskServiceEcs, "_normalise_parameters", _ecs_normalise_parameters)
+    patches.apply(StateTaskServiceEcs, "_normalise_response", _ecs_normalise_response)
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround B: EventBridge → state machine
+# --------------------------------------------------------------------------------------------
+
+_EVENT_FIELDS = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+)
+# moto's exception class names → EventBridge's documented DLQ ERROR_CODE values.
+_DLQ_ERROR_CODES = {
+    "StateMachineDoesNotExist": "NO_RESOURCE",
+    "InvalidArn": "NO_RESOURCE",
+    "InvalidExecutionInput": "INVALID_JSON",
+    "InvalidName": "INVALID_PARAMETER",
+    "ValidationException": "INVALID_PARAMETER",
+    "ExecutionAlreadyExists": "RESOURCE_ALREADY_EXISTS",
+    "ExecutionLimitExceeded": "THROTTLING",
+}
+
+
+def _iso_time(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value  # already ISO 8601
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _eventbridge_event(message: dict[str, Any]) -> dict[str, Any]:
+    """moto's internal event message → the event EventBridge sends to targets."""
+    event = {key: copy.deepcopy(message.get(key)) for key in _EVENT_FIELDS}
+    event["time"] = _iso_time(message["time"])
+    return event
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
+    if "Input" in target:
+        return target["Input"]
+    if "InputPath" in target:
+        matches = jsonpath(target["InputPath"]).find(event)
+        return json.dumps(matches[0].value if matches else None)
+    if "InputTransformer" in target:
+        transformer = target["InputTransformer"]
+        shaped = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,
+        )
+        return shaped if isinstance(shaped, str) else json.dumps(shaped)
+    return json.dumps(event)
+
+
+def _deliver_to_state_machine(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
+    state_machine_arn = target["Arn"]
+    _, _, _, region, account, _ = state_machine_arn.split(":", 5)
+    try:
+        execution = stepfunctions_backend(account, region).start_execution(
+            state_machine_arn, str(uuid.uuid4()), _target_input(target, event)
+        )
+        delivery = Delivery(event, rule.arn, state_machine_arn, execution_arn=execution.execution_arn)
+    except Exception as exc:  # any refusal of StartExecution is a failed invocation
+        delivery = _dead_letter(rule, target, event, exc)
+    if _active is not None:
+        _active.events._record(_active.events._deliveries, delivery)
+
+
+def _dead_letter(rule: Rule, target: dict[str, Any], event: dict[str, Any], exc: Exception) -> Delivery:
+    code = _DLQ_ERROR_CODES.get(type(exc).__name__, "SDK_CLIENT_ERROR")
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    error = f"{code}: {message}"
+    dlq_arn = target.get("DeadLetterConfig", {}).get("Arn")
+    if dlq_arn:
+        _, _, _, region, account, queue_name = dlq_arn.split(":", 5)
+        attributes = {
+            "RULE_ARN": rule.arn,
+            "TARGET_ARN": target["Arn"],
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": message,
+        }
+        try:
+            sqs_backends[account][region].send_message(
+                queue_name=queue_name,
+                message_body=json.dumps(event),
+                message_attributes={
+                    name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+                },
+            )
+            LOG.warning("EventBridge: event %s dead-lettered to %s (%s)", event["id"], dlq_arn, error)
+            return Delivery(event, rule.arn, target["Arn"], dlq_arn=dlq_arn, error=error)
+        except Exception as dlq_exc:
+            error = f"{error}; dead-letter queue {dlq_arn} failed too: {dlq_exc}"
+    LOG.error(
+        "EventBridge DROPPED event %s: rule %s could not start %s: %s",
+        event["id"],
+        rule.arn,
+        target["Arn"],
+        error,
+    )
+    return Delivery(event, rule.arn, target["Arn"], error=error)
+
+
+def _is_state_machine(target: dict[str, Any]) -> bool:
+    return target["Arn"].split(":")[2:3] == ["states"]
+
+
+def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    machines = [t for t in self.targets if _is_state_machine(t)]
+    if not machines:
+        return _moto_send_to_targets(self, original_event, transform_input)
+    others = [t for t in self.targets if not _is_state_machine(t)]
+    if others:
+        # A shallow copy with only moto's own target kinds: each is sent exactly once.
+        rule = copy.copy(self)
+        rule.targets = others
+        _moto_send_to_targets(rule, original_event, transform_input)
+    if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
+        return
+    event = _eventbridge_event(original_event)
+    for target in machines:
+        _deliver_to_state_machine(self, target, event)
+
+
+def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    entries = _moto_put_events(self, events)
+    if _active is not None:
+        for event, entry in zip(events, entries, strict=True):  # one entry per event, in order
+            if "EventId" in entry:
+                _active.events._record(
+                    _active.events._emitted,
+                    {
+                        "id": entry["EventId"],
+                        "event-bus": event.get("EventBusName") or "default",
+                        "source": event["Source"],
+                        "detail-type": event["DetailType"],
+                        "detail": json.loads(event["Detail"]),
+                    },
+                )
+    return entries
+
+
+def _workaround_b_state_machine_targets(patches: _Patches) -> None:
+    """B: EventBridge rules never start a state machine.
+
+    moto: ``put_targets`` accepts a ``arn:aws:states:...:stateMachine:`` target, but
+    ``Rule.send_to_targets`` raises ``NotImplementedError`` for it; over HTTP that is a 500 which
+    botocore retries, so the rule's other targets (SQS...) receive every event several times.
+    AWS: the target starts an execution whose input is the whole event (``version``, ``id``,
+    ``detail-type``, ``source``, ``account``, ``time`` in ISO 8601 ``Z``, ``region``,
+    ``resources``, ``detail``), or the target's ``Input``/``InputPath``/``InputTransformer``
+    result. A failed invocation goes to the target's SQS dead-letter queue with the message
+    attributes ``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``; without one it
+    is dropped. Disabled rules deliver nothing.
+    Why: the demo's whole flow starts here. State-machine targets are handled by this module
+    (unique execution names: moto's nameless start collides), every other target by moto,
+    exactly once. This emulator does not retry: a failure dead-letters (or is logged as an ERROR
+    and recorded as ``dropped``) at once. ``EventLog`` records emitted events and deliveries.
+    """
+    patches.apply(Rule, "send_to_targets", _send_to_targets)
+    patches.apply(EventsBackend, "put_events", _put_events)
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround C: real exit codes through a task runner
+# --------------------------------------------------------------------------------------------
+
+
+def _run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> list[Task]:
+    tasks = _moto_run_task(self, *args, **kwargs)
+    emulator = _active
+    if emulator is not None and emulator._runner is not None:
+        call = _RUN_TASK_SIGNATURE.bind(self, *args, **kwargs)
+        for task in tasks:
+            emulator._launch(self, task, call.arguments.get("capacity_provider_strategy"))
+    return tasks
+
+
+def _task_status(self: Task) -> str | None:
+    if getattr(self, "_held_by_emulator", False):
+        return self._status  # frozen until complete_task()
+    return _moto_task_status.fget(self)
+
+
+def _ecs_build_sync_resolver(
+    self: Any,
+    env: Any,
+    resource_runtime_part: Any,
+    normalised_parameters: dict,
+    state_credentials: Any,
+) -> Callable[[], Any]:
+    ecs = boto_client_for(
+        service="ecs", region=resource_runtime_part.region, state_credentials=state_credentials
+    )
+    submitted = env.stack.pop()
+    task_arn = submitted["Tasks"][0]["TaskArn"]
+    cluster_arn = submitted["Tasks"][0]["ClusterArn"]
+
+    def resolve() -> dict | None:
+        described = ecs.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
+        if described["tasks"][0]["lastStatus"] != "STOPPED":
+            return None
+        definition = ecs.describe_task_definition(taskDefinition=described["tasks"][0]["taskDefinitionArn"])[
+            "taskDefinition"
+        ]
+        essential = {c["name"] for c in definition["containerDefinitions"] if c.get("essential", True)}
+        described.pop("ResponseMetadata", None)
+        self._normalise_response(response=described, service_action_name="describe_tasks")
+        task = described["Tasks"][0]
+        if any(c.get("Name") in essential and c.get("ExitCode") != 0 for c in task.get("Containers", [])):
+            raise FailureEventException(_task_failed(self, env, "States.TaskFailed", to_json_str(task)))
+        return task
+
+    return resolve
+
+
+def _workaround_c_exit_codes(patches: _Patches) -> None:
+    """C: ECS tasks always "succeed"; a task runner supplies real outcomes.
+
+    moto: every container reports ``exitCode`` 0, no API sets it, and a task walks to STOPPED on
+    its own as ``describe_tasks`` is polled (~1 s), so a ``.sync`` state succeeds whatever the
+    task would have done. moto's ``.sync`` resolver never looks at exit codes.
+    AWS: ``runTask.sync`` waits for STOPPED and fails with ``States.TaskFailed`` (cause: the
+    DescribeTasks task as JSON, holding ``StoppedReason`` and ``Containers[].ExitCode``) when an
+    essential container exited non-zero; otherwise the state's result is that task. The emulator
+    also fails a task whose essential container has no exit code (it never ran).
+    Why: the demo runs each task as a local process whose exit code must decide the outcome.
+    With a runner registered (``Emulator.set_task_runner``), every task RunTask creates (from the
+    ASL interpreter or boto3) is handed to it and held RUNNING until ``Emulator.complete_task``;
+    the ``.sync`` resolver applies AWS's rule. Without a runner, tasks behave as moto's do.
+    """
+    patches.apply(EC2ContainerServiceBackend, "run_task", _run_task)
+    patches.apply(Task, "status", property(_task_status, _moto_task_status.fset))
+    patches.apply(StateTaskServiceEcs, "_build_sync_resolver", _ecs_build_sync_resolver)
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround D: ECS error names
+# --------------------------------------------------------------------------------------------
+
+
+def _ecs_eval_service_task(
+    self: Any,
+    env: Any,
+    resource_runtime_part: Any,
+    normalised_parameters: dict,
+    state_credentials: Any,
+) -> None:
+    ecs = boto_client_for(
+        region=resource_runtime_part.region, service="ecs", state_credentials=state_credentials
+    )
+    action = self._get_boto_service_action()
+    response = getattr(ecs, action)(**normalised_parameters)
+    response.pop("ResponseMetadata", None)
+    self._normalise_response(response=response, service_action_name=action)
+    placed = action != "run_task" or (response.get("Tasks") and not response.get("Failures"))
+    if self.resource.condition is not None and not placed:
+        # moto reports "no capacity" as an empty task list without Failures; AWS lists them.
+        cause = to_json_str(response.get("Failures") or "RunTask placed no task")
+        raise FailureEventException(_task_failed(self, env, "AmazonECS.Unknown", cause))
+    env.stack.append(response)
+
+
+def _ecs_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
+    if not isinstance(ex, ClientError):
+        return super(StateTaskServiceEcs, self)._from_error(env=env, ex=ex)
+    error, meta = ex.response.get("Error", {}), ex.response.get("ResponseMetadata", {})
+    cause = (
+        f"{error.get('Message')} (Service: AmazonECS; Status Code: {meta.get('HTTPStatusCode')}; "
+        f"Error Code: {error.get('Code')}; Request ID: {meta.get('RequestId')}; Proxy: null)"
+    )
+    return _task_failed(self, env, "ECS.AmazonECSException", cause)
+
+
+def _workaround_d_error_names(patches: _Patches) -> None:
+    """D: ECS failures carry AWS's error names, so ``Retry``/``Catch`` match as on AWS.
+
+    moto: any exception in the ECS state (``ClusterNotFoundException``, throttling...) becomes
+    ``States.Runtime``, which ``Retry``/``Catch`` on ``ECS.AmazonECSException`` never match; a
+    RunTask that placed nothing crashes on ``Tasks[0]``.
+    AWS: ECS API errors are ``ECS.AmazonECSException`` with a cause like ``<message> (Service:
+    AmazonECS; Status Code: 400; Error Code: ClusterNotFoundException; Request ID: ...)``; a
+    RunTask answer with non-empty ``Failures`` fails a ``.sync``/``waitForTaskToken`` state with
+    ``AmazonECS.Unknown`` (request-response returns it as the result).
+    Why: the state machines retry on exactly these names; the emulator must raise them.
+    The state's result for request-response is RunTask's own answer, as on AWS.
+    """
+    patches.apply(StateTaskServiceEcs, "_eval_service_task", _ecs_eval_service_task)
+    patches.apply(StateTaskServiceEcs, "_from_error", _ecs_from_error)
+
+
+# --------------------------------------------------------------------------------------------
+# The emulator
+# --------------------------------------------------------------------------------------------
+
+_active: Emulator | None = None
+_activation_lock = threading.Lock()
+
+
+class Emulator:
+    """A running emulator: the patched moto plus the hooks the harness drives.
+
+    Build it with ``start_server()`` (HTTP endpoint, what ``make demo`` uses) or
+    ``start_in_process()`` (``mock_aws``, for fast tests). Usable as a context manager.
+    """
+
+    def __init__(self, region: str, endpoint_url: str | None, teardown: contextlib.ExitStack):
+        self.region = region
+        self.endpoint_url = endpoint_url
+        """``http://127.0.0.1:<port>`` in server mode; ``None`` in process (boto3 is intercepted)."""
+        self.events = EventLog()
+        self._teardown = teardown
+        self._runner: Callable[[TaskLaunch], None] | None = None
+        self._held: dict[str, tuple[EC2ContainerServiceBackend, Task]] = {}
+        self._lock = threading.Lock()
+
+    def boto3_client(self, service: str, region: str | None = None) -> BaseClient:
+        """A boto3 client for this emulator, with fake credentials."""
+        return boto3.client(
+            service,
+            region_name=region or self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def set_task_runner(self, runner: Callable[[TaskLaunch], None] | None) -> None:
+        """Hand every task RunTask creates from now on to ``runner`` (``None``: moto's behaviour).
+
+        ``runner`` is called on moto's request thread: start the work and return at once, then
+        call ``complete_task`` from any thread. If it raises, the task stops with no exit code
+        (``.sync`` → ``States.TaskFailed``).
+        """
+        self._runner = runner
+
+    def complete_task(self, task_arn: str, exit_code: int | None, reason: str | None = None) -> None:
+        """Stop a held task: every container exits with ``exit_code`` (``None``: never started).
+
+        ``reason`` becomes ``stoppedReason`` (default: AWS's "Essential container in task exited").
+        """
+        with self._lock:
+            if task_arn not in self._held:
+                raise KeyError(f"{task_arn} is not a running task of this emulator")
+            backend, task = self._held.pop(task_arn)
+        for container in task.containers:
+            container.exitCode = exit_code
+            container.last_status = "STOPPED"
+            if reason:
+                container.reason = reason
+        task.stop_code = "EssentialContainerExited" if exit_code is not None else "TaskFailedToStart"
+        task.stopped_at = dt.datetime.now(dt.UTC)
+        task._held_by_emulator = False
+        backend.stop_task(task.cluster_arn, task_arn, reason or "Essential container in task exited")
+
+    def running_tasks(self) -> list[str]:
+        """ARNs of tasks handed to the runner and not completed yet."""
+        with self._lock:
+            return list(self._held)
+
+    def _launch(self, backend: EC2ContainerServiceBackend, task: Task, strategy: Any) -> None:
+        task._held_by_emulator = True
+        for container in task.containers:
+            container.exitCode = None  # AWS reports none until the container stops
+            container.last_status = "RUNNING"
+        definitions = copy.deepcopy(
+            backend.describe_task_definition(task.task_definition_arn).container_definitions
+        )
+        overrides = copy.deepcopy(task.overrides or {})
+        launch = TaskLaunch(
+            task_arn=task.task_arn,
+            cluster_arn=task.cluster_arn,
+            task_definition_arn=task.task_definition_arn,
+            launch_type=task.launch_type or None,
+            capacity_provider_strategy=copy.deepcopy(strategy),
+            started_by=task.started_by,
+            container_definitions=definitions,
+            overrides=overrides,
+            containers=_resolve_containers(definitions, overrides),
+        )
+        with self._lock:
+            self._held[task.task_arn] = (backend, task)
+        try:
+            self._runner(launch)  # type: ignore[misc]
+        except Exception as exc:
+            LOG.exception("task runner failed to start %s", task.task_arn)
+            self.complete_task(task.task_arn, None, f"CannotStartContainerError: {exc}")
+
+    def stop(self) -> None:
+        """Remove the patches and release the emulator (idempotent)."""
+        global _active
+        with _activation_lock:
+            if _active is self:
+                _active = None
+        self._teardown.close()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _resolve_containers(
+    definitions: list[dict[str, Any]], overrides: dict[str, Any]
+) -> list[ContainerLaunch]:
+    by_name = {o.get("name"): o for o in overrides.get("containerOverrides") or []}
+    containers = []
+    for definition in definitions:
+        override = by_name.get(definition["name"], {})
+        environment = {e["name"]: e.get("value", "") for e in definition.get("environment") or []}
+        environment.update({e["name"]: e.get("value", "") for e in override.get("environment") or []})
+        containers.append(
+            ContainerLaunch(
+                name=definition["name"],
+                image=definition.get("image"),
+                command=override.get("command") or definition.get("command"),
+                environment=environment,
+                essential=definition.get("essential", True),
+            )
+        )
+    return containers
+
+
+def _activate(
+    stack: contextlib.ExitStack, region: str, endpoint_url: str | None, sync_poll_seconds: float
+) -> Emulator:
+    """Install every workaround and make the emulator the active one; undone by its stop()."""
+    global _active
+    with _activation_lock:
+        if _active is not None:
+            stack.close()
+            raise RuntimeError("an emulator is already active in this process: stop() it first")
+        patches = _Patches()
+        for workaround in (
+            _workaround_a_ecs_casing,
+            _workaround_b_state_machine_targets,
+            _workaround_c_exit_codes,
+            _workaround_d_error_names,
+        ):
+            workaround(patches)
+        patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)
+        stack.callback(patches.undo)
+        _active = Emulator(region, endpoint_url, stack)
+        return _active
+
+
+def active() -> Emulator | None:
+    """The emulator whose patches are installed in this process, if any."""
+    return _active
+
+
+def _set_env(stack: contextlib.ExitStack, values: dict[str, str], override: bool) -> None:
+    for name, value in values.items():
+        if not override and name in os.environ:
+            continue
+        previous = os.environ.get(name)
+        os.environ[name] = value
+        stack.callback(
+            lambda n=name, p=previous: os.environ.pop(n, None) if p is None else os.environ.__setitem__(n, p)
+        )
+
+
+def _claim() -> None:
+    if _active is not None:
+        raise RuntimeError("an emulator is already active in this process: stop() it first")
+
+
+def start_server(
+    region: str = DEFAULT_REGION, *, sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS
+) -> Emulator:
+    """Start moto as an HTTP server on 127.0.0.1 (free port), patched, with Step Functions on.
+
+    Sets ``MOTO_PORT`` (the ASL interpreter calls ``localhost:$MOTO_PORT``) and fake credentials
+    if none are set; ``stop()`` resets moto's state, stops the server and restores both.
+    """
+    _claim()
+    with contextlib.ExitStack() as stack:
+        _set_env(stack, {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region}, override=False)
+        werkzeug = logging.getLogger("werkzeug")  # one line per request otherwise
+        stack.callback(werkzeug.setLevel, werkzeug.level)
+        werkzeug.setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        stack.callback(server.stop)
+        port = server.get_host_and_port()[1]
+        endpoint_url = f"http://127.0.0.1:{port}"
+        _set_env(stack, {"MOTO_PORT": str(port)}, override=True)
+        previous = copy.deepcopy(default_user_config["stepfunctions"])
+        stack.callback(default_user_config.__setitem__, "stepfunctions", previous)
+        stack.callback(requests.post, f"{endpoint_url}/moto-api/reset", timeout=10)
+        # Before any state machine exists: moto keeps them per backend, and this switches backend.
+        requests.post(
+            f"{endpoint_url}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}},
+            timeout=10,
+        ).raise_for_status()
+        return _activate(stack.pop_all(), region, endpoint_url, sync_poll_seconds)
+
+
+def start_in_process(
+    region: str = DEFAULT_REGION, *, sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS
+) -> Emulator:
+    """The same emulator under ``mock_aws`` (no HTTP): boto3 clients made anywhere are intercepted."""
+    _claim()
+    with contextlib.ExitStack() as stack:
+        mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        mock.start()
+        stack.callback(mock.stop)
+        return _activate(stack.pop_all(), region, None, sync_poll_seconds)
