@@ -1,0 +1,660 @@
+"""The emulator's four moto workarounds: each defect still exists in moto 5.2.5 (tests named
+`test_moto_still_...`, which fail loudly once moto fixes it) and each patched behaviour matches AWS."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from typing import Any
+
+import boto3
+import pytest
+from moto.events.models import Rule
+
+from sandbox.emulator import Emulator, TaskLaunch, active, start_in_process, start_server
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/states"
+COMMAND = ["python", "-m", "customer.reserve_credit"]
+ECS_RETRIES = [{"ErrorEquals": ["ECS.AmazonECSException", "ECS.ThrottlingException"], "MaxAttempts": 3}]
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def client(service: str, emu: Emulator | None = None) -> Any:
+    return emu.boto3_client(service) if emu else boto3.client(service, region_name=REGION)
+
+
+def still_broken(broken: bool, defect: str, workaround: str) -> None:
+    assert broken, f"moto fixed {defect}: remove {workaround} from sandbox/emulator.py"
+
+
+def fargate_service(emu: Emulator | None = None, *, dns_hostnames: bool = True) -> dict[str, Any]:
+    """A VPC, subnet, security group, cluster and the `customer` FARGATE task definition."""
+    ec2, ecs = client("ec2", emu), client("ecs", emu)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    if dns_hostnames:
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
+    cluster = ecs.create_cluster(clusterName="customer")["cluster"]["clusterArn"]
+    definition = ecs.register_task_definition(
+        family="customer",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {
+                "name": "customer",
+                "image": "customer:latest",
+                "memory": 512,  # moto sums container memory even for FARGATE
+                "environment": [{"name": "SERVICE", "value": "customer"}],
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    return {"cluster": cluster, "task_definition": definition, "subnet": subnet, "group": group}
+
+
+def run_task_parameters(service: dict[str, Any]) -> dict[str, Any]:
+    """The project's runTask.sync Parameters (FARGATE flavour), event fields in the environment."""
+    return {
+        "Cluster": service["cluster"],
+        "TaskDefinition": service["task_definition"],
+        "LaunchType": "FARGATE",
+        "NetworkConfiguration": {
+            "AwsvpcConfiguration": {
+                "Subnets": [service["subnet"]],
+                "SecurityGroups": [service["group"]],
+                "AssignPublicIp": "DISABLED",
+            }
+        },
+        "Overrides": {
+            "ContainerOverrides": [
+                {
+                    "Name": "customer",
+                    "Command": COMMAND,
+                    "Environment": [
+                        {"Name": "eventDetail", "Value.$": "States.JsonToString($.detail)"},
+                        {"Name": "eventId", "Value.$": "$.id"},
+                        {"Name": "eventDetailType", "Value.$": "$.detail-type"},
+                        {"Name": "eventSource", "Value.$": "$.source"},
+                    ],
+                }
+            ]
+        },
+    }
+
+
+def run_task_machine(sfn: Any, parameters: dict[str, Any], **state: Any) -> str:
+    definition = {
+        "StartAt": "Run",
+        "States": {
+            "Run": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "Parameters": parameters,
+                "TimeoutSeconds": 60,
+                "End": True,
+                **state,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+    return sfn.create_state_machine(name="reserve-credit", definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+
+
+EVENT = {"id": "4b0c1d2e", "detail-type": "OrderPlaced", "source": "order", "detail": {"orderId": "o-1"}}
+
+
+def execute(sfn: Any, machine: str, payload: dict[str, Any] = EVENT, timeout: float = 10) -> dict:
+    execution = sfn.start_execution(
+        stateMachineArn=machine, name=f"run-{time.monotonic_ns()}", input=json.dumps(payload)
+    )
+    return finished(sfn, execution["executionArn"], timeout)
+
+
+def finished(sfn: Any, execution_arn: str, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    while (described := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"{execution_arn} still RUNNING after {timeout} s"
+        time.sleep(0.02)
+    return described
+
+
+class ExitWith:
+    """A task runner standing in for the harness: records launches, exits with `code` shortly."""
+
+    def __init__(self, emu: Emulator, code: int | None = 0):
+        self.emu, self.code, self.launches = emu, code, []
+
+    def __call__(self, launch: TaskLaunch) -> None:
+        self.launches.append(launch)
+        if self.code is not None:
+            threading.Timer(0.01, self.emu.complete_task, (launch.task_arn, self.code)).start()
+
+
+def ec2_capacity(emu: Emulator, memory: int) -> dict[str, Any]:
+    """An EC2 cluster with an ASG capacity provider, one container instance, a bridge task def."""
+    ec2, ecs = client("ec2", emu), client("ecs", emu)
+    asg = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:1:autoScalingGroupName/workers"
+    ecs.create_capacity_provider(name="workers", autoScalingGroupProvider={"autoScalingGroupArn": asg})
+    cluster = ecs.create_cluster(clusterName="workers")["cluster"]["clusterArn"]
+    ecs.put_cluster_capacity_providers(
+        cluster=cluster, capacityProviders=["workers"], defaultCapacityProviderStrategy=[]
+    )
+    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]
+    ecs.register_container_instance(
+        cluster=cluster, instanceIdentityDocument=json.dumps({"instanceId": instance["InstanceId"]})
+    )
+    definition = ecs.register_task_definition(
+        family="customer",
+        containerDefinitions=[{"name": "customer", "image": "customer:latest", "memory": memory}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    return {
+        "Cluster": cluster,
+        "TaskDefinition": definition,
+        "CapacityProviderStrategy": [{"CapacityProvider": "workers", "Weight": 1, "Base": 0}],
+        "PlacementStrategy": [
+            {"Type": "spread", "Field": "instanceId"},
+            {"Type": "binpack", "Field": "cpu"},
+            {"Type": "random"},
+        ],
+        "Overrides": {"ContainerOverrides": [{"Name": "customer", "Command": COMMAND}]},
+    }
+
+
+def bus_with_rule(emu: Emulator | None, targets: list[dict[str, Any]], *, state: str = "ENABLED") -> Any:
+    events = client("events", emu)
+    events.create_event_bus(Name="order")
+    events.put_rule(
+        Name="order-placed",
+        EventBusName="order",
+        EventPattern=json.dumps({"detail-type": ["OrderPlaced"]}),
+        State=state,
+    )
+    events.put_targets(Rule="order-placed", EventBusName="order", Targets=targets)
+    return events
+
+
+def order_placed(events: Any, order_id: str = "o-1") -> str:
+    entry = {
+        "EventBusName": "order",
+        "Source": "order",
+        "DetailType": "OrderPlaced",
+        "Detail": json.dumps({"orderId": order_id}),
+    }
+    return events.put_events(Entries=[entry])["Entries"][0]["EventId"]
+
+
+def pass_machine(emu: Emulator | None, name: str = "echo") -> str:
+    definition = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}
+    return client("stepfunctions", emu).create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=ROLE
+    )["stateMachineArn"]
+
+
+def queue(emu: Emulator | None, name: str) -> tuple[str, str]:
+    sqs = client("sqs", emu)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def messages(emu: Emulator | None, url: str) -> list[dict]:
+    answer = client("sqs", emu).receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )
+    return answer.get("Messages", [])
+
+
+# ---------------------------------------------------------------------------------------------
+# A: ECS parameter / result casing
+# ---------------------------------------------------------------------------------------------
+
+
+def test_moto_still_passes_pascal_case_ecs_parameters_to_botocore(unpatched: None) -> None:
+    # GIVEN moto as shipped and a runTask.sync state with the project's PascalCase Parameters
+    sfn = client("stepfunctions")
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service()))
+
+    # WHEN an execution runs it
+    result = execute(sfn, machine)
+
+    # THEN it fails States.Runtime with the KeyError cause 'Cluster'
+    still_broken(
+        result.get("error") == "States.Runtime" and result.get("cause", "").endswith("'Cluster'"),
+        "ECS parameter normalisation",
+        "workaround A (_workaround_a_ecs_casing)",
+    )
+
+
+def test_run_task_sync_gets_pascal_case_parameters_and_returns_the_task_as_aws_does(emu: Emulator) -> None:
+    # GIVEN the project's FARGATE runTask.sync state and a runner whose process exits 0
+    sfn = client("stepfunctions", emu)
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(emu)), Retry=ECS_RETRIES)
+    runner = ExitWith(emu, 0)
+    emu.set_task_runner(runner)
+
+    # WHEN an execution runs it with an EventBridge event as input
+    result = execute(sfn, machine)
+
+    # THEN the runner got the task with the overrides resolved against the definition
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    (launch,) = runner.launches
+    assert (launch.launch_type, launch.started_by) == ("FARGATE", "AWS Step Functions")
+    (container,) = launch.containers
+    assert (container.name, container.command, container.essential) == ("customer", COMMAND, True)
+    assert container.environment == {
+        "SERVICE": "customer",
+        "eventDetail": '{"orderId":"o-1"}',
+        "eventId": "4b0c1d2e",
+        "eventDetailType": "OrderPlaced",
+        "eventSource": "order",
+    }
+    # AND the state's result is the DescribeTasks task in PascalCase, timestamps in epoch ms
+    task = json.loads(result["output"])
+    assert task["TaskArn"] == launch.task_arn
+    assert (task["LastStatus"], task["StopCode"]) == ("STOPPED", "EssentialContainerExited")
+    assert task["StoppedReason"] == "Essential container in task exited"
+    assert [(c["Name"], c["ExitCode"]) for c in task["Containers"]] == [("customer", 0)]
+    assert task["Overrides"]["ContainerOverrides"][0]["Command"] == COMMAND
+    assert isinstance(task["StoppedAt"], int)
+
+
+def test_capacity_provider_and_placement_strategies_reach_ecs(emu: Emulator) -> None:
+    # GIVEN a runTask.sync state using an ASG capacity provider and placement strategies
+    sfn = client("stepfunctions", emu)
+    machine = run_task_machine(sfn, ec2_capacity(emu, memory=256))
+    runner = ExitWith(emu, 0)
+    emu.set_task_runner(runner)
+
+    # WHEN it runs
+    result = execute(sfn, machine)
+
+    # THEN ECS received the strategy (camelCase, no launch type) and the task ran
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    (launch,) = runner.launches
+    assert launch.launch_type is None
+    assert launch.capacity_provider_strategy == [{"capacityProvider": "workers", "weight": 1, "base": 0}]
+
+
+# ---------------------------------------------------------------------------------------------
+# B: EventBridge → state machine
+# ---------------------------------------------------------------------------------------------
+
+
+def test_moto_still_cannot_deliver_to_state_machine_targets(unpatched: None) -> None:
+    # GIVEN moto as shipped and a rule on a custom bus targeting a state machine
+    events = bus_with_rule(None, [{"Id": "machine", "Arn": pass_machine(None)}])
+
+    # WHEN a matching event is put
+    try:
+        order_placed(events)
+        raised: Exception | None = None
+    except Exception as exc:
+        raised = exc
+
+    # THEN moto refuses with NotImplementedError
+    still_broken(
+        isinstance(raised, NotImplementedError),
+        "EventBridge → Step Functions targets",
+        "workaround B (_workaround_b_state_machine_targets)",
+    )
+
+
+def test_rule_starts_one_execution_per_event_with_the_whole_event_as_input(emu: Emulator) -> None:
+    # GIVEN a rule on a custom bus with a state machine target and an SQS target
+    machine = pass_machine(emu)
+    copy_url, copy_arn = queue(emu, "copies")
+    events = bus_with_rule(emu, [{"Id": "machine", "Arn": machine}, {"Id": "copy", "Arn": copy_arn}])
+
+    # WHEN two matching events are put
+    ids = [order_placed(events, "o-1"), order_placed(events, "o-2")]
+
+    # THEN each started its own execution whose input is the event exactly as EventBridge sends it
+    sfn = client("stepfunctions", emu)
+    deliveries = emu.events.by_outcome("delivered")
+    assert [d.event["id"] for d in deliveries] == ids
+    inputs = [json.loads(finished(sfn, d.execution_arn)["input"]) for d in deliveries]
+    for event_id, order_id, sent in zip(ids, ["o-1", "o-2"], inputs, strict=True):
+        time_ = sent.pop("time")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", time_)
+        assert sent == {
+            "version": "0",
+            "id": event_id,
+            "detail-type": "OrderPlaced",
+            "source": "order",
+            "account": ACCOUNT,
+            "region": REGION,
+            "resources": [],
+            "detail": {"orderId": order_id},
+        }
+    assert len({d.execution_arn for d in deliveries}) == 2
+    # AND the SQS target got each event exactly once, and both were recorded as emitted
+    assert len(messages(emu, copy_url)) == 2
+    assert [e["id"] for e in emu.events.emitted] == ids
+
+
+def test_target_input_path_selects_what_the_execution_receives(emu: Emulator) -> None:
+    # GIVEN a state machine target with InputPath $.detail
+    events = bus_with_rule(emu, [{"Id": "machine", "Arn": pass_machine(emu), "InputPath": "$.detail"}])
+
+    # WHEN a matching event is put
+    order_placed(events, "o-9")
+
+    # THEN the execution's input is the event's detail only
+    (delivery,) = emu.events.deliveries
+    started = finished(client("stepfunctions", emu), delivery.execution_arn)
+    assert json.loads(started["input"]) == {"orderId": "o-9"}
+
+
+def test_disabled_rule_starts_nothing(emu: Emulator) -> None:
+    # GIVEN a DISABLED rule targeting a state machine
+    events = bus_with_rule(emu, [{"Id": "machine", "Arn": pass_machine(emu)}], state="DISABLED")
+
+    # WHEN a matching event is put
+    order_placed(events)
+
+    # THEN the event is emitted but nothing is delivered
+    assert (len(emu.events.emitted), emu.events.deliveries) == (1, [])
+
+
+def test_failed_start_goes_to_the_dead_letter_queue_with_eventbridge_attributes(emu: Emulator) -> None:
+    # GIVEN a target naming a state machine that does not exist, with an SQS dead-letter queue
+    missing = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:gone"
+    dlq_url, dlq_arn = queue(emu, "order-dlq")
+    events = bus_with_rule(emu, [{"Id": "machine", "Arn": missing, "DeadLetterConfig": {"Arn": dlq_arn}}])
+
+    # WHEN a matching event is put
+    event_id = order_placed(events)
+
+    # THEN the event lands in the DLQ with the attributes EventBridge documents
+    (message,) = messages(emu, dlq_url)
+    assert json.loads(message["Body"])["id"] == event_id
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes.pop("ERROR_MESSAGE")
+    assert attributes == {
+        "RULE_ARN": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/order/order-placed",
+        "TARGET_ARN": missing,
+        "ERROR_CODE": "NO_RESOURCE",
+    }
+    # AND the log says so
+    (delivery,) = emu.events.deliveries
+    assert (delivery.outcome, delivery.dlq_arn) == ("dead-lettered", dlq_arn)
+
+
+def test_failed_start_without_dead_letter_queue_is_logged_loudly(
+    emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a target naming a state machine that does not exist, without a dead-letter queue
+    missing = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:gone"
+    events = bus_with_rule(emu, [{"Id": "machine", "Arn": missing}])
+
+    # WHEN a matching event is put
+    with caplog.at_level(logging.ERROR, logger="sandbox.emulator"):
+        event_id = order_placed(events)
+
+    # THEN it is recorded as dropped and logged as an ERROR naming the event
+    (delivery,) = emu.events.deliveries
+    assert delivery.outcome == "dropped" and delivery.error.startswith("NO_RESOURCE")
+    assert any(r.levelno == logging.ERROR and event_id in r.getMessage() for r in caplog.records)
+
+
+# ---------------------------------------------------------------------------------------------
+# C: exit codes through the task runner
+# ---------------------------------------------------------------------------------------------
+
+
+def test_moto_still_reports_exit_code_zero_and_stops_tasks_by_itself(unpatched: None) -> None:
+    # GIVEN moto as shipped and a FARGATE task started with boto3
+    service = fargate_service()
+    ecs = client("ecs")
+    task_arn = ecs.run_task(
+        cluster=service["cluster"],
+        taskDefinition=service["task_definition"],
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [service["subnet"]], "securityGroups": [service["group"]]}
+        },
+    )["tasks"][0]["taskArn"]
+
+    # WHEN nobody stops it and it is only described
+    seen = [ecs.describe_tasks(cluster=service["cluster"], tasks=[task_arn])["tasks"][0] for _ in range(5)]
+
+    # THEN it reported exit code 0 while running and walked to STOPPED on its own
+    still_broken(
+        seen[0]["containers"][0].get("exitCode") == 0
+        and seen[-1]["lastStatus"] == "STOPPED"
+        and seen[-1]["containers"][0].get("exitCode") == 0,
+        "ECS exit codes / task lifecycle",
+        "workaround C (_workaround_c_exit_codes)",
+    )
+
+
+def test_non_zero_exit_fails_the_state_with_states_task_failed(emu: Emulator) -> None:
+    # GIVEN a runTask.sync state retrying ECS API errors only, and a runner whose process exits 3
+    sfn = client("stepfunctions", emu)
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(emu)), Retry=ECS_RETRIES)
+    runner = ExitWith(emu, 3)
+    emu.set_task_runner(runner)
+
+    # WHEN an execution runs it
+    result = execute(sfn, machine)
+
+    # THEN it fails States.TaskFailed once (no retry), the cause being the stopped task as JSON
+    assert (result["status"], result.get("error")) == ("FAILED", "States.TaskFailed")
+    cause = json.loads(result["cause"])
+    assert cause["StoppedReason"] == "Essential container in task exited"
+    assert [(c["Name"], c["ExitCode"]) for c in cause["Containers"]] == [("customer", 3)]
+    assert len(runner.launches) == 1
+
+
+def test_task_stays_running_until_the_runner_completes_it(emu: Emulator) -> None:
+    # GIVEN a runner that never finishes by itself, and a task started with plain boto3
+    runner = ExitWith(emu, code=None)
+    emu.set_task_runner(runner)
+    service = fargate_service(emu)
+    ecs = client("ecs", emu)
+    network = {"awsvpcConfiguration": {"subnets": [service["subnet"]], "securityGroups": [service["group"]]}}
+    task_arn = ecs.run_task(
+        cluster=service["cluster"],
+        taskDefinition=service["task_definition"],
+        launchType="FARGATE",
+        networkConfiguration=network,
+    )["tasks"][0]["taskArn"]
+
+    def describe() -> dict:
+        return ecs.describe_tasks(cluster=service["cluster"], tasks=[task_arn])["tasks"][0]
+
+    # WHEN it is described many times, then completed with exit code 7
+    polled = [describe() for _ in range(6)]
+    assert emu.running_tasks() == [task_arn]
+    emu.complete_task(task_arn, 7, reason="OutOfMemoryError: Container killed")
+
+    # THEN it stayed RUNNING without an exit code, and stopped with 7 and the reason
+    assert {(t["lastStatus"], "exitCode" in t["containers"][0]) for t in polled} == {("RUNNING", False)}
+    stopped = describe()
+    assert (stopped["lastStatus"], stopped["stoppedReason"]) == (
+        "STOPPED",
+        "OutOfMemoryError: Container killed",
+    )
+    assert stopped["containers"][0]["exitCode"] == 7
+    assert emu.running_tasks() == []
+    with pytest.raises(KeyError, match="not a running task"):
+        emu.complete_task(task_arn, 0)
+
+
+def test_runner_that_cannot_start_the_task_fails_the_state(emu: Emulator) -> None:
+    # GIVEN a runner that raises
+    def broken(launch: TaskLaunch) -> None:
+        raise FileNotFoundError("python")
+
+    sfn = client("stepfunctions", emu)
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(emu)))
+    emu.set_task_runner(broken)
+
+    # WHEN an execution runs the task
+    result = execute(sfn, machine)
+
+    # THEN the task stopped without an exit code and the state failed States.TaskFailed
+    assert (result["status"], result.get("error")) == ("FAILED", "States.TaskFailed")
+    cause = json.loads(result["cause"])
+    assert cause["StoppedReason"].startswith("CannotStartContainerError")
+    assert "ExitCode" not in cause["Containers"][0]
+
+
+def test_without_a_runner_tasks_behave_as_moto_ships_them(emu: Emulator, immediate_ecs_tasks: None) -> None:
+    # GIVEN no runner and moto's lifecycle collapsed to "stopped at first look"
+    sfn = client("stepfunctions", emu)
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(emu)))
+
+    # WHEN an execution runs the task
+    result = execute(sfn, machine)
+
+    # THEN moto's exit code 0 decides: the state succeeds
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert json.loads(result["output"])["Containers"][0]["ExitCode"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# D: error names
+# ---------------------------------------------------------------------------------------------
+
+
+def catching_ecs_errors(sfn: Any, parameters: dict[str, Any]) -> str:
+    """A runTask.sync state retrying ECS API errors once, then catching them into `Caught`."""
+    return run_task_machine(
+        sfn,
+        parameters,
+        Retry=[{"ErrorEquals": ["ECS.AmazonECSException"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+        Catch=[{"ErrorEquals": ["ECS.AmazonECSException"], "Next": "Caught"}],
+    )
+
+
+def test_moto_still_reports_ecs_api_errors_as_states_runtime(unpatched: None) -> None:
+    # GIVEN moto as shipped and a state catching ECS.AmazonECSException around a RunTask that
+    # fails in ECS: moto drops these camelCase keys (not in its list), so RunTask targets the
+    # missing "default" cluster instead of tripping over workaround A's defect first
+    service = fargate_service()
+    sfn = client("stepfunctions")
+    machine = catching_ecs_errors(
+        sfn, {"cluster": service["cluster"], "taskDefinition": service["task_definition"]}
+    )
+
+    # WHEN an execution runs it
+    result = execute(sfn, machine)
+
+    # THEN the error is States.Runtime, which the Catch does not match
+    still_broken(
+        (result["status"], result.get("error")) == ("FAILED", "States.Runtime"),
+        "ECS error names",
+        "workaround D (_workaround_d_error_names)",
+    )
+
+
+def test_ecs_api_error_is_ecs_amazon_ecs_exception_for_retry_and_catch(emu: Emulator) -> None:
+    # GIVEN a runTask.sync state on an unknown cluster, retrying once and catching ECS errors
+    service = fargate_service(emu)
+    sfn = client("stepfunctions", emu)
+    machine = catching_ecs_errors(sfn, {**run_task_parameters(service), "Cluster": "no-such-cluster"})
+
+    # WHEN an execution runs it
+    result = execute(sfn, machine)
+
+    # THEN it was retried once, then caught with AWS's error name and cause format
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    history = sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+    failures = [e["taskFailedEventDetails"]["error"] for e in history if e["type"] == "TaskFailed"]
+    assert failures == ["ECS.AmazonECSException"] * 2
+    caught = json.loads(result["output"])
+    assert caught["Error"] == "ECS.AmazonECSException"
+    assert "(Service: AmazonECS; Status Code: 400; Error Code: ClusterNotFoundException;" in caught["Cause"]
+
+
+def test_run_task_that_places_nothing_fails_amazon_ecs_unknown(emu: Emulator) -> None:
+    # GIVEN an EC2 capacity whose only instance (7482 MiB) cannot hold an 8000 MiB task
+    sfn = client("stepfunctions", emu)
+    machine = run_task_machine(sfn, ec2_capacity(emu, memory=8000))
+    emu.set_task_runner(ExitWith(emu, 0))
+
+    # WHEN a runTask.sync execution runs it
+    result = execute(sfn, machine)
+
+    # THEN the state fails as AWS fails a RunTask answer with Failures
+    assert (result["status"], result.get("error")) == ("FAILED", "AmazonECS.Unknown")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sharp edge left to the harness, and the emulator's own lifecycle
+# ---------------------------------------------------------------------------------------------
+
+
+def test_moto_still_needs_dns_hostnames_for_awsvpc_tasks(unpatched: None) -> None:
+    # GIVEN a FARGATE service whose VPC has DNS hostnames off (AWS's default for new VPCs)
+    service = fargate_service(dns_hostnames=False)
+    network = {"awsvpcConfiguration": {"subnets": [service["subnet"]], "securityGroups": [service["group"]]}}
+
+    # WHEN a task is run
+    try:
+        client("ecs").run_task(
+            cluster=service["cluster"],
+            taskDefinition=service["task_definition"],
+            launchType="FARGATE",
+            networkConfiguration=network,
+        )
+        raised: Exception | None = None
+    except Exception as exc:
+        raised = exc
+
+    # THEN moto crashes on the network interface's missing DNS name
+    assert isinstance(raised, AttributeError) and "private_dns_name" in str(raised), (
+        "moto fixed awsvpc tasks without DNS hostnames: drop that note from sandbox/emulator.py's docstring"
+    )
+
+
+def test_only_one_emulator_at_a_time_and_stop_removes_the_patches(emu: Emulator) -> None:
+    # GIVEN an active emulator
+    assert active() is emu
+
+    # WHEN a second one is started, then the first is stopped
+    with pytest.raises(RuntimeError, match="already active"):
+        start_in_process()
+    emu.stop()
+
+    # THEN nothing is active and moto's own EventBridge delivery is back
+    assert active() is None
+    assert Rule.send_to_targets.__module__ == "moto.events.models"
+
+
+def test_server_mode_runs_event_to_task_over_http_and_restores_the_process() -> None:
+    # GIVEN a server emulator and a rule → runTask.sync state machine → runner exiting 0
+    port_before = os.environ.get("MOTO_PORT")
+    with start_server(REGION, sync_poll_seconds=0.02) as emu:
+        assert emu.endpoint_url == f"http://127.0.0.1:{os.environ['MOTO_PORT']}"
+        sfn = emu.boto3_client("stepfunctions")
+        machine = run_task_machine(sfn, run_task_parameters(fargate_service(emu)))
+        runner = ExitWith(emu, 0)
+        emu.set_task_runner(runner)
+        events = bus_with_rule(emu, [{"Id": "machine", "Arn": machine}])
+
+        # WHEN an event is put over HTTP
+        event_id = order_placed(events)
+
+        # THEN the execution ran the task with the event and succeeded
+        (delivery,) = emu.events.deliveries
+        result = finished(sfn, delivery.execution_arn)
+        assert result["status"] == "SUCCEEDED", result.get("cause")
+        assert runner.launches[0].containers[0].environment["eventId"] == event_id
+
+    # AND leaving it restored the process: no patches, MOTO_PORT as before
+    assert (active(), os.environ.get("MOTO_PORT")) == (None, port_before)
