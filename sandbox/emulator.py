@@ -17,13 +17,25 @@ Usage::
 The patches are process-wide, so only one emulator may be active at a time; ``stop()`` (or leaving
 the ``with`` block) removes them and, in server mode, resets all moto state.
 
+Timing: with a runner, a ``.sync`` state sees its task STOPPED at the next poll after
+``complete_task`` (``sync_poll_seconds``, default 0.1 s; moto's own is 0.5 s).
+
 Sharp edges of moto that are NOT patched here (the harness must handle them):
 
 * FARGATE / ``awsvpc``: moto's ``run_task`` crashes (``AttributeError: private_dns_name``) unless
   the task's VPC has DNS hostnames on: ``ec2.modify_vpc_attribute(VpcId=...,
-  EnableDnsHostnames={"Value": True})``. AWS needs no such thing.
+  EnableDnsHostnames={"Value": True})``. AWS needs no such thing. ``awsvpcConfiguration`` must
+  also name ``securityGroups`` (moto: ``KeyError``; AWS would use the VPC's default group).
+* Every container definition needs ``memory`` or ``memoryReservation``, even for FARGATE with
+  task-level sizes: moto sums them (``TypeError`` otherwise).
+* A moto task has one container, built from the task definition's FIRST container definition
+  (``TaskLaunch.containers`` lists them all), and its ``Containers[].TaskArn`` holds the task
+  definition ARN.
 * EC2 launch type / ASG capacity providers need a registered container instance; each one offers
   4096 CPU / 7482 MiB, freed only when the task stops (``complete_task`` frees it).
+* The ASL interpreter silently drops RunTask parameters outside its list (workaround A adds
+  ``CapacityProviderStrategy``); AWS would reject an unsupported field when the state machine
+  is created.
 * ``start_execution`` without ``name`` collides on the second call: always pass a name.
 * ``ec2.describe_images()`` costs ~1.7 s: avoid it in fixtures.
 * Step Functions ``TimeoutSeconds`` fails the state (``States.Timeout``) but, unlike AWS, does not
@@ -613,7 +625,6 @@ def _workaround_d_error_names(patches: _Patches) -> None:
     RunTask answer with non-empty ``Failures`` fails a ``.sync``/``waitForTaskToken`` state with
     ``AmazonECS.Unknown`` (request-response returns it as the result).
     Why: the state machines retry on exactly these names; the emulator must raise them.
-    The state's result for request-response is RunTask's own answer, as on AWS.
     """
     patches.apply(StateTaskServiceEcs, "_eval_service_task", _ecs_eval_service_task)
     patches.apply(StateTaskServiceEcs, "_from_error", _ecs_from_error)
@@ -716,11 +727,16 @@ class Emulator:
             self.complete_task(task.task_arn, None, f"CannotStartContainerError: {exc}")
 
     def stop(self) -> None:
-        """Remove the patches and release the emulator (idempotent)."""
+        """Remove the patches and release the emulator (idempotent).
+
+        Tasks still held are forgotten: a later ``complete_task`` for them raises ``KeyError``.
+        """
         global _active
         with _activation_lock:
             if _active is self:
                 _active = None
+        with self._lock:
+            self._held.clear()
         self._teardown.close()
 
     def __enter__(self) -> Emulator:
