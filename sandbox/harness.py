@@ -1,0 +1,442 @@
+"""Run a stack's event flows end to end on the emulator and judge the outcome.
+
+1. Start the emulator (moto as a server on 127.0.0.1, patched: sandbox/emulator.py).
+2. For `cloud`, stand in for the shared environment the stack expects to exist (cluster, task
+   definitions, roles, tables, a VPC); then evaluate this Pulumi program under the mock runtime,
+   creating in the emulator every resource it registers (sandbox/provision.py).
+3. Play the scenario: create customers, place orders, cancel, optionally replay every event, each
+   step run as a one-off command in the service's container environment; every ECS task a state
+   machine starts runs as a local process (sandbox/runner.py).
+4. Wait until the system is quiet, print the timeline, check the invariants, return a summary.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from moto.events.models import EventPattern, events_backends
+
+from components import naming
+from components.config import CLUSTER_ARN, TASK_DEFINITION_ARN, StackConfig, load_config
+from sandbox.emulator import ContainerLaunch, Emulator, start_server
+from sandbox.provision import PROJECT_ROOT, ProvisioningMocks, Recording, create_network, evaluate_program
+from sandbox.runner import TaskRun, TaskRunner
+from sandbox.scenario import Scenario
+
+TERMINAL_ORDER_STATES = ("APPROVED", "REJECTED", "CANCELLED")
+EXECUTION_STATES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+class SandboxError(Exception):
+    """The sandbox cannot run this stack; the message says why and what to change."""
+
+
+def stack_file_config(path: Path) -> dict[str, Any]:
+    """A `Pulumi.<stack>.yaml` as the engine hands it to the program (objects as JSON strings)."""
+    data = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
+@dataclass
+class Report:
+    """What happened, and whether the run passes."""
+
+    orders: dict[str, str] = field(default_factory=dict)
+    customers: dict[str, dict[str, int]] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    executions: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> dict[str, Any]:
+        return {"orders": self.orders, "customers": self.customers, "events": self.events,
+                "executions": self.executions, "seconds": round(self.seconds, 2),
+                "problems": self.problems}
+
+
+class Timeline:
+    """Prints what happens, as it happens, in a form a person can follow."""
+
+    def __init__(self, emulator: Emulator, out: Callable[[str], None] | None):
+        self.emulator = emulator
+        self.out = out
+        self.start = time.monotonic()
+        self._events = 0
+        self._deliveries = 0
+        self._finished: list[TaskRun] = []
+        self._executions: dict[str, str] = {}
+
+    def say(self, text: str) -> None:
+        if self.out is not None:
+            self.out(f"{time.monotonic() - self.start:7.2f}s  {text}")
+
+    def task_finished(self, run: TaskRun) -> None:
+        self._finished.append(run)  # list.append is atomic; printed from the main thread
+
+    def poll(self, sfn: Any, machines: list[str]) -> int:
+        """Print what is new; return how many executions are still running."""
+        for event in self.emulator.events.emitted[self._events:]:
+            self._events += 1
+            self.say(f"event  {event['detail-type']} on {event['event-bus']} "
+                     f"{json.dumps(event['detail'], separators=(',', ':'))}  [id {event['id'][:8]}]")
+        for delivery in self.emulator.events.deliveries[self._deliveries:]:
+            self._deliveries += 1
+            rule = delivery.rule_arn.rsplit("/", 1)[-1]
+            if delivery.execution_arn:
+                self._executions.setdefault(delivery.execution_arn, "RUNNING")
+                self.say(f"  -> rule {rule} started execution {_short(delivery.execution_arn)}")
+            else:
+                self.say(f"  !! rule {rule} could not start its state machine ({delivery.error}); "
+                         f"{'dead-lettered' if delivery.dlq_arn else 'DROPPED'}")
+        while self._finished:
+            run = self._finished.pop(0)
+            output = f"  | {run.output.splitlines()[-1]}" if run.output and run.exit_code else ""
+            self.say(f"     task {run.container}: {' '.join(run.command)} -> exit {run.exit_code} "
+                     f"({(run.ended or run.started) - run.started:.2f}s){output}")
+        running = 0
+        for machine in machines:
+            for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
+                arn, status = execution["executionArn"], execution["status"]
+                if status == "RUNNING":
+                    running += 1
+                if self._executions.get(arn) != status:
+                    self._executions[arn] = status
+                    if status != "RUNNING":
+                        self.say(f"  <- execution {_short(arn)} {status}{self._why(sfn, arn, status)}")
+        return running
+
+    @staticmethod
+    def _why(sfn: Any, arn: str, status: str) -> str:
+        if status == "SUCCEEDED":
+            return ""
+        found = sfn.describe_execution(executionArn=arn)
+        return f": {found.get('error', '')} {found.get('cause', '')[:160]}".rstrip()
+
+
+def _short(execution_arn: str) -> str:
+    parts = execution_arn.split(":")
+    return f"{parts[-2].removeprefix(naming.PROJECT + '-')}/{parts[-1][:8]}"
+
+
+class Sandbox:
+    """One emulated deployment of a stack, ready to play scenarios."""
+
+    def __init__(self, config: StackConfig, *, out: Callable[[str], None] | None = print,
+                 timeout_seconds: float = 60.0, task_timeout_seconds: float = 30.0, docker: bool = False):
+        self.config = config
+        self.out = out
+        self.timeout_seconds = timeout_seconds
+        self.task_timeout_seconds = task_timeout_seconds
+        self.docker = docker
+        self.emulator: Emulator | None = None
+        self.recording: Recording | None = None
+        self.runner: TaskRunner | None = None
+        self._containers: dict[str, ContainerLaunch] = {}
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.emulator = start_server(self.config.region)
+        try:
+            self._deploy()
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+
+    def client(self, service: str) -> Any:
+        assert self.emulator is not None
+        return self.emulator.boto3_client(service)
+
+    def _deploy(self) -> None:
+        assert self.emulator is not None
+        sources: dict[str, Path] = {}
+        config = self.config
+        if config.environment == "cloud":
+            config = self._stand_in_for_shared_environment(sources)
+        mocks = ProvisioningMocks(self.client, config.region)
+        self.recording = evaluate_program(mocks, config)
+        for image in self.recording.of_type("awsx:ecr:Image"):
+            sources[image.state["imageUri"]] = (PROJECT_ROOT / image.inputs["dockerfile"]).parent
+            if self.docker:
+                self._docker_build(image.inputs, image.state["imageUri"])
+        for cluster in self.recording.of_type("aws:ecs/cluster:Cluster"):
+            self._register_container_instance(cluster.inputs["name"])
+        self.runner = TaskRunner(self.emulator, sources, timeout_seconds=self.task_timeout_seconds,
+                                 docker=self.docker)
+        self.emulator.set_task_runner(self.runner)
+        self.say(f"deployed stack {config.stack!r} ({config.environment}) into the emulator: "
+                 f"{sum(r.created for r in self.recording.resources)} resources created"
+                 + (f", recorded only: {', '.join(self.recording.recorded_only)}"
+                    if self.recording.recorded_only else ""))
+
+    def say(self, text: str) -> None:
+        if self.out is not None:
+            self.out(text)
+
+    def _stand_in_for_shared_environment(self, sources: dict[str, Path]) -> StackConfig:
+        """Create what the cloud stack looks up (made with Terraform on AWS), as the ARNs say."""
+        config = self.config
+        assert config.cloud is not None
+        account = self.client("sts").get_caller_identity()["Account"]
+        cluster = CLUSTER_ARN.match(config.cloud.clusterArn)
+        assert cluster is not None
+        if cluster["account"] != account:
+            raise SandboxError(f"event-tasks:cloud.clusterArn: account {cluster['account']} is not the "
+                               f"emulator's account {account}; use {account} in the sandbox stack file")
+        self.client("ecs").create_cluster(clusterName=cluster["name"])
+        ec2 = self.client("ec2")
+        vpc_id, subnets = create_network(ec2, "10.1.0.0/16")
+        group = ec2.create_security_group(GroupName="event-tasks-shared-tasks", VpcId=vpc_id,
+                                          Description="tasks of the shared environment")["GroupId"]
+        iam, ecs, dynamodb = self.client("iam"), self.client("ecs"), self.client("dynamodb")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]})
+        for service, settings in sorted(config.services.items()):
+            table = naming.table_name(config.stack, service)
+            dynamodb.create_table(
+                TableName=table, BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                           {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                      {"AttributeName": "sk", "AttributeType": "S"}])
+            if settings.taskDefinitionArn is None:
+                continue
+            wanted = TASK_DEFINITION_ARN.match(settings.taskDefinitionArn)
+            assert wanted is not None
+            roles = [iam.create_role(RoleName=f"{wanted['family']}-{kind}",
+                                     AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+                     for kind in ("task", "execution")]
+            image = f"{account}.dkr.ecr.{config.region}.amazonaws.com/{service}:shared"
+            sources[image] = PROJECT_ROOT / "service_images" / service
+            # Revisions count up from 1: register until the configured revision exists.
+            for _ in range(int(wanted["revision"])):
+                ecs.register_task_definition(
+                    family=wanted["family"], networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+                    cpu="256", memory="512", taskRoleArn=roles[0], executionRoleArn=roles[1],
+                    containerDefinitions=[{
+                        # Container-level memory: moto cannot place a task without it.
+                        "name": config.container_name(service), "image": image, "essential": True,
+                        "memory": 512,
+                        "environment": [
+                            {"name": "EVENT_BUS_NAME", "value": naming.bus_name(config.stack, service)},
+                            {"name": "TABLE_NAME", "value": table}]}])
+        # The shared VPC's ids are the emulator's, not the ones in the stack file.
+        cloud = config.cloud.model_copy(update={"subnets": subnets, "securityGroups": [group]})
+        return config.model_copy(update={"cloud": cloud})
+
+    def _register_container_instance(self, cluster: str) -> None:
+        """Stand in for the auto scaling group's instance joining the cluster."""
+        ec2 = self.client("ec2")
+        subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]]
+        image = self.client("ssm").get_parameter(
+            Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")["Parameter"]["Value"]
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnets[0],
+                                     InstanceType="t3.micro")["Instances"][0]
+        document = {"instanceId": instance["InstanceId"], "region": self.config.region,
+                    "availabilityZone": instance["Placement"]["AvailabilityZone"],
+                    "instanceType": instance["InstanceType"], "imageId": image,
+                    "privateIp": instance.get("PrivateIpAddress", "10.0.0.10")}
+        self.client("ecs").register_container_instance(
+            cluster=cluster, instanceIdentityDocument=json.dumps(document))
+
+    def _docker_build(self, inputs: dict[str, Any], tag: str) -> None:
+        argv = ["docker", "build", "--platform", inputs.get("platform", "linux/amd64"), "-t", tag,
+                "-f", str(PROJECT_ROOT / inputs["dockerfile"]), str(PROJECT_ROOT / inputs["context"])]
+        if subprocess.run(argv, check=False).returncode != 0:
+            raise SandboxError(f"--docker: `{' '.join(argv)}` failed; is a Docker engine running?")
+
+    # -- playing a scenario ---------------------------------------------------------------------
+
+    def container(self, service: str) -> ContainerLaunch:
+        """The service's container as its task definition declares it (for one-off commands)."""
+        if service not in self._containers:
+            bus = naming.bus_name(self.config.stack, service)
+            name = self.config.container_name(service)
+            ecs = self.client("ecs")
+            for arn in ecs.list_task_definitions()["taskDefinitionArns"]:
+                found = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+                for definition in found["containerDefinitions"]:
+                    env = {e["name"]: e["value"] for e in definition.get("environment", [])}
+                    if definition["name"] == name and env.get("EVENT_BUS_NAME") == bus:
+                        self._containers[service] = ContainerLaunch(
+                            name=name, image=definition["image"], command=None, environment=env,
+                            essential=True)
+            if service not in self._containers:
+                raise SandboxError(f"no task definition runs the {service!r} service's container {name!r}")
+        return self._containers[service]
+
+    def run_command(self, service: str, command: list[str], timeline: Timeline) -> TaskRun:
+        """Run a use case from the command line in the service's container (like `ecs run-task`)."""
+        assert self.runner is not None
+        base = self.container(service)
+        run = self.runner.run_command(ContainerLaunch(base.name, base.image, command, base.environment, True))
+        output = f"  | {run.output.splitlines()[-1]}" if run.output and run.exit_code else ""
+        timeline.say(f"{service} $ {' '.join(command)} -> exit {run.exit_code}{output}")
+        return run
+
+    def wait_until_quiet(self, timeline: Timeline, deadline: float) -> bool:
+        """Wait until no execution runs and no task is held, twice in a row; False on timeout."""
+        assert self.emulator is not None and self.recording is not None
+        sfn = self.client("stepfunctions")
+        machines = [m.state["arn"] for m in self.recording.of_type("aws:sfn/stateMachine:StateMachine")]
+        quiet = 0
+        while time.monotonic() < deadline:
+            running = timeline.poll(sfn, machines)
+            quiet = quiet + 1 if running == 0 and not self.emulator.running_tasks() else 0
+            if quiet >= 2:
+                return True
+            time.sleep(0.05)
+        timeline.poll(sfn, machines)
+        return False
+
+    def replay(self, events: list[dict[str, Any]], timeline: Timeline) -> None:
+        """Deliver each event again with the same id, as EventBridge's at-least-once delivery may."""
+        account = self.client("sts").get_caller_identity()["Account"]
+        backend = events_backends[account][self.config.region]
+        for event in events:
+            timeline.say(f"replay {event['detail-type']} [id {event['id'][:8]}]")
+            message = {"version": "0", "id": event["id"], "detail-type": event["detail-type"],
+                       "source": event["source"], "account": account, "time": time.time(),
+                       "region": self.config.region, "resources": [],
+                       "detail": copy.deepcopy(event["detail"])}
+            for rule in list(backend.event_buses[event["event-bus"]].rules.values()):
+                rule.send_to_targets(copy.deepcopy(message))
+
+    def play(self, scenario: Scenario) -> Report:
+        assert self.emulator is not None
+        started = time.monotonic()
+        deadline = started + self.timeout_seconds
+        timeline = Timeline(self.emulator, self.out)
+        assert self.runner is not None
+        self.runner.on_finish = timeline.task_finished
+        problems: list[str] = []
+        for customer in scenario.customers:
+            self.run_command("customer", ["python", "-m", "customer.create", "--customer-id", customer.id,
+                                          "--credit-limit", str(customer.creditLimit)], timeline)
+        for order in scenario.orders:
+            self.run_command("order", ["python", "-m", "order.place", "--order-id", order.id,
+                                       "--customer-id", order.customerId, "--total", str(order.total)],
+                             timeline)
+        settled = self.wait_until_quiet(timeline, deadline)
+        for order_id in scenario.cancel:
+            self.run_command("order", ["python", "-m", "order.cancel", "--order-id", order_id], timeline)
+        settled = settled and self.wait_until_quiet(timeline, deadline)
+        if scenario.replayEvents:
+            self.replay(self.emulator.events.emitted, timeline)
+            settled = settled and self.wait_until_quiet(timeline, deadline)
+        if not settled:
+            problems.append(f"the system was not quiet within {self.timeout_seconds:g} s "
+                            f"(running tasks: {len(self.emulator.running_tasks())})")
+        report = self.report(problems)
+        report.seconds = time.monotonic() - started
+        return report
+
+    # -- judging -----------------------------------------------------------------------------
+
+    def _scan(self, service: str, sort_key: str) -> list[dict[str, Any]]:
+        table = self.container(service).environment["TABLE_NAME"]
+        dynamodb = self.client("dynamodb")
+        items, start = [], None
+        while True:
+            page = dynamodb.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}))
+            items += [{k: _value(v) for k, v in item.items()} for item in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return [i for i in items if i.get("sk") == sort_key]
+
+    def report(self, problems: list[str]) -> Report:
+        assert self.emulator is not None and self.recording is not None
+        report = Report(problems=problems)
+        orders = {o["orderId"]: o for o in self._scan("order", "ORDER")}
+        report.orders = {k: orders[k]["status"] for k in sorted(orders)}
+        customers = {c["customerId"]: c for c in self._scan("customer", "CUSTOMER")}
+        report.customers = {k: {"creditLimit": int(c["creditLimit"]), "reserved": int(c["reserved"])}
+                            for k, c in sorted(customers.items())}
+        for order_id, status in report.orders.items():
+            if status not in TERMINAL_ORDER_STATES:
+                problems.append(f"order {order_id} ended {status}, "
+                                f"not one of {', '.join(TERMINAL_ORDER_STATES)}")
+        for customer_id, credit in report.customers.items():
+            approved = sum(int(o["total"]) for o in orders.values()
+                           if o["customerId"] == customer_id and o["status"] == "APPROVED")
+            if credit["reserved"] > credit["creditLimit"]:
+                problems.append(f"customer {customer_id} has {credit['reserved']} reserved, over its "
+                                f"limit {credit['creditLimit']}")
+            if credit["reserved"] != approved:
+                problems.append(f"customer {customer_id} has {credit['reserved']} reserved but its approved, "
+                                f"uncancelled orders total {approved}")
+        report.events = self._event_counts(problems)
+        sfn = self.client("stepfunctions")
+        counts = dict.fromkeys(EXECUTION_STATES, 0)
+        for machine in self.recording.of_type("aws:sfn/stateMachine:StateMachine"):
+            for execution in sfn.list_executions(stateMachineArn=machine.state["arn"])["executions"]:
+                counts[execution["status"]] = counts.get(execution["status"], 0) + 1
+        report.executions = {k: v for k, v in counts.items() if v or k in ("SUCCEEDED", "FAILED")}
+        return report
+
+    def _event_counts(self, problems: list[str]) -> dict[str, int]:
+        """Every emitted event must reach each matching rule's state machine, or its DLQ."""
+        assert self.emulator is not None
+        events_api = self.client("events")
+        log = self.emulator.events
+        handled = {(d.event["id"], d.rule_arn) for d in log.deliveries if d.outcome != "dropped"}
+        rules: dict[str, list[tuple[str, Any]]] = {}
+        lost = 0
+        for event in log.emitted:
+            bus = event["event-bus"]
+            if bus not in rules:
+                rules[bus] = [(r["Arn"], EventPattern.load(r["EventPattern"]))
+                              for r in events_api.list_rules(EventBusName=bus)["Rules"] if r.get("EventPattern")]
+            for rule_arn, pattern in rules[bus]:
+                if pattern.matches_event(event) and (event["id"], rule_arn) not in handled:
+                    lost += 1
+                    problems.append(f"event {event['detail-type']} [id {event['id'][:8]}] matched "
+                                    f"{rule_arn.rsplit('/', 1)[-1]} but was neither delivered nor dead-lettered")
+        return {"emitted": len(log.emitted), "delivered": len(log.by_outcome("delivered")),
+                "deadLettered": len(log.by_outcome("dead-lettered")), "lost": lost}
+
+
+def _value(attribute: dict[str, Any]) -> Any:
+    (kind, value), = attribute.items()
+    return int(value) if kind == "N" and value.lstrip("-").isdigit() else value
+
+
+def run(stack_file: Path, scenario: Scenario, *, out: Callable[[str], None] | None = print,
+        timeout_seconds: float = 60.0, task_timeout_seconds: float = 30.0, docker: bool = False,
+        stack: str | None = None) -> Report:
+    """Deploy `stack_file` into a fresh emulator, play `scenario`, return the report."""
+    stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    config = load_config(stack_file_config(stack_file), stack, PROJECT_ROOT)
+    with Sandbox(config, out=out, timeout_seconds=timeout_seconds,
+                 task_timeout_seconds=task_timeout_seconds, docker=docker) as sandbox:
+        return sandbox.play(scenario)
+
+
+if __name__ == "__main__":  # pragma: no cover - use `python -m sandbox`
+    sys.exit("run `python -m sandbox --help`")

@@ -1,0 +1,125 @@
+"""The task runner: every ECS task the emulator starts runs as a local process.
+
+The process is the task's container command (the RunTask override, or the definition's), in the
+service image's source directory, with the container's environment plus the overrides and
+`AWS_ENDPOINT_URL` pointing at the emulator. Its exit code is the container's exit code, so a
+non-zero exit fails the execution with `States.TaskFailed` exactly as on AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.emulator import ContainerLaunch, Emulator, TaskLaunch
+
+
+@dataclass
+class TaskRun:
+    """One finished (or running) task process, for the timeline and the summary."""
+
+    task_arn: str
+    container: str
+    command: list[str]
+    started_by: str
+    started: float
+    exit_code: int | None = None
+    ended: float | None = None
+    output: str = ""
+
+
+@dataclass
+class TaskRunner:
+    """Runs emulated ECS tasks as processes from the services' source directories."""
+
+    emulator: Emulator
+    sources: dict[str, Path]
+    """Container image URI -> the directory the image is built from (its working directory)."""
+    timeout_seconds: float = 60.0
+    """Kill a task that runs longer (exit 137, like an OOM-killed or stopped container)."""
+    docker: bool = False
+    """Run the built image with `docker run` instead of the source directory."""
+    on_finish: Callable[[TaskRun], None] | None = None
+    runs: list[TaskRun] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, launch: TaskLaunch) -> None:
+        essential = [c for c in launch.containers if c.essential] or launch.containers
+        container = essential[0]
+        run = TaskRun(launch.task_arn, container.name, list(container.command or []),
+                      launch.started_by, time.monotonic())
+        with self._lock:
+            self.runs.append(run)
+        threading.Thread(target=self._run, args=(launch, container, run), daemon=True,
+                         name=f"task-{container.name}").start()
+
+    def run_command(self, container: ContainerLaunch) -> TaskRun:
+        """Run a one-off command in a service's container environment (like `ecs run-task`), and wait."""
+        run = TaskRun("one-off", container.name, list(container.command or []), "sandbox", time.monotonic())
+        with self._lock:
+            self.runs.append(run)
+        self._execute(container, run)
+        return run
+
+    def _run(self, launch: TaskLaunch, container: ContainerLaunch, run: TaskRun) -> None:
+        reason = None
+        try:
+            self._execute(container, run)
+            if run.exit_code == 137:
+                reason = f"Task stopped: ran longer than the sandbox's {self.timeout_seconds:g} s"
+        except Exception as exc:  # the container never started: report it like ECS does
+            run.output = f"{type(exc).__name__}: {exc}"
+            reason = f"CannotStartContainerError: {exc}"
+        finally:
+            self.emulator.complete_task(launch.task_arn, run.exit_code, reason)
+
+    def _execute(self, container: ContainerLaunch, run: TaskRun) -> None:
+        command = list(container.command or [])
+        if not command:
+            raise ValueError(f"container {container.name} has no command to run")
+        env = self._environment(container)
+        if self.docker:
+            argv = ["docker", "run", "--rm", "--network", "host",
+                    *[a for k in env if k not in os.environ or k.startswith("AWS_") for a in ("-e", k)],
+                    container.image or "", *command]
+            cwd = None
+        else:
+            source = self._source(container)
+            # The image's `python` is the interpreter this sandbox runs on (same packages).
+            argv = [sys.executable if command[0] in ("python", "python3") else command[0], *command[1:]]
+            cwd = str(source)
+        try:
+            done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                                  timeout=self.timeout_seconds, check=False)
+            run.exit_code, run.output = done.returncode, (done.stdout + done.stderr).strip()
+        except subprocess.TimeoutExpired as expired:
+            run.exit_code = 137
+            run.output = str(expired.stderr or "")
+        run.ended = time.monotonic()
+        if self.on_finish is not None:
+            self.on_finish(run)
+
+    def _source(self, container: ContainerLaunch) -> Path:
+        source = self.sources.get(container.image or "")
+        if source is None:
+            raise LookupError(f"no source directory is known for image {container.image!r}")
+        return source
+
+    def _environment(self, container: ContainerLaunch) -> dict[str, str]:
+        env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "SYSTEMROOT") if key in os.environ}
+        env.update({
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.emulator.region,
+            "AWS_REGION": self.emulator.region,
+            "AWS_ENDPOINT_URL": self.emulator.endpoint_url or "",
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(container.environment)
+        return env

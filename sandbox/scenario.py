@@ -1,0 +1,68 @@
+"""The scenario file a demo run plays: customers to create, orders to place, orders to cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "saga.yaml"
+
+
+class ScenarioError(Exception):
+    """The scenario file is invalid; the message names the key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Customer(_Model):
+    id: str = Field(min_length=1)
+    """Customer id."""
+    creditLimit: int = Field(ge=0)
+    """Credit the customer may have reserved at once."""
+
+
+class Order(_Model):
+    id: str = Field(min_length=1)
+    """Order id."""
+    customerId: str = Field(min_length=1)
+    """The ordering customer (may be unknown: the saga rejects the order)."""
+    total: int = Field(gt=0)
+    """Amount to reserve."""
+
+
+class Scenario(_Model):
+    customers: list[Customer] = []
+    """Created first, with `customer.create`."""
+    orders: list[Order] = []
+    """Placed with `order.place` once the customers exist."""
+    cancel: list[str] = []
+    """Orders to cancel with `order.cancel` once the saga has settled."""
+    replayEvents: bool = False
+    """Deliver every event a second time, with the same id (at-least-once delivery)."""
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        orders = [o.id for o in self.orders]
+        if len(set(orders)) != len(orders):
+            raise ValueError(f"orders: an order id is used twice: {orders}")
+        unknown = [o for o in self.cancel if o not in orders]
+        if unknown:
+            raise ValueError(f"cancel: {unknown} are not orders of this scenario; orders are: {orders}")
+        return self
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ScenarioError(f"{path}: cannot read the scenario: {error}") from None
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        problems = [f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}".replace("Value error, ", "")
+                    for e in error.errors()]
+        raise ScenarioError(f"{path}: invalid scenario:\n  - " + "\n  - ".join(problems)) from None
