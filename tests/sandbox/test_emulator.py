@@ -9,11 +9,14 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 from moto.events.models import Rule
+from moto.moto_api import state_manager
 
 from sandbox.emulator import Emulator, TaskLaunch, active, start_in_process, start_server
 
@@ -22,6 +25,40 @@ ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/states"
 COMMAND = ["python", "-m", "customer.reserve_credit"]
 ECS_RETRIES = [{"ErrorEquals": ["ECS.AmazonECSException", "ECS.ThrottlingException"], "MaxAttempts": 3}]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures (here, not in a conftest.py: a second `conftest` module would shadow the one that
+# tests/*.py import names from)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """The patched emulator, in process; a quick `.sync` poll keeps each execution ~0.1 s."""
+    emulator = start_in_process(REGION, sync_poll_seconds=0.02)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def unpatched() -> Iterator[None]:
+    """moto exactly as shipped (no workaround installed), with Step Functions executing."""
+    assert active() is None, "an emulator leaked from another test: its patches are still on"
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield
+
+
+@pytest.fixture
+def immediate_ecs_tasks() -> Iterator[None]:
+    """moto's own task lifecycle, collapsed: a task is STOPPED at its first describe."""
+    state_manager.set_transition("ecs::task", {"progression": "immediate"})
+    try:
+        yield
+    finally:
+        state_manager.unset_transition("ecs::task")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,9 +248,7 @@ def queue(emu: Emulator | None, name: str) -> tuple[str, str]:
 
 
 def messages(emu: Emulator | None, url: str) -> list[dict]:
-    answer = client("sqs", emu).receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-    )
+    answer = client("sqs", emu).receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
     return answer.get("Messages", [])
 
 
@@ -547,9 +582,7 @@ def test_moto_still_reports_ecs_api_errors_as_states_runtime(unpatched: None) ->
     # missing "default" cluster instead of tripping over workaround A's defect first
     service = fargate_service()
     sfn = client("stepfunctions")
-    machine = catching_ecs_errors(
-        sfn, {"cluster": service["cluster"], "taskDefinition": service["task_definition"]}
-    )
+    machine = catching_ecs_errors(sfn, {"cluster": service["cluster"], "taskDefinition": service["task_definition"]})
 
     # WHEN an execution runs it
     result = execute(sfn, machine)
