@@ -531,9 +531,7 @@ def _ecs_build_sync_resolver(
     normalised_parameters: dict,
     state_credentials: Any,
 ) -> Callable[[], Any]:
-    ecs = boto_client_for(
-        service="ecs", region=resource_runtime_part.region, state_credentials=state_credentials
-    )
+    ecs = boto_client_for(service="ecs", region=resource_runtime_part.region, state_credentials=state_credentials)
     submitted = env.stack.pop()
     task_arn = submitted["Tasks"][0]["TaskArn"]
     cluster_arn = submitted["Tasks"][0]["ClusterArn"]
@@ -588,9 +586,7 @@ def _ecs_eval_service_task(
     normalised_parameters: dict,
     state_credentials: Any,
 ) -> None:
-    ecs = boto_client_for(
-        region=resource_runtime_part.region, service="ecs", state_credentials=state_credentials
-    )
+    ecs = boto_client_for(region=resource_runtime_part.region, service="ecs", state_credentials=state_credentials)
     action = self._get_boto_service_action()
     response = getattr(ecs, action)(**normalised_parameters)
     response.pop("ResponseMetadata", None)
@@ -703,9 +699,7 @@ class Emulator:
         for container in task.containers:
             container.exitCode = None  # AWS reports none until the container stops
             container.last_status = "RUNNING"
-        definitions = copy.deepcopy(
-            backend.describe_task_definition(task.task_definition_arn).container_definitions
-        )
+        definitions = copy.deepcopy(backend.describe_task_definition(task.task_definition_arn).container_definitions)
         overrides = copy.deepcopy(task.overrides or {})
         launch = TaskLaunch(
             task_arn=task.task_arn,
@@ -746,9 +740,7 @@ class Emulator:
         self.stop()
 
 
-def _resolve_containers(
-    definitions: list[dict[str, Any]], overrides: dict[str, Any]
-) -> list[ContainerLaunch]:
+def _resolve_containers(definitions: list[dict[str, Any]], overrides: dict[str, Any]) -> list[ContainerLaunch]:
     by_name = {o.get("name"): o for o in overrides.get("containerOverrides") or []}
     containers = []
     for definition in definitions:
@@ -767,9 +759,7 @@ def _resolve_containers(
     return containers
 
 
-def _activate(
-    stack: contextlib.ExitStack, region: str, endpoint_url: str | None, sync_poll_seconds: float
-) -> Emulator:
+def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None, sync_poll_seconds: float) -> Emulator:
     """Install every workaround and make the emulator the active one; undone by its stop()."""
     global _active
     with _activation_lock:
@@ -811,9 +801,7 @@ def _claim() -> None:
         raise RuntimeError("an emulator is already active in this process: stop() it first")
 
 
-def start_server(
-    region: str = DEFAULT_REGION, *, sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS
-) -> Emulator:
+def start_server(region: str = DEFAULT_REGION, *, sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS) -> Emulator:
     """Start moto as an HTTP server on 127.0.0.1 (free port), patched, with Step Functions on.
 
     Sets ``MOTO_PORT`` (the ASL interpreter calls ``localhost:$MOTO_PORT``) and fake credentials
@@ -843,9 +831,7 @@ def start_server(
         return _activate(stack.pop_all(), region, endpoint_url, sync_poll_seconds)
 
 
-def start_in_process(
-    region: str = DEFAULT_REGION, *, sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS
-) -> Emulator:
+def start_in_process(region: str = DEFAULT_REGION, *, sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS) -> Emulator:
     """The same emulator under ``mock_aws`` (no HTTP): boto3 clients made anywhere are intercepted."""
     _claim()
     with contextlib.ExitStack() as stack:
