@@ -35,6 +35,12 @@ SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")
 INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+# Graviton families (a1, t4g, m7gd, c6gn, ...): the local stack builds linux/amd64 images and boots
+# the x86_64 ECS AMI, so an arm64 instance would never start and tasks would wait forever.
+ARM64_INSTANCE_TYPE = re.compile(r"^(a1|[a-z]+\d+[a-z]*g[a-z]*)\.")
+# Names the local stack derives from `<project>-<stack>-<service>`: ECR repositories (lower-case,
+# single separators) and ECS task families (no dots) both accept exactly this.
+LOCAL_RESOURCE_NAME = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -126,6 +132,9 @@ class LocalSettings(_Model):
     def _instance_type(cls, value: str) -> str:
         if not INSTANCE_TYPE.match(value):
             raise ValueError(f"{value!r} is not an EC2 instance type (like t3.micro)")
+        if ARM64_INSTANCE_TYPE.match(value):
+            raise ValueError(f"{value!r} is an arm64 (Graviton) type; the local stack builds "
+                             "linux/amd64 images on the x86_64 ECS AMI; use an x86_64 type like t3.micro")
         return value
 
 
@@ -448,6 +457,11 @@ def _local_service_problems(config: StackConfig, name: str, service: ServiceSett
     if service.taskDefinitionArn is not None:
         problems.append(f"{key}.taskDefinitionArn: only allowed when environment is cloud; the local "
                         "stack builds its own task definition from the image directory")
+    repository = naming.repository_name(config.stack, name)
+    if not LOCAL_RESOURCE_NAME.match(repository):
+        problems.append(f"{key}: the ECR repository and task family {repository!r} would be invalid "
+                        f"in stack {config.stack!r} (lower-case letters and digits joined by single "
+                        "'-' or '_'); use a lower-case stack name and no repeated hyphens")
     image = Path(config.image_path(name))
     if image.is_absolute() or ".." in image.parts:
         problems.append(f"{key}.image: {str(image)!r} must be a directory inside the project "
