@@ -1,0 +1,60 @@
+"""`ServiceTable`: the DynamoDB table a service owns (database per service, as the saga requires).
+
+Produces one on-demand table with the key schema every service image expects (hash key `pk`,
+range key `sk`, both strings), point-in-time recovery, and encryption with the AWS-managed KMS key.
+Only the owning service's task role is granted access to it (`ServiceTask`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+# event_tasks_common.store addresses items by exactly these two string keys.
+HASH_KEY = "pk"
+RANGE_KEY = "sk"
+
+
+@dataclass(frozen=True)
+class ServiceTableArgs:
+    """Inputs of `ServiceTable`."""
+
+    table_name: str
+    """Physical name of the table (the service's TABLE_NAME)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags for the table."""
+
+
+class ServiceTable(pulumi.ComponentResource):
+    """One service's own DynamoDB table."""
+
+    arn: pulumi.Output[str]
+    """ARN of the table (for the task role's grant)."""
+    name: pulumi.Output[str]
+    """Name of the table."""
+
+    def __init__(self, name: str, args: ServiceTableArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("event-tasks:index:ServiceTable", name, None, opts)
+        table = aws.dynamodb.Table(
+            f"{name}-table",
+            name=args.table_name,
+            # On demand: an idle developer stack pays for storage only, never for provisioned capacity.
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=HASH_KEY,
+            range_key=RANGE_KEY,
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name=HASH_KEY, type="S"),
+                aws.dynamodb.TableAttributeArgs(name=RANGE_KEY, type="S"),
+            ],
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            # A developer stack must be deletable with `pulumi destroy`.
+            deletion_protection_enabled=False,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.arn = table.arn
+        self.name = table.name
+        self.register_outputs({"arn": self.arn, "name": self.name})

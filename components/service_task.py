@@ -1,0 +1,245 @@
+"""`ServiceTask`: the ECS task definition that runs a service's use cases on EC2 capacity.
+
+Produces the task definition (EC2, bridge network mode, one essential container), the CloudWatch
+log group its container logs to, an execution role (pull this service's image, write this log
+group) and a task role that may only emit to the service's own bus and read/write the service's
+own table. A state machine runs the task with a command override; the container learns where its
+resources are from `EVENT_BUS_NAME` and `TABLE_NAME`.
+
+The container definition and both policies are rendered by pure functions, checked as exact dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import AwsContext, policy_document, trust_policy
+
+# Everything event_tasks_common.store does: reads, queries and TransactWriteItems, which IAM
+# authorizes per contained Put/Update/Delete/ConditionCheck (it has no action of its own).
+TABLE_ACTIONS = (
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
+# Bridge mode: tasks share the instance's public IP through docker's NAT. awsvpc tasks on EC2 get
+# no public IP, and the VPC has no NAT, so they could not reach ECR or any AWS API; awsvpc would
+# also cost one ENI per task (a t3.micro has two).
+NETWORK_MODE = "bridge"
+
+
+@dataclass(frozen=True)
+class ServiceTaskArgs:
+    """Inputs of `ServiceTask`."""
+
+    aws: AwsContext
+    """Partition, region and account the stack deploys to."""
+    family: str
+    """Task definition family (each update adds a revision)."""
+    container_name: str
+    """Name of the container (the state machine overrides this one)."""
+    image_uri: pulumi.Input[str]
+    """Image of the container, pinned by digest."""
+    repository_arn: pulumi.Input[str]
+    """ECR repository of the image (the execution role may pull from it only)."""
+    bus_name: pulumi.Input[str]
+    """The service's own bus (EVENT_BUS_NAME)."""
+    bus_arn: pulumi.Input[str]
+    """ARN of that bus (the task role may put events on it only)."""
+    table_name: pulumi.Input[str]
+    """The service's own table (TABLE_NAME)."""
+    table_arn: pulumi.Input[str]
+    """ARN of that table (the task role may read and write it only)."""
+    log_group_name: str
+    """Name of the container's log group."""
+    log_retention_days: int = 14
+    """Retention of the log group."""
+    cpu: int = 128
+    """Task cpu units (1024 = one vCPU)."""
+    memory: int = 512
+    """Task memory in MiB (a hard limit)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags for every resource."""
+
+
+def container_definitions(
+    *,
+    container_name: str,
+    image_uri: Any,
+    region: Any,
+    bus_name: Any,
+    table_name: Any,
+    log_group_name: Any,
+    stream_prefix: str,
+) -> list[dict[str, Any]]:
+    """The task's single container: the service image, its resources in env, logs to CloudWatch."""
+    return [{
+        "name": container_name,
+        "image": image_uri,
+        "essential": True,
+        "environment": [
+            # Set explicitly: tasks cannot reach IMDS (hop limit 1), where SDKs would look it up.
+            {"name": "AWS_DEFAULT_REGION", "value": region},
+            {"name": "AWS_REGION", "value": region},
+            {"name": "EVENT_BUS_NAME", "value": bus_name},
+            {"name": "TABLE_NAME", "value": table_name},
+        ],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": log_group_name,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": stream_prefix,
+            },
+        },
+    }]
+
+
+def task_role_statements(bus_arn: Any, table_arn: Any) -> list[dict[str, Any]]:
+    """What the service's code may do: emit to its own bus, read and write its own table."""
+    return [
+        {
+            "Sid": "EmitToOwnBus",
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+        },
+        {
+            "Sid": "ReadWriteOwnTable",
+            "Effect": "Allow",
+            "Action": list(TABLE_ACTIONS),
+            "Resource": table_arn,
+        },
+    ]
+
+
+def execution_role_statements(repository_arn: Any, log_streams_arn: Any) -> list[dict[str, Any]]:
+    """What ECS needs to start the container: pull its image, write its log streams.
+
+    `log_streams_arn` is the log group's ARN followed by `:log-stream:*`.
+    """
+    return [
+        {
+            # GetAuthorizationToken has no resource-level permissions.
+            "Sid": "LogInToEcr",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+        {
+            "Sid": "PullOwnImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                       "ecr:GetDownloadUrlForLayer"],
+            "Resource": repository_arn,
+        },
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": log_streams_arn,
+        },
+    ]
+
+
+class ServiceTask(pulumi.ComponentResource):
+    """One service's task definition with least-privilege task and execution roles.
+
+    Name it after the service: its roles are `<name>-task-role` and `<name>-execution-role`, the
+    names config.py's IAM length check assumes.
+    """
+
+    task_definition_arn: pulumi.Output[str]
+    """ARN of the task definition, with its revision (RunTask's TaskDefinition)."""
+    task_role_arn: pulumi.Output[str]
+    """ARN of the task role (passed to ECS by whoever runs the task)."""
+    execution_role_arn: pulumi.Output[str]
+    """ARN of the execution role (passed to ECS by whoever runs the task)."""
+
+    def __init__(self, name: str, args: ServiceTaskArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("event-tasks:index:ServiceTask", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = args.aws
+        # Only ECS tasks of this account may assume the roles (confused-deputy guard).
+        trust = pulumi.Output.json_dumps(trust_policy(
+            "ecs-tasks.amazonaws.com",
+            ctx.account_id,
+            pulumi.Output.format("arn:{0}:ecs:{1}:{2}:*", ctx.partition, ctx.region, ctx.account_id),
+        ))
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=args.log_group_name,
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=child,
+        )
+        task_role = aws.iam.Role(
+            f"{name}-task-role",
+            description=f"ECS task {args.family}: emit to its own bus, use its own table",
+            assume_role_policy=trust,
+            tags=args.tags,
+            opts=child,
+        )
+        task_policy = aws.iam.RolePolicy(
+            f"{name}-task-policy",
+            role=task_role.id,
+            policy=pulumi.Output.json_dumps(
+                policy_document(task_role_statements(args.bus_arn, args.table_arn))
+            ),
+            opts=child,
+        )
+        execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            description=f"ECS task {args.family}: pull its image, write its logs",
+            assume_role_policy=trust,
+            tags=args.tags,
+            opts=child,
+        )
+        execution_policy = aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=execution_role.id,
+            policy=pulumi.Output.json_dumps(
+                policy_document(execution_role_statements(
+                    args.repository_arn, pulumi.Output.concat(log_group.arn, ":log-stream:*")
+                ))
+            ),
+            opts=child,
+        )
+        task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task-definition",
+            family=args.family,
+            requires_compatibilities=["EC2"],
+            network_mode=NETWORK_MODE,
+            cpu=str(args.cpu),
+            memory=str(args.memory),
+            task_role_arn=task_role.arn,
+            execution_role_arn=execution_role.arn,
+            container_definitions=pulumi.Output.json_dumps(container_definitions(
+                container_name=args.container_name,
+                image_uri=args.image_uri,
+                region=ctx.region,
+                bus_name=args.bus_name,
+                table_name=args.table_name,
+                log_group_name=log_group.name,
+                stream_prefix=name,
+            )),
+            tags=args.tags,
+            # A task may start as soon as the revision exists: its roles' policies come first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[task_policy, execution_policy]),
+        )
+        self.task_definition_arn = task_definition.arn
+        self.task_role_arn = task_role.arn
+        self.execution_role_arn = execution_role.arn
+        self.register_outputs({
+            "task_definition_arn": self.task_definition_arn,
+            "task_role_arn": self.task_role_arn,
+            "execution_role_arn": self.execution_role_arn,
+        })
