@@ -1,0 +1,135 @@
+"""The `local` environment: a developer's own copy of everything, built from source.
+
+Wires the components: a `LocalNetwork` (public subnets, no NAT), an `Ec2Cluster` scaling from zero,
+and per service its own table (`ServiceTable`), its image built from `service_images/<service>`
+(`ServiceImage`) and its task definition with least-privilege roles (`ServiceTask`). Returns one
+`TaskTarget` per service for the state machines, and the stack outputs of what it created.
+
+The only lookups are the availability zones and the current ECS-optimized AMI (a public SSM
+parameter), read at every `pulumi up` so new instances boot the latest AMI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import naming
+from components.config import LocalSettings, StackConfig
+from components.ec2_cluster import ECS_AMI_PARAMETER, Ec2Cluster, Ec2ClusterArgs
+from components.iam import AwsContext
+from components.network import LocalNetwork, LocalNetworkArgs
+from components.run_task_state_machine import CapacityProviderLaunch, TaskTarget
+from components.service_bus import ServiceBus
+from components.service_image import ServiceImage, ServiceImageArgs
+from components.service_table import ServiceTable, ServiceTableArgs
+from components.service_task import ServiceTask, ServiceTaskArgs
+
+# The seed's task size; the services' use cases are short, single-threaded Python processes.
+DEFAULT_CPU = 128
+DEFAULT_MEMORY = 512
+# The images run on the x86_64 ECS-optimized AMI.
+PLATFORM = "linux/amd64"
+
+
+def image_build_paths(image_dir: str) -> tuple[str, str]:
+    """The docker build context and Dockerfile of a service whose image directory is `image_dir`.
+
+    Rule: the context is the image directory's PARENT, the Dockerfile is `<image_dir>/Dockerfile`.
+    The services' Dockerfiles copy the shared helper next to them (`service_images/common`), so for
+    the default `service_images/<service>` the context is `service_images/`. Both paths stay
+    relative to the project root, where Pulumi runs the program: the same on every checkout, so
+    the image is not rebuilt or re-tagged because a developer cloned elsewhere.
+    """
+    image = PurePosixPath(Path(image_dir).as_posix())
+    return image.parent.as_posix(), (image / "Dockerfile").as_posix()
+
+
+def build_local(
+    config: StackConfig,
+    ctx: AwsContext,
+    buses: dict[str, ServiceBus],
+    tags: dict[str, str],
+    project_root: Path,
+) -> tuple[dict[str, TaskTarget], dict[str, Any]]:
+    """Register the local environment; returns a run target per service and the extra outputs.
+
+    `project_root` is where the image paths in config point (already checked by `load_config`);
+    build paths are handed to docker relative to it, see `image_build_paths`.
+    """
+    stack = config.stack
+    local = config.local or LocalSettings()  # the block is optional: its defaults apply
+    prefix = naming.prefix(stack)
+
+    zones = aws.get_availability_zones_output(
+        state="available",
+        # Only regular zones: Local Zones lack most instance types and need an opt-in.
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status",
+                                                    values=["opt-in-not-required"])],
+    ).names
+    network = LocalNetwork("network", LocalNetworkArgs(
+        availability_zones=zones, name_prefix=prefix, tags=tags,
+    ))
+    cluster = Ec2Cluster("cluster", Ec2ClusterArgs(
+        aws=ctx,
+        cluster_name=naming.cluster_name(stack),
+        capacity_provider_name=f"{prefix}ec2",
+        vpc_id=network.vpc_id,
+        subnet_ids=network.public_subnet_ids,
+        image_id=aws.ssm.get_parameter_output(name=ECS_AMI_PARAMETER).value,
+        instance_type=local.instanceType,
+        min_size=local.minInstances,
+        max_size=local.maxInstances,
+        tags=tags,
+    ))
+    launch = CapacityProviderLaunch(capacity_provider=cluster.capacity_provider_name)
+
+    targets: dict[str, TaskTarget] = {}
+    services: dict[str, Any] = {}
+    for service in sorted(config.services):
+        settings = config.services[service]
+        table = ServiceTable(service, ServiceTableArgs(
+            table_name=naming.table_name(stack, service), tags=tags,
+        ))
+        context, dockerfile = image_build_paths(config.image_path(service))
+        image = ServiceImage(service, ServiceImageArgs(
+            repository_name=naming.repository_name(stack, service),
+            context=context,
+            dockerfile=dockerfile,
+            platform=PLATFORM,
+            tags=tags,
+        ))
+        container = config.container_name(service)
+        task = ServiceTask(service, ServiceTaskArgs(
+            aws=ctx,
+            family=f"{prefix}{service}",
+            container_name=container,
+            image_uri=image.image_uri,
+            repository_arn=image.repository_arn,
+            bus_name=buses[service].name,
+            bus_arn=buses[service].arn,
+            table_name=table.name,
+            table_arn=table.arn,
+            log_group_name=naming.service_log_group_name(stack, service),
+            log_retention_days=config.logRetentionDays,
+            cpu=settings.cpu or DEFAULT_CPU,
+            memory=settings.memory or DEFAULT_MEMORY,
+            tags=tags,
+        ))
+        targets[service] = TaskTarget(
+            cluster_arn=cluster.arn,
+            task_definition_arn=task.task_definition_arn,
+            container_name=container,
+            pass_role_arns=pulumi.Output.all(task.task_role_arn, task.execution_role_arn),
+            # cpu/memory stay unset: the task definition carries them, no override needed.
+            launch=launch,
+        )
+        services[service] = {
+            "repositoryUrl": image.repository_url,
+            "tableName": table.name,
+            "taskDefinitionArn": task.task_definition_arn,
+        }
+    return targets, {"clusterArn": cluster.arn, "services": services}
