@@ -47,9 +47,7 @@ def create_service_resources(session_kwargs: Mapping[str, Any], service: str) ->
     )
     events.create_event_bus(Name=bus_name(service))
     queue_url = sqs.create_queue(QueueName=f"{service}-observer")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(
         Name=f"{service}-everything",
         EventBusName=bus_name(service),
@@ -91,9 +89,7 @@ class World:
     def __init__(self) -> None:
         self.dynamodb = boto3.client("dynamodb", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
-        self.queues = {
-            service: create_service_resources({"region_name": REGION}, service) for service in SERVICES
-        }
+        self.queues = {service: create_service_resources({"region_name": REGION}, service) for service in SERVICES}
 
     # -- running use cases ---------------------------------------------------------------
     def run(

@@ -56,9 +56,7 @@ def test_emit_sends_to_the_given_bus_with_the_service_source() -> None:
     ("error", "code"),
     [(BadInput("eventDetail.total", "expected a positive integer"), 2), (RuntimeError("boom"), 1)],
 )
-def test_run_maps_errors_to_exit_codes(
-    capsys: pytest.CaptureFixture[str], error: Exception, code: int
-) -> None:
+def test_run_maps_errors_to_exit_codes(capsys: pytest.CaptureFixture[str], error: Exception, code: int) -> None:
     # GIVEN a handler failing with a bad-input or an unexpected error
     def handler(argv: list[str]) -> int:
         raise error
@@ -90,9 +88,7 @@ def test_read_trigger_event_parses_amounts_without_floats() -> None:
 def test_missing_table_name_is_a_configuration_error_exit_1(world: World) -> None:
     # GIVEN a task definition without TABLE_NAME
     # WHEN a valid command runs
-    result = world.run(
-        "customer.create", ["--customer-id", "c-1", "--credit-limit", "5"], env={"TABLE_NAME": ""}
-    )
+    result = world.run("customer.create", ["--customer-id", "c-1", "--credit-limit", "5"], env={"TABLE_NAME": ""})
     # THEN exit 1 with one line naming TABLE_NAME, nothing emitted
     assert result.code == 1
     assert result.err == "error: ConfigError: TABLE_NAME: missing from the task environment\n"

@@ -7,21 +7,15 @@ CUSTOMER = "event-tasks.customer"
 
 
 def order_created(order_id: str, customer_id: str, total: int, event_id: str) -> dict:
-    return event(
-        "OrderCreated", ORDER, {"orderId": order_id, "customerId": customer_id, "total": total}, event_id
-    )
+    return event("OrderCreated", ORDER, {"orderId": order_id, "customerId": customer_id, "total": total}, event_id)
 
 
 def order_cancelled(order_id: str, customer_id: str, total: int, event_id: str) -> dict:
-    return event(
-        "OrderCancelled", ORDER, {"orderId": order_id, "customerId": customer_id, "total": total}, event_id
-    )
+    return event("OrderCancelled", ORDER, {"orderId": order_id, "customerId": customer_id, "total": total}, event_id)
 
 
 def create_customer(world: World, customer_id: str = "c-1", limit: int = 100) -> None:
-    assert (
-        world.run("customer.create", ["--customer-id", customer_id, "--credit-limit", str(limit)]).code == 0
-    )
+    assert world.run("customer.create", ["--customer-id", customer_id, "--credit-limit", str(limit)]).code == 0
     world.emitted("customer")
 
 

@@ -63,16 +63,12 @@ def test_python_m_order_place_against_the_endpoint_from_the_environment(endpoint
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, **CREDENTIALS)
 
     # WHEN the image's command runs as a process
-    done = python_m(
-        "order.place", "--order-id", "o-1", "--customer-id", "c-1", "--total", "60", env=task_env(endpoint)
-    )
+    done = python_m("order.place", "--order-id", "o-1", "--customer-id", "c-1", "--total", "60", env=task_env(endpoint))
 
     # THEN it exits 0, the order is PENDING in the server's table and OrderCreated is on the bus
     assert done.returncode == 0, done.stderr
     assert "order o-1 placed PENDING" in done.stdout
-    item = dynamodb.get_item(
-        TableName=table_name("order"), Key={"pk": {"S": "ORDER#o-1"}, "sk": {"S": "ORDER"}}
-    )
+    item = dynamodb.get_item(TableName=table_name("order"), Key={"pk": {"S": "ORDER#o-1"}, "sk": {"S": "ORDER"}})
     assert from_attributes(item["Item"])["status"] == "PENDING"
     emitted = drain(sqs, queue_url)
     assert [(e["source"], e["detail-type"], e["detail"]) for e in emitted] == [

@@ -68,9 +68,7 @@ def test_place_with_both_arguments_and_event_is_bad_input(world: World) -> None:
     # GIVEN trigger env vars present
     trigger = event("PlaceOrderRequested", "x", {"orderId": "o-1", "customerId": "c-1", "total": 1}, "e-1")
     # WHEN order.place is also given command-line arguments
-    result = world.run(
-        "order.place", ["--order-id", "o-2", "--customer-id", "c-1", "--total", "5"], event=trigger
-    )
+    result = world.run("order.place", ["--order-id", "o-2", "--customer-id", "c-1", "--total", "5"], event=trigger)
     # THEN exit 2 and nothing happened
     assert result.code == 2
     assert result.err.startswith("bad input: arguments:")
@@ -218,10 +216,7 @@ def test_cancel_of_a_non_approved_order_is_refused(world: World, status: str) ->
     result = world.run("order.cancel", ["--order-id", "o-1"])
     # THEN exit 2 with one line saying only APPROVED orders can be cancelled; nothing changed
     assert result.code == 2
-    assert (
-        result.err
-        == f"bad input: --order-id: order 'o-1' is {status}; only APPROVED orders can be cancelled\n"
-    )
+    assert result.err == f"bad input: --order-id: order 'o-1' is {status}; only APPROVED orders can be cancelled\n"
     assert world.items("order") == state
     assert world.emitted("order") == []
 

@@ -14,9 +14,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable in an event detail")
 
 
-def emit(
-    events_client: Any, *, bus_name: str, source: str, detail_type: str, detail: Mapping[str, Any]
-) -> str:
+def emit(events_client: Any, *, bus_name: str, source: str, detail_type: str, detail: Mapping[str, Any]) -> str:
     """PutEvents one event; return its EventBridge id.
 
     Raises ``EmitFailed`` unless EventBridge accepted it (``FailedEntryCount`` 0 and an id), so an

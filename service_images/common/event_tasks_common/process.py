@@ -82,9 +82,7 @@ class Context:
         )
 
     def emit(self, detail_type: str, detail: Mapping[str, Any]) -> str:
-        return emit(
-            self.events, bus_name=self.bus_name, source=self.source, detail_type=detail_type, detail=detail
-        )
+        return emit(self.events, bus_name=self.bus_name, source=self.source, detail_type=detail_type, detail=detail)
 
 
 def marker_key(event_id: str, use_case: str) -> tuple[str, str]:
@@ -116,9 +114,7 @@ def _marker_op(table: Table, event: TriggerEvent, use_case: str, outcome: Outcom
     return table.put_op(item, condition="attribute_not_exists(pk)")
 
 
-def decide_once(
-    table: Table, *, use_case: str, event: TriggerEvent | None, decide: Callable[[], Decision]
-) -> Decision:
+def decide_once(table: Table, *, use_case: str, event: TriggerEvent | None, decide: Callable[[], Decision]) -> Decision:
     """Commit ``decide``'s writes (plus the event marker) atomically, or return the recorded outcome."""
     for _ in range(ATTEMPTS):
         if event is not None:

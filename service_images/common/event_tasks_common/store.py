@@ -52,15 +52,11 @@ class Table:
 
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
         """Strongly consistent read of one item, ``None`` if absent."""
-        response = self.client.get_item(
-            TableName=self.name, Key=to_attributes(key(pk, sk)), ConsistentRead=True
-        )
+        response = self.client.get_item(TableName=self.name, Key=to_attributes(key(pk, sk)), ConsistentRead=True)
         item = response.get("Item")
         return from_attributes(item) if item else None
 
-    def _conditional(
-        self, body: dict[str, Any], condition: str | None, values: Mapping[str, Any] | None
-    ) -> None:
+    def _conditional(self, body: dict[str, Any], condition: str | None, values: Mapping[str, Any] | None) -> None:
         if condition:
             body["ConditionExpression"] = condition
         if values:

@@ -90,9 +90,7 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def read_trigger_event(
-    accept: Mapping[str, str | None], environ: Mapping[str, str] | None = None
-) -> TriggerEvent:
+def read_trigger_event(accept: Mapping[str, str | None], environ: Mapping[str, str] | None = None) -> TriggerEvent:
     """Read and validate the trigger env vars.
 
     ``accept`` maps each detail-type this use case handles to the source it must come from

@@ -28,9 +28,7 @@ USE_CASE = "customer.create"
 
 
 def handle(argv: Sequence[str]) -> int:
-    parser = ArgumentParser(
-        prog="python -m customer.create", description="Create a customer with a credit limit."
-    )
+    parser = ArgumentParser(prog="python -m customer.create", description="Create a customer with a credit limit.")
     parser.add_argument("--customer-id", required=True)
     parser.add_argument("--credit-limit", required=True, help="non-negative integer amount")
     args = parser.parse_args(argv)
@@ -47,9 +45,7 @@ def handle(argv: Sequence[str]) -> int:
                     "--credit-limit",
                     f"customer {customer_id!r} already exists with creditLimit {existing['creditLimit']}",
                 )
-            return Decision(
-                Outcome(f"customer {customer_id} already exists", "CustomerCreated", detail), replay=True
-            )
+            return Decision(Outcome(f"customer {customer_id} already exists", "CustomerCreated", detail), replay=True)
         item = {
             "pk": model.customer_pk(customer_id),
             "sk": model.CUSTOMER_SK,
@@ -58,9 +54,7 @@ def handle(argv: Sequence[str]) -> int:
             "reserved": 0,
         }
         return Decision(
-            Outcome(
-                f"customer {customer_id} created with creditLimit {credit_limit}", "CustomerCreated", detail
-            ),
+            Outcome(f"customer {customer_id} created with creditLimit {credit_limit}", "CustomerCreated", detail),
             writes=[ctx.table.put_op(item, condition="attribute_not_exists(pk)")],
         )
 

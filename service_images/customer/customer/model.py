@@ -47,8 +47,7 @@ def check_credit_matches(credit: dict[str, Any], customer_id: str, amount: int, 
     if credit["customerId"] != customer_id:
         raise BadInput(
             "eventDetail.customerId",
-            f"{customer_id!r} does not match the customer "
-            f"{credit['customerId']!r} of order {credit['orderId']!r}",
+            f"{customer_id!r} does not match the customer {credit['customerId']!r} of order {credit['orderId']!r}",
         )
     if credit["amount"] != amount:
         raise BadInput(
@@ -61,9 +60,7 @@ def recorded_outcome(credit: dict[str, Any], message: str) -> Outcome:
     return Outcome(message, credit["outcomeDetailType"], json.loads(credit["outcomeDetail"]))
 
 
-def credit_item(
-    order_id: str, customer_id: str, amount: int, status: str, outcome: Outcome
-) -> dict[str, Any]:
+def credit_item(order_id: str, customer_id: str, amount: int, status: str, outcome: Outcome) -> dict[str, Any]:
     return {
         "pk": credit_pk(order_id),
         "sk": CREDIT_SK,

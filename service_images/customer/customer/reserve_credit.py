@@ -35,9 +35,9 @@ TRIGGERS = {"OrderCreated": "event-tasks.order"}
 
 
 def handle(argv: Sequence[str]) -> int:
-    ArgumentParser(
-        prog="python -m customer.reserve_credit", description="Reserve credit for an order."
-    ).parse_args(argv)
+    ArgumentParser(prog="python -m customer.reserve_credit", description="Reserve credit for an order.").parse_args(
+        argv
+    )
     event = read_trigger_event(TRIGGERS)
     order_id = event.detail.identifier("orderId")
     customer_id = event.detail.identifier("customerId")
@@ -70,8 +70,7 @@ def handle(argv: Sequence[str]) -> int:
             most_reserved_before = limit - amount
             if amount > available:
                 outcome = Outcome(
-                    f"order {order_id}: {amount} exceeds available credit {available} "
-                    f"of customer {customer_id}",
+                    f"order {order_id}: {amount} exceeds available credit {available} of customer {customer_id}",
                     "CreditLimitExceeded",
                     {
                         "orderId": order_id,
@@ -90,8 +89,7 @@ def handle(argv: Sequence[str]) -> int:
                 status = model.REJECTED
             else:
                 outcome = Outcome(
-                    f"order {order_id}: reserved {amount} of customer {customer_id} "
-                    f"(available {available - amount})",
+                    f"order {order_id}: reserved {amount} of customer {customer_id} (available {available - amount})",
                     "CreditReserved",
                     {"orderId": order_id, "customerId": customer_id, "amount": amount},
                 )

@@ -35,9 +35,7 @@ def require(table: Table, order_id: str, field: str) -> dict[str, Any]:
     return order
 
 
-def check_matches(
-    order: dict[str, Any], customer_id: str, amount: int, *, prefix: str, amount_field: str
-) -> None:
+def check_matches(order: dict[str, Any], customer_id: str, amount: int, *, prefix: str, amount_field: str) -> None:
     """An event about this order must agree with it; a mismatch is bad input (nothing changed)."""
     if order["customerId"] != customer_id:
         raise BadInput(

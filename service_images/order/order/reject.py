@@ -66,11 +66,7 @@ def handle(argv: Sequence[str]) -> int:
                     "OrderRejected",
                     {**model.summary(order), "reason": reason},
                 ),
-                writes=[
-                    model.set_status(
-                        ctx.table, order_id, model.PENDING, model.REJECTED, rejectionReason=reason
-                    )
-                ],
+                writes=[model.set_status(ctx.table, order_id, model.PENDING, model.REJECTED, rejectionReason=reason)],
             )
         if status == model.REJECTED:
             recorded = order["rejectionReason"]
