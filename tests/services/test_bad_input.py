@@ -198,6 +198,7 @@ def test_customer_validation_failed_without_reason(seeded: World) -> None:
         ("customer.create", ["--customer-id", "c-2", "--credit-limit", "-1"], "--credit-limit"),
         ("customer.create", ["--customer-id", "c-2"], "arguments"),
         ("order.cancel", [], "arguments"),
+        ("order.place", [], "arguments"),
         ("order.approve", ["--unexpected"], "arguments"),
     ],
     ids=[
@@ -210,6 +211,7 @@ def test_customer_validation_failed_without_reason(seeded: World) -> None:
         "create-negative",
         "create-missing-limit",
         "cancel-missing-id",
+        "place-nothing",
         "approve-extra-arg",
     ],
 )

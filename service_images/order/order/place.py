@@ -59,6 +59,8 @@ def handle(argv: Sequence[str]) -> int:
         customer_id = identifier(args.customer_id, "--customer-id")
         total = amount_arg(args.total, "--total")
         order_field = "--order-id"
+    elif not trigger_present():
+        raise BadInput("arguments", "give --order-id, --customer-id and --total, or start the task with an event")
     else:
         event = read_trigger_event(TRIGGERS)
         order_id = event.detail.identifier("orderId")
