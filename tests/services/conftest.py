@@ -1,16 +1,11 @@
 """Fixtures for the Order/Customer service tests (moto in-process, self-sufficient env)."""
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from moto import mock_aws
 
-# Make the helper module importable whatever pytest's import mode.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from saga_world import World, fake_aws_env
+from .saga_world import World, fake_aws_env
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from saga_world import World
+
+from .saga_world import World
 
 ORDER = "event-tasks.order"
 CUSTOMER = "event-tasks.customer"

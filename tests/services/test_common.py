@@ -5,9 +5,10 @@ import json
 import boto3
 import pytest
 from botocore.stub import Stubber
-from saga_world import World
 
 from event_tasks_common import BadInput, EmitFailed, emit, read_trigger_event, run
+
+from .saga_world import World
 
 
 def test_emit_raises_when_eventbridge_did_not_accept_the_event() -> None:

@@ -2,10 +2,11 @@
 catch it and the decision is taken again on fresh state (never over the limit, never a stale refusal)."""
 
 import pytest
-from saga_world import World, event, only, table_name
 
 import customer.model
 import order.model
+
+from .saga_world import World, event, only, table_name
 
 ORDER = "event-tasks.order"
 CUSTOMER = "event-tasks.customer"

@@ -1,6 +1,6 @@
 """Customer service: create, reserve_credit (reserve / limit exceeded / unknown customer), release_credit."""
 
-from saga_world import World, event, only
+from .saga_world import World, event, only
 
 ORDER = "event-tasks.order"
 CUSTOMER = "event-tasks.customer"

@@ -12,9 +12,10 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from saga_world import REGION, bus_name, create_service_resources, drain, table_name
 
 from event_tasks_common.store import from_attributes
+
+from .saga_world import REGION, bus_name, create_service_resources, drain, table_name
 
 ORDER_DIR = Path(__file__).resolve().parents[2] / "service_images" / "order"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}

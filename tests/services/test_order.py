@@ -1,7 +1,8 @@
 """Order service: place (command line and event), approve, reject, cancel; status state machine."""
 
 import pytest
-from saga_world import World, event, only
+
+from .saga_world import World, event, only
 
 ORDER = "event-tasks.order"
 CUSTOMER = "event-tasks.customer"

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from saga_world import World, only
+from .saga_world import World, only
 
 # detail-type -> the use case a rule on the producer's bus starts (the infrastructure's routing).
 ROUTES = {
