@@ -1,7 +1,7 @@
-"""Emulated AWS for `make demo`: moto 5.2.5 plus the four workarounds the event-tasks flow needs.
+"""Emulated AWS for `make demo`: moto 5.2.5 plus the five workarounds the event-tasks flow needs.
 
 The demo runs EventBridge → Step Functions (Standard, ``arn:aws:states:::ecs:runTask.sync``) → ECS
-on moto, inside this process. moto 5.2.5 breaks that flow in four places; each workaround lives in
+on moto, inside this process. moto 5.2.5 breaks that flow in five places; each workaround lives in
 one ``_workaround_*`` function whose docstring says what moto does, what AWS does and why we patch.
 ``tests/sandbox/test_emulator.py`` proves every defect against unpatched moto: when moto fixes one,
 that test fails and names the workaround to delete.
@@ -26,8 +26,6 @@ Sharp edges of moto that are NOT patched here (the harness must handle them):
   the task's VPC has DNS hostnames on: ``ec2.modify_vpc_attribute(VpcId=...,
   EnableDnsHostnames={"Value": True})``. AWS needs no such thing. ``awsvpcConfiguration`` must
   also name ``securityGroups`` (moto: ``KeyError``; AWS would use the VPC's default group).
-* Every container definition needs ``memory`` or ``memoryReservation``, even for FARGATE with
-  task-level sizes: moto sums them (``TypeError`` otherwise).
 * A moto task has one container, built from the task definition's FIRST container definition
   (``TaskLaunch.containers`` lists them all), and its ``Containers[].TaskArn`` holds the task
   definition ARN.
@@ -113,6 +111,7 @@ _moto_task_status: property = ManagedState.status
 _moto_send_to_targets = Rule.send_to_targets
 _moto_put_events = EventsBackend.put_events
 _moto_ecs_supported_parameters = StateTaskServiceEcs._get_supported_parameters
+_moto_resource_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
 _RUN_TASK_SIGNATURE = inspect.signature(_moto_run_task)
 
 
@@ -627,6 +626,45 @@ def _workaround_d_error_names(patches: _Patches) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Workaround E: task-level sizes
+# --------------------------------------------------------------------------------------------
+
+_CFN_MEMORY_KEYS = ("Memory", "MemoryReservation")  # moto reads these first when present
+
+
+def _task_resource_requirements(task_definition: Any) -> dict[str, Any]:
+    sized = copy.copy(task_definition)
+    sized.container_definitions = [
+        c
+        if any(k in c for k in _CFN_MEMORY_KEYS)
+        else {**c, "memory": c.get("memory") or c.get("memoryReservation") or 0}
+        for c in task_definition.container_definitions
+    ]
+    requirements = _moto_resource_requirements(sized)
+    if task_definition.cpu:
+        requirements["CPU"] = int(task_definition.cpu)
+    if task_definition.memory:
+        requirements["MEMORY"] = int(task_definition.memory)
+    return requirements
+
+
+def _workaround_e_task_level_sizes(patches: _Patches) -> None:
+    """E: a task definition sized at task level only can run.
+
+    moto: ``run_task`` sums the containers' ``memory``/``memoryReservation`` and crashes
+    (``TypeError: ... 'int' and 'NoneType'``; a 500, so ``ECS.AmazonECSException``, over HTTP) when
+    a container has neither; it ignores task-level ``cpu``/``memory`` when placing a task.
+    AWS: container sizes are optional when the task sets ``cpu``/``memory`` (FARGATE requires
+    them); on EC2 instances the task then reserves the task-level amounts.
+    Why: the program's task definitions set task-level sizes only, so every RunTask of the demo
+    failed. Task-level sizes, when set, are what a task reserves on a container instance.
+    """
+    patches.apply(
+        EC2ContainerServiceBackend, "_calculate_task_resource_requirements", staticmethod(_task_resource_requirements)
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # The emulator
 # --------------------------------------------------------------------------------------------
 
@@ -772,6 +810,7 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             _workaround_b_state_machine_targets,
             _workaround_c_exit_codes,
             _workaround_d_error_names,
+            _workaround_e_task_level_sizes,
         ):
             workaround(patches)
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)

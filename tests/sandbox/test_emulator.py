@@ -1,4 +1,4 @@
-"""The emulator's four moto workarounds: each defect still exists in moto 5.2.5 (tests named
+"""The emulator's five moto workarounds: each defect still exists in moto 5.2.5 (tests named
 `test_moto_still_...`, which fail loudly once moto fixes it) and each patched behaviour matches AWS."""
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ def still_broken(broken: bool, defect: str, workaround: str) -> None:
     assert broken, f"moto fixed {defect}: remove {workaround} from sandbox/emulator.py"
 
 
-def fargate_service(emu: Emulator | None = None, *, dns_hostnames: bool = True) -> dict[str, Any]:
+def fargate_service(
+    emu: Emulator | None = None, *, dns_hostnames: bool = True, container_memory: int | None = 512
+) -> dict[str, Any]:
     """A VPC, subnet, security group, cluster and the `customer` FARGATE task definition."""
     ec2, ecs = client("ec2", emu), client("ecs", emu)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -93,7 +95,7 @@ def fargate_service(emu: Emulator | None = None, *, dns_hostnames: bool = True) 
             {
                 "name": "customer",
                 "image": "customer:latest",
-                "memory": 512,  # moto sums container memory even for FARGATE
+                **({"memory": container_memory} if container_memory else {}),
                 "environment": [{"name": "SERVICE", "value": "customer"}],
             }
         ],
@@ -129,6 +131,16 @@ def run_task_parameters(service: dict[str, Any]) -> dict[str, Any]:
             ]
         },
     }
+
+
+def run_fargate_task(ecs: Any, service: dict[str, Any]) -> dict:
+    network = {"awsvpcConfiguration": {"subnets": [service["subnet"]], "securityGroups": [service["group"]]}}
+    return ecs.run_task(
+        cluster=service["cluster"],
+        taskDefinition=service["task_definition"],
+        launchType="FARGATE",
+        networkConfiguration=network,
+    )
 
 
 def run_task_machine(sfn: Any, parameters: dict[str, Any], **state: Any) -> str:
@@ -454,14 +466,7 @@ def test_moto_still_reports_exit_code_zero_and_stops_tasks_by_itself(unpatched: 
     # GIVEN moto as shipped and a FARGATE task started with boto3
     service = fargate_service()
     ecs = client("ecs")
-    task_arn = ecs.run_task(
-        cluster=service["cluster"],
-        taskDefinition=service["task_definition"],
-        launchType="FARGATE",
-        networkConfiguration={
-            "awsvpcConfiguration": {"subnets": [service["subnet"]], "securityGroups": [service["group"]]}
-        },
-    )["tasks"][0]["taskArn"]
+    task_arn = run_fargate_task(ecs, service)["tasks"][0]["taskArn"]
 
     # WHEN nobody stops it and it is only described
     seen = [ecs.describe_tasks(cluster=service["cluster"], tasks=[task_arn])["tasks"][0] for _ in range(5)]
@@ -500,13 +505,7 @@ def test_task_stays_running_until_the_runner_completes_it(emu: Emulator) -> None
     emu.set_task_runner(runner)
     service = fargate_service(emu)
     ecs = client("ecs", emu)
-    network = {"awsvpcConfiguration": {"subnets": [service["subnet"]], "securityGroups": [service["group"]]}}
-    task_arn = ecs.run_task(
-        cluster=service["cluster"],
-        taskDefinition=service["task_definition"],
-        launchType="FARGATE",
-        networkConfiguration=network,
-    )["tasks"][0]["taskArn"]
+    task_arn = run_fargate_task(ecs, service)["tasks"][0]["taskArn"]
 
     def describe() -> dict:
         return ecs.describe_tasks(cluster=service["cluster"], tasks=[task_arn])["tasks"][0]
@@ -628,6 +627,49 @@ def test_run_task_that_places_nothing_fails_amazon_ecs_unknown(emu: Emulator) ->
 
 
 # ---------------------------------------------------------------------------------------------
+# E: task-level sizes
+# ---------------------------------------------------------------------------------------------
+
+
+def test_moto_still_needs_container_memory_when_the_task_is_sized(unpatched: None) -> None:
+    # GIVEN moto as shipped and a FARGATE task definition sized at task level only, as the program's are
+    service = fargate_service(container_memory=None)
+
+    # WHEN a task is run
+    try:
+        run_fargate_task(client("ecs"), service)
+        raised: Exception | None = None
+    except Exception as exc:
+        raised = exc
+
+    # THEN moto crashes summing the containers' memory
+    still_broken(
+        isinstance(raised, TypeError) and "NoneType" in str(raised),
+        "task definitions sized at task level only",
+        "workaround E (_workaround_e_task_level_sizes)",
+    )
+
+
+def test_task_level_sizes_run_and_are_what_a_task_reserves(emu: Emulator) -> None:
+    # GIVEN a FARGATE service and an EC2 capacity (one 7482 MiB instance), both sized at task level only
+    ecs = client("ecs", emu)
+    fargate = fargate_service(emu, container_memory=None)
+    cluster = ec2_capacity(emu, memory=256)["Cluster"]
+    sized = ecs.register_task_definition(
+        family="sized", memory="4096", containerDefinitions=[{"name": "customer", "image": "customer:latest"}]
+    )["taskDefinition"]["taskDefinitionArn"]
+
+    # WHEN a FARGATE task is run, and two 4096 MiB tasks are asked of the instance
+    fargate_tasks = run_fargate_task(ecs, fargate)["tasks"]
+    ec2_tasks = ecs.run_task(
+        cluster=cluster, taskDefinition=sized, count=2, capacityProviderStrategy=[{"capacityProvider": "workers"}]
+    )["tasks"]
+
+    # THEN the FARGATE task runs, and only one 4096 MiB task fits on the instance
+    assert (len(fargate_tasks), len(ec2_tasks)) == (1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
 # Sharp edge left to the harness, and the emulator's own lifecycle
 # ---------------------------------------------------------------------------------------------
 
@@ -635,16 +677,10 @@ def test_run_task_that_places_nothing_fails_amazon_ecs_unknown(emu: Emulator) ->
 def test_moto_still_needs_dns_hostnames_for_awsvpc_tasks(unpatched: None) -> None:
     # GIVEN a FARGATE service whose VPC has DNS hostnames off (AWS's default for new VPCs)
     service = fargate_service(dns_hostnames=False)
-    network = {"awsvpcConfiguration": {"subnets": [service["subnet"]], "securityGroups": [service["group"]]}}
 
     # WHEN a task is run
     try:
-        client("ecs").run_task(
-            cluster=service["cluster"],
-            taskDefinition=service["task_definition"],
-            launchType="FARGATE",
-            networkConfiguration=network,
-        )
+        run_fargate_task(client("ecs"), service)
         raised: Exception | None = None
     except Exception as exc:
         raised = exc
