@@ -140,6 +140,15 @@ class Mocks(pulumi.runtime.Mocks):
             return {"name": name, "id": name,
                     "arn": f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:uuid:"
                            f"autoScalingGroupName/{name}"}
+        if typ == "aws:ec2/vpc:Vpc":
+            return {"id": "vpc-0123456789abcdef0", "arn": arn.format("ec2", "vpc/vpc-0123456789abcdef0")}
+        if typ == "aws:ec2/subnet:Subnet":
+            subnet = f"subnet-{len(self.resources):017x}"  # distinct per subnet
+            return {"id": subnet, "arn": arn.format("ec2", f"subnet/{subnet}")}
+        if typ == "aws:ec2/internetGateway:InternetGateway":
+            return {"id": "igw-0123456789abcdef0"}
+        if typ == "aws:ec2/routeTable:RouteTable":
+            return {"id": "rtb-0123456789abcdef0"}
         if typ == "aws:ec2/securityGroup:SecurityGroup":
             return {"id": "sg-0123456789abcdef0", "arn": arn.format("ec2", "security-group/sg-0")}
         if typ == "awsx:ec2:Vpc":
