@@ -15,12 +15,8 @@ import yaml
 from components.config import ConfigError, load_config
 from components.ec2_cluster import ECS_AMI_PARAMETER
 from components.local import image_build_paths
+from conftest import ACCOUNT, REGION, ROOT
 
-# Same values as tests/conftest.py; read here rather than imported because `conftest` is an
-# ambiguous module name once tests/services/conftest.py is collected in the same run.
-ROOT = Path(__file__).resolve().parent.parent
-REGION = "ap-southeast-1"
-ACCOUNT = "123456789012"
 SERVICES = ("customer", "order")
 TRIGGERS = {
     "reserve-credit": ("customer", ["python", "-m", "customer.reserve_credit"]),
