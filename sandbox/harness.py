@@ -348,8 +348,13 @@ class Sandbox:
             self.run_command("order", ["python", "-m", "order.cancel", "--order-id", order_id], timeline)
         settled = settled and self.wait_until_quiet(timeline, deadline)
         if scenario.replayEvents:
+            before = self.report([])
             self.replay(self.emulator.events.emitted, timeline)
             settled = settled and self.wait_until_quiet(timeline, deadline)
+            after = self.report([])
+            if (after.orders, after.customers) != (before.orders, before.customers):
+                problems.append(f"replaying the events changed the outcome: orders {before.orders} -> "
+                                f"{after.orders}, customers {before.customers} -> {after.customers}")
         if not settled:
             problems.append(f"the system was not quiet within {self.timeout_seconds:g} s "
                             f"(running tasks: {len(self.emulator.running_tasks())})")

@@ -1,0 +1,213 @@
+"""`make demo` underneath: the program deployed into the emulator, the saga played through it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config import load_config
+from sandbox.harness import Sandbox, run, stack_file_config
+from sandbox.provision import PROJECT_ROOT
+from sandbox.scenario import DEFAULT_SCENARIO, Customer, Order, Scenario, ScenarioError, load_scenario
+
+SMALL = Scenario(customers=[Customer(id="c-1", creditLimit=100)], orders=[Order(id="o-1", customerId="c-1", total=60)])
+
+
+def play(stack_file: Path, scenario: Scenario, stack: str | None = None) -> dict[str, Any]:
+    """Play `scenario` and keep what the tests inspect before the emulator goes away."""
+    stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    config = load_config(stack_file_config(stack_file), stack, PROJECT_ROOT)
+    with Sandbox(config, out=None, timeout_seconds=90) as sandbox:
+        report = sandbox.play(scenario)
+        sfn = sandbox.client("stepfunctions")
+        executions: dict[str, list[dict[str, Any]]] = {}
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            executions[machine["name"]] = [
+                sfn.describe_execution(executionArn=e["executionArn"])
+                for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+            ]
+        assert sandbox.emulator is not None
+        return {
+            "report": report,
+            "executions": executions,
+            "emitted": sandbox.emulator.events.emitted,
+            "deliveries": sandbox.emulator.events.deliveries,
+            "runs": list(sandbox.runner.runs) if sandbox.runner else [],
+        }
+
+
+def test_the_default_demo_settles_the_saga_and_survives_replay():
+    # GIVEN the local stack and the shipped scenario (one cancellation, every event replayed)
+    # WHEN it is played
+    result = play(PROJECT_ROOT / "Pulumi.local.yaml", load_scenario(DEFAULT_SCENARIO))
+    report = result["report"]
+    # THEN every order reached its end state, credit is back to 0, nothing was lost or changed twice
+    assert report.problems == []
+    assert report.orders == {"o-1": "CANCELLED", "o-2": "REJECTED", "o-3": "REJECTED"}
+    assert report.customers == {"c-1": {"creditLimit": 100, "reserved": 0}}
+    assert report.events["lost"] == 0 and report.events["deadLettered"] == 0
+    assert report.executions["FAILED"] == 0
+    # AND each saga step ran as the ECS task its state machine started, with the event in its env
+    machines = {name.removeprefix("event-tasks-local-"): runs for name, runs in result["executions"].items()}
+    assert {m: len(e) > 0 for m, e in machines.items()} == {
+        "reserve-credit": True,
+        "approve-order": True,
+        "reject-order": True,
+        "release-credit": True,
+    }
+    first = machines["reserve-credit"][0]
+    started_with = json.loads(first["input"])
+    assert set(started_with) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
+    assert started_with["detail-type"] == "OrderCreated"
+
+
+def test_the_cloud_stack_runs_on_the_looked_up_task_definitions():
+    # GIVEN the cloud stack (its shared cluster and task definitions stood in for by the sandbox)
+    result = play(PROJECT_ROOT / "Pulumi.cloud.yaml", SMALL)
+    # THEN the order is approved through the cloud wiring
+    assert result["report"].problems == []
+    assert result["report"].orders == {"o-1": "APPROVED"}
+    assert result["report"].customers == {"c-1": {"creditLimit": 100, "reserved": 60}}
+    # AND the tasks ran on FARGATE with the revision the config names
+    (execution,) = result["executions"]["event-tasks-cloud-reserve-credit"]
+    task = json.loads(execution["output"])
+    assert task["LaunchType"] == "FARGATE"
+    assert task["TaskDefinitionArn"].endswith(":task-definition/customer:5")
+
+
+@pytest.fixture(scope="module")
+def extended(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The local stack file plus two triggers added only here: one that works, one that fails."""
+    data = yaml.safe_load((PROJECT_ROOT / "Pulumi.local.yaml").read_text())
+    data["config"]["event-tasks:triggers"].update(
+        {
+            "audit-approved": {
+                "bus": "order",
+                "detailTypes": ["OrderApproved"],
+                "service": "order",
+                "command": [
+                    "python",
+                    "-c",
+                    "import os, sys; sys.exit(0 if os.environ['eventDetailType'] == 'OrderApproved' else 4)",
+                ],
+            },
+            "broken-audit": {
+                "bus": "order",
+                "detailTypes": ["OrderCreated"],
+                "service": "order",
+                "command": ["python", "-c", "raise SystemExit(3)"],
+            },
+        }
+    )
+    path = tmp_path_factory.mktemp("stack") / "Pulumi.sandboxtest.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return play(path, SMALL)
+
+
+def test_a_trigger_added_only_in_config_runs_without_code_change(extended):
+    # GIVEN a trigger that only the test's stack file declares
+    # THEN its rule started its state machine, which ran the task with the event and succeeded
+    (execution,) = extended["executions"]["event-tasks-sandboxtest-audit-approved"]
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["input"])["detail-type"] == "OrderApproved"
+
+
+def test_a_task_that_exits_non_zero_fails_its_execution(extended):
+    # GIVEN a trigger whose task exits 3
+    (execution,) = extended["executions"]["event-tasks-sandboxtest-broken-audit"]
+    # THEN the execution FAILED with States.TaskFailed, as on AWS, and the summary counts it
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "States.TaskFailed"
+    assert extended["report"].executions["FAILED"] == 1
+    # AND the saga itself was not disturbed
+    assert extended["report"].orders == {"o-1": "APPROVED"}
+
+
+def test_an_event_matching_no_rule_is_counted_and_not_lost(extended):
+    # GIVEN CustomerCreated, which no rule listens to
+    created = [e for e in extended["emitted"] if e["detail-type"] == "CustomerCreated"]
+    # THEN it was emitted once, delivered nowhere, and not reported lost
+    assert len(created) == 1
+    assert [d for d in extended["deliveries"] if d.event["id"] == created[0]["id"]] == []
+    assert extended["report"].events["lost"] == 0
+    assert extended["report"].problems == []
+
+
+def test_the_summary_json_and_exit_code(tmp_path):
+    # GIVEN a scenario whose order can never settle: the order is placed for a customer, then...
+    scenario = tmp_path / "one.yaml"
+    scenario.write_text("customers: [{id: c-1, creditLimit: 100}]\norders: [{id: o-1, customerId: c-1, total: 5}]\n")
+    summary = tmp_path / "summary.json"
+    # WHEN the CLI runs it on the cloud stack
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--stack",
+            "cloud",
+            "--quiet",
+            "--scenario",
+            str(scenario),
+            "--summary-json",
+            str(summary),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    # THEN it exits 0 and writes the documented summary
+    assert done.returncode == 0, done.stderr
+    written = json.loads(summary.read_text())
+    assert written["orders"] == {"o-1": "APPROVED"}
+    assert written["customers"] == {"c-1": {"creditLimit": 100, "reserved": 5}}
+    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "problems"}
+    assert written["events"]["emitted"] == 4 and written["events"]["lost"] == 0
+    assert written["executions"]["SUCCEEDED"] == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("orders: [{id: o-1, customerId: c-1, total: -5}]", r"orders\.0\.total: Input should be greater than 0"),
+        ("cancel: [o-9]", r"cancel: \['o-9'\] are not orders of this scenario"),
+        ("customer: []", r"customer: Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_scenario_names_the_key(tmp_path, text, message):
+    # GIVEN a scenario with a mistake THEN loading it fails naming the key
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(path)
+
+
+def test_run_reports_unsettled_orders(tmp_path):
+    # GIVEN the cloud stack with the reserve-credit trigger removed: nobody answers OrderCreated
+    data = yaml.safe_load((PROJECT_ROOT / "Pulumi.cloud.yaml").read_text())
+    del data["config"]["event-tasks:triggers"]["reserve-credit"]
+    path = tmp_path / "Pulumi.cloud.yaml"
+    path.write_text(yaml.safe_dump(data))
+    # WHEN the saga is played
+    report = run(path, SMALL, out=None, timeout_seconds=30)
+    # THEN the pending order is reported, so the demo would exit non-zero
+    assert report.orders == {"o-1": "PENDING"}
+    assert report.problems == ["order o-1 ended PENDING, not one of APPROVED, REJECTED, CANCELLED"]
