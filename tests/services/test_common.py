@@ -27,6 +27,18 @@ def test_emit_raises_when_eventbridge_did_not_accept_the_event() -> None:
     assert "InternalFailure" in str(error.value)
 
 
+def test_emit_refuses_a_detail_too_large_for_the_consumers_container_overrides() -> None:
+    # GIVEN a detail whose JSON would not fit in a consumer's RunTask overrides (8192 characters)
+    client = boto3.client("events", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)  # no response queued: any PutEvents call would fail the test
+    # WHEN emitting it
+    with stubber, pytest.raises(EmitFailed, match=r"OrderCreated detail is 6\d{3} characters.*within 6144"):
+        emit(client, bus_name="b", source="event-tasks.order", detail_type="OrderCreated",
+             detail={"note": "x" * 6200})
+    # THEN nothing was sent
+    stubber.assert_no_pending_responses()
+
+
 def test_emit_sends_to_the_given_bus_with_the_service_source() -> None:
     # GIVEN an EventBridge accepting the entry
     client = boto3.client("events", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")

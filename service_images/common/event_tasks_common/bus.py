@@ -7,6 +7,11 @@ from typing import Any
 
 from .errors import EmitFailed
 
+# ECS caps a RunTask's container overrides at 8192 characters, and the consuming state machine puts
+# this detail (as JSON) into its eventDetail override beside the command and three other variables.
+# A larger detail would make every consumer's RunTask fail, so it is refused before it is emitted.
+MAX_DETAIL_CHARS = 6144
+
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal) and value == value.to_integral_value():
@@ -26,6 +31,12 @@ def emit(events_client: Any, *, bus_name: str, source: str, detail_type: str, de
         "DetailType": detail_type,
         "Detail": json.dumps(dict(detail), default=_json_default, separators=(",", ":")),
     }
+    if len(entry["Detail"]) > MAX_DETAIL_CHARS:
+        raise EmitFailed(
+            f"{detail_type} detail is {len(entry['Detail'])} characters; consumers receive it through ECS "
+            f"container overrides, so it must stay within {MAX_DETAIL_CHARS}: put large data in the "
+            "service's table and send its key"
+        )
     response = events_client.put_events(Entries=[entry])
     entries = response.get("Entries") or [{}]
     first = entries[0]
