@@ -76,7 +76,7 @@ def build_local(
     cluster = Ec2Cluster("cluster", Ec2ClusterArgs(
         aws=ctx,
         cluster_name=naming.cluster_name(stack),
-        capacity_provider_name=f"{prefix}ec2",
+        capacity_provider_name=naming.capacity_provider_name(stack),
         vpc_id=network.vpc_id,
         subnet_ids=network.public_subnet_ids,
         image_id=aws.ssm.get_parameter_output(name=ECS_AMI_PARAMETER).value,
@@ -105,7 +105,7 @@ def build_local(
         container = config.container_name(service)
         task = ServiceTask(service, ServiceTaskArgs(
             aws=ctx,
-            family=f"{prefix}{service}",
+            family=naming.task_family(stack, service),
             container_name=container,
             image_uri=image.image_uri,
             repository_arn=image.repository_arn,

@@ -75,6 +75,14 @@ def cluster_name(stack: str) -> str:
     return f"{PROJECT}-{stack}"
 
 
+def capacity_provider_name(stack: str) -> str:
+    return f"{prefix(stack)}ec2"
+
+
+def task_family(stack: str, service: str) -> str:
+    return f"{prefix(stack)}{service}"
+
+
 def trigger_names(stack: str, trigger: str) -> list[tuple[NameLimit, str]]:
     """Every length-limited physical name a trigger produces."""
     return [

@@ -35,6 +35,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         "buses": {s: {"name": b.name, "arn": b.arn} for s, b in buses.items()},
     }
     if targets is None:
+        # Imported here: the cloud stack never loads the EC2/ECR/awsx SDK modules it does not use.
         from components.local import build_local
 
         targets, local_outputs = build_local(config, ctx, buses, tags, Path(project_root))
