@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
                              "running their source directories")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # moto logs every failed state with a dump of its interpreter; the timeline already says why.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
 
     stack_file = args.config or PROJECT_ROOT / f"Pulumi.{args.stack}.yaml"
     if not stack_file.is_file():

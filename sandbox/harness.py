@@ -68,14 +68,17 @@ class Report:
 
 
 class Timeline:
-    """Prints what happens, as it happens, in a form a person can follow."""
+    """Prints what happens, as it happens, in a form a person can follow: each event, the rules it
+    started, the tasks those ran and how their executions ended."""
 
-    def __init__(self, emulator: Emulator, out: Callable[[str], None] | None):
+    def __init__(self, emulator: Emulator, sfn: Any, machines: list[str], out: Callable[[str], None] | None):
         self.emulator = emulator
+        self.sfn = sfn
+        self.machines = machines
         self.out = out
         self.start = time.monotonic()
         self._events = 0
-        self._deliveries = 0
+        self._delivered: set[int] = set()
         self._finished: list[TaskRun] = []
         self._executions: dict[str, str] = {}
 
@@ -86,44 +89,52 @@ class Timeline:
     def task_finished(self, run: TaskRun) -> None:
         self._finished.append(run)  # list.append is atomic; printed from the main thread
 
-    def poll(self, sfn: Any, machines: list[str]) -> int:
+    def poll(self) -> int:
         """Print what is new; return how many executions are still running."""
+        deliveries = self.emulator.events.deliveries
         for event in self.emulator.events.emitted[self._events:]:
             self._events += 1
             self.say(f"event  {event['detail-type']} on {event['event-bus']} "
                      f"{json.dumps(event['detail'], separators=(',', ':'))}  [id {event['id'][:8]}]")
-        for delivery in self.emulator.events.deliveries[self._deliveries:]:
-            self._deliveries += 1
+            self._print_deliveries(deliveries, event["id"])
+        self._print_deliveries(deliveries, None)  # redeliveries of events printed before
+        while self._finished:
+            run = self._finished.pop(0)
+            self.say(f"     task {run.container}: {' '.join(run.command)} -> exit {run.exit_code} "
+                     f"({(run.ended or run.started) - run.started:.2f}s){_last_line(run)}")
+        running = 0
+        for machine in self.machines:
+            for execution in self.sfn.list_executions(stateMachineArn=machine)["executions"]:
+                arn, status = execution["executionArn"], execution["status"]
+                running += status == "RUNNING"
+                if self._executions.get(arn) != status:
+                    self._executions[arn] = status
+                    if status != "RUNNING":
+                        self.say(f"  <- execution {_short(arn)} {status}{self._why(arn, status)}")
+        return running
+
+    def _print_deliveries(self, deliveries: list[Any], event_id: str | None) -> None:
+        for index, delivery in enumerate(deliveries):
+            if index in self._delivered or (event_id is not None and delivery.event["id"] != event_id):
+                continue
+            self._delivered.add(index)
             rule = delivery.rule_arn.rsplit("/", 1)[-1]
             if delivery.execution_arn:
-                self._executions.setdefault(delivery.execution_arn, "RUNNING")
                 self.say(f"  -> rule {rule} started execution {_short(delivery.execution_arn)}")
             else:
                 self.say(f"  !! rule {rule} could not start its state machine ({delivery.error}); "
                          f"{'dead-lettered' if delivery.dlq_arn else 'DROPPED'}")
-        while self._finished:
-            run = self._finished.pop(0)
-            output = f"  | {run.output.splitlines()[-1]}" if run.output and run.exit_code else ""
-            self.say(f"     task {run.container}: {' '.join(run.command)} -> exit {run.exit_code} "
-                     f"({(run.ended or run.started) - run.started:.2f}s){output}")
-        running = 0
-        for machine in machines:
-            for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
-                arn, status = execution["executionArn"], execution["status"]
-                if status == "RUNNING":
-                    running += 1
-                if self._executions.get(arn) != status:
-                    self._executions[arn] = status
-                    if status != "RUNNING":
-                        self.say(f"  <- execution {_short(arn)} {status}{self._why(sfn, arn, status)}")
-        return running
 
-    @staticmethod
-    def _why(sfn: Any, arn: str, status: str) -> str:
+    def _why(self, arn: str, status: str) -> str:
         if status == "SUCCEEDED":
             return ""
-        found = sfn.describe_execution(executionArn=arn)
+        found = self.sfn.describe_execution(executionArn=arn)
         return f": {found.get('error', '')} {found.get('cause', '')[:160]}".rstrip()
+
+
+def _last_line(run: TaskRun) -> str:
+    """The last output line of a failed process: usually the one that says why."""
+    return f"  | {run.output.splitlines()[-1]}" if run.output and run.exit_code else ""
 
 
 def _short(execution_arn: str) -> str:
@@ -296,23 +307,21 @@ class Sandbox:
         assert self.runner is not None
         base = self.container(service)
         run = self.runner.run_command(ContainerLaunch(base.name, base.image, command, base.environment, True))
-        output = f"  | {run.output.splitlines()[-1]}" if run.output and run.exit_code else ""
-        timeline.say(f"{service} $ {' '.join(command)} -> exit {run.exit_code}{output}")
+        timeline.say(f"{service} $ {' '.join(command)} -> exit {run.exit_code}{_last_line(run)}")
+        timeline.poll()
         return run
 
     def wait_until_quiet(self, timeline: Timeline, deadline: float) -> bool:
         """Wait until no execution runs and no task is held, twice in a row; False on timeout."""
-        assert self.emulator is not None and self.recording is not None
-        sfn = self.client("stepfunctions")
-        machines = [m.state["arn"] for m in self.recording.of_type("aws:sfn/stateMachine:StateMachine")]
+        assert self.emulator is not None
         quiet = 0
         while time.monotonic() < deadline:
-            running = timeline.poll(sfn, machines)
+            running = timeline.poll()
             quiet = quiet + 1 if running == 0 and not self.emulator.running_tasks() else 0
             if quiet >= 2:
                 return True
             time.sleep(0.05)
-        timeline.poll(sfn, machines)
+        timeline.poll()
         return False
 
     def replay(self, events: list[dict[str, Any]], timeline: Timeline) -> None:
@@ -327,13 +336,14 @@ class Sandbox:
                        "detail": copy.deepcopy(event["detail"])}
             for rule in list(backend.event_buses[event["event-bus"]].rules.values()):
                 rule.send_to_targets(copy.deepcopy(message))
+            timeline.poll()
 
     def play(self, scenario: Scenario) -> Report:
-        assert self.emulator is not None
+        assert self.emulator is not None and self.recording is not None and self.runner is not None
         started = time.monotonic()
         deadline = started + self.timeout_seconds
-        timeline = Timeline(self.emulator, self.out)
-        assert self.runner is not None
+        machines = [m.state["arn"] for m in self.recording.of_type("aws:sfn/stateMachine:StateMachine")]
+        timeline = Timeline(self.emulator, self.client("stepfunctions"), machines, self.out)
         self.runner.on_finish = timeline.task_finished
         problems: list[str] = []
         for customer in scenario.customers:

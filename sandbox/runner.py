@@ -19,6 +19,9 @@ from pathlib import Path
 
 from sandbox.emulator import ContainerLaunch, Emulator, TaskLaunch
 
+# Taken from the host so the process can start; never passed into a container.
+HOST_ONLY = ("PATH", "HOME", "LANG", "SYSTEMROOT")
+
 
 @dataclass
 class TaskRun:
@@ -46,6 +49,7 @@ class TaskRunner:
     docker: bool = False
     """Run the built image with `docker run` instead of the source directory."""
     on_finish: Callable[[TaskRun], None] | None = None
+    """Called when a task started by ECS ends (not for one-off commands)."""
     runs: list[TaskRun] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,6 +82,8 @@ class TaskRunner:
             reason = f"CannotStartContainerError: {exc}"
         finally:
             self.emulator.complete_task(launch.task_arn, run.exit_code, reason)
+            if self.on_finish is not None:
+                self.on_finish(run)
 
     def _execute(self, container: ContainerLaunch, run: TaskRun) -> None:
         command = list(container.command or [])
@@ -85,8 +91,9 @@ class TaskRunner:
             raise ValueError(f"container {container.name} has no command to run")
         env = self._environment(container)
         if self.docker:
+            # `-e NAME` passes NAME's value from this process's environment (`env`) into the container.
             argv = ["docker", "run", "--rm", "--network", "host",
-                    *[a for k in env if k not in os.environ or k.startswith("AWS_") for a in ("-e", k)],
+                    *[a for k in env if k not in HOST_ONLY for a in ("-e", k)],
                     container.image or "", *command]
             cwd = None
         else:
@@ -102,8 +109,6 @@ class TaskRunner:
             run.exit_code = 137
             run.output = str(expired.stderr or "")
         run.ended = time.monotonic()
-        if self.on_finish is not None:
-            self.on_finish(run)
 
     def _source(self, container: ContainerLaunch) -> Path:
         source = self.sources.get(container.image or "")
@@ -112,7 +117,7 @@ class TaskRunner:
         return source
 
     def _environment(self, container: ContainerLaunch) -> dict[str, str]:
-        env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "SYSTEMROOT") if key in os.environ}
+        env = {key: os.environ[key] for key in HOST_ONLY if key in os.environ}
         env.update({
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
