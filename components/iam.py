@@ -47,3 +47,34 @@ def trust_policy(service: str, account_id: Any, source_arn: Any) -> dict[str, An
 
 def policy_document(statements: Any) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def role_with_policy(
+    prefix: str,
+    *,
+    description: str,
+    trust: pulumi.Input[dict[str, Any]],
+    statements: pulumi.Input[list[dict[str, Any]]],
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """A role (`<prefix>-role`) with its one inline policy (`<prefix>-policy`), children of `parent`.
+
+    Consumers that act as soon as they exist (a rule target, a state machine) should depend on the
+    returned policy, not only the role: the role alone grants nothing.
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        f"{prefix}-role",
+        description=description,
+        assume_role_policy=pulumi.Output.json_dumps(trust),
+        tags=tags,
+        opts=child,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{prefix}-policy",
+        role=role.id,
+        policy=pulumi.Output.json_dumps(policy_document(statements)),
+        opts=child,
+    )
+    return role, policy

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import AwsContext, policy_document, trust_policy
+from components.iam import AwsContext, role_with_policy, trust_policy
 
 RUN_TASK_SYNC = "arn:aws:states:::ecs:runTask.sync"
 TASK_STATE = "RunTask"
@@ -271,15 +271,6 @@ class RunTaskStateMachine(pulumi.ComponentResource):
             "arn:{0}:states:{1}:{2}:stateMachine:{3}",
             ctx.partition, ctx.region, ctx.account_id, args.state_machine_name,
         )
-        role = aws.iam.Role(
-            f"{name}-role",
-            description=f"Step Functions {args.state_machine_name}: run its ECS task",
-            assume_role_policy=pulumi.Output.json_dumps(
-                trust_policy("states.amazonaws.com", ctx.account_id, state_machine_arn)
-            ),
-            tags=args.tags,
-            opts=child,
-        )
         statements = pulumi.Output.all(
             ctx.partition, ctx.region, ctx.account_id, target.cluster_arn,
             target.task_definition_arn, target.pass_role_arns,
@@ -287,11 +278,13 @@ class RunTaskStateMachine(pulumi.ComponentResource):
             partition=v[0], region=v[1], account_id=v[2], cluster_arn=v[3],
             task_definition_arn=v[4], pass_role_arns=v[5],
         ) + observability_statements())
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.json_dumps(policy_document(statements)),
-            opts=child,
+        role, policy = role_with_policy(
+            name,
+            description=f"Step Functions {args.state_machine_name}: run its ECS task",
+            trust=trust_policy("states.amazonaws.com", ctx.account_id, state_machine_arn),
+            statements=statements,
+            tags=args.tags,
+            parent=self,
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import AwsContext, policy_document, trust_policy
+from components.iam import AwsContext, role_with_policy, trust_policy
 
 # Everything event_tasks_common.store does: reads, queries and TransactWriteItems, which IAM
 # authorizes per contained Put/Update/Delete/ConditionCheck (it has no action of its own).
@@ -168,11 +168,11 @@ class ServiceTask(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         ctx = args.aws
         # Only ECS tasks of this account may assume the roles (confused-deputy guard).
-        trust = pulumi.Output.json_dumps(trust_policy(
+        trust = trust_policy(
             "ecs-tasks.amazonaws.com",
             ctx.account_id,
             pulumi.Output.format("arn:{0}:ecs:{1}:{2}:*", ctx.partition, ctx.region, ctx.account_id),
-        ))
+        )
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -181,37 +181,23 @@ class ServiceTask(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        task_role = aws.iam.Role(
-            f"{name}-task-role",
+        task_role, task_policy = role_with_policy(
+            f"{name}-task",
             description=f"ECS task {args.family}: emit to its own bus, use its own table",
-            assume_role_policy=trust,
+            trust=trust,
+            statements=task_role_statements(args.bus_arn, args.table_arn),
             tags=args.tags,
-            opts=child,
+            parent=self,
         )
-        task_policy = aws.iam.RolePolicy(
-            f"{name}-task-policy",
-            role=task_role.id,
-            policy=pulumi.Output.json_dumps(
-                policy_document(task_role_statements(args.bus_arn, args.table_arn))
-            ),
-            opts=child,
-        )
-        execution_role = aws.iam.Role(
-            f"{name}-execution-role",
+        execution_role, execution_policy = role_with_policy(
+            f"{name}-execution",
             description=f"ECS task {args.family}: pull its image, write its logs",
-            assume_role_policy=trust,
-            tags=args.tags,
-            opts=child,
-        )
-        execution_policy = aws.iam.RolePolicy(
-            f"{name}-execution-policy",
-            role=execution_role.id,
-            policy=pulumi.Output.json_dumps(
-                policy_document(execution_role_statements(
-                    args.repository_arn, pulumi.Output.concat(log_group.arn, ":log-stream:*")
-                ))
+            trust=trust,
+            statements=execution_role_statements(
+                args.repository_arn, pulumi.Output.concat(log_group.arn, ":log-stream:*")
             ),
-            opts=child,
+            tags=args.tags,
+            parent=self,
         )
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task-definition",

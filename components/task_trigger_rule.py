@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import AwsContext, policy_document, trust_policy
+from components.iam import AwsContext, policy_document, role_with_policy, trust_policy
 
 # SQS keeps messages at most 14 days: the longest window to notice and redrive a failed delivery.
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
@@ -113,22 +113,13 @@ class TaskTriggerRule(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        role = aws.iam.Role(
-            f"{name}-role",
+        role, role_policy = role_with_policy(
+            name,
             description=f"EventBridge rule {args.rule_name}: start its state machine",
-            assume_role_policy=pulumi.Output.json_dumps(
-                trust_policy("events.amazonaws.com", args.aws.account_id, rule.arn)
-            ),
+            trust=trust_policy("events.amazonaws.com", args.aws.account_id, rule.arn),
+            statements=start_execution_statements(args.state_machine_arn),
             tags=args.tags,
-            opts=child,
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.json_dumps(
-                policy_document(start_execution_statements(args.state_machine_arn))
-            ),
-            opts=child,
+            parent=self,
         )
         aws.cloudwatch.EventTarget(
             f"{name}-target",
