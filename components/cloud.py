@@ -20,11 +20,16 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
     assert config.cloud is not None  # guaranteed by load_config for environment cloud
     cloud = config.cloud
     cluster_name = CLUSTER_ARN.match(cloud.clusterArn)["name"]  # type: ignore[index]
-    cluster = aws.ecs.get_cluster(cluster_name=cluster_name)
     problems = []
-    if cluster.status != "ACTIVE":
-        problems.append(f"{NAMESPACE}:cloud.clusterArn: cluster {cluster_name!r} is "
-                        f"{cluster.status or 'missing'}; point clusterArn at an ACTIVE cluster")
+    # Listing first: a lookup of a missing cluster fails the whole program with the provider's
+    # message, which names neither the config key nor the fix.
+    if cloud.clusterArn not in aws.ecs.get_clusters().cluster_arns:
+        status = "not found"
+    else:
+        status = aws.ecs.get_cluster(cluster_name=cluster_name).status
+    if status != "ACTIVE":
+        problems.append(f"{NAMESPACE}:cloud.clusterArn: cluster {cluster_name!r} is {status} in "
+                        f"{config.region}; point clusterArn at an ACTIVE cluster of the stack's region")
     launch = FargateLaunch(
         subnets=list(cloud.subnets),
         security_groups=list(cloud.securityGroups),
@@ -36,6 +41,7 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
         key = f"{NAMESPACE}:services.{service}"
         arn = settings.taskDefinitionArn
         assert arn is not None  # required by load_config for services that triggers run
+        # A missing revision fails here with the provider's error, which names the ARN.
         found = aws.ecs.get_task_definition(task_definition=arn)
         container = config.container_name(service)
         containers = [c.get("name") for c in json.loads(found.container_definitions or "[]")]
@@ -60,3 +66,4 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
     if problems:
         raise ConfigError(problems)
     return targets
+

@@ -118,6 +118,8 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         if token == "aws:ssm/getParameter:getParameter":
             value = self._client("ssm").get_parameter(Name=params["name"])["Parameter"]["Value"]
             return {"name": params["name"], "value": value, "type": "String", "id": params["name"]}
+        if token == "aws:ecs/getClusters:getClusters":
+            return {"clusterArns": self._client("ecs").list_clusters()["clusterArns"], "id": self.region}
         if token == "aws:ecs/getCluster:getCluster":
             found = self._client("ecs").describe_clusters(clusters=[params["clusterName"]])["clusters"]
             cluster = found[0] if found else {}

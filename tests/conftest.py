@@ -77,10 +77,10 @@ def task_definition_answer(arn: str) -> dict[str, Any]:
 class Mocks(pulumi.runtime.Mocks):
     """Answers resource registrations with realistic ids/ARNs and invokes in camelCase."""
 
-    task_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Task definitions that exist in the fake account, by ARN (cloud lookups)."""
-    cluster_status: str = "ACTIVE"
-    """What the cluster lookup reports."""
+    task_definitions: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    """Answers of the task definition lookup by ARN (None: it does not exist); others get a default."""
+    cluster_status: str | None = "ACTIVE"
+    """What the cluster lookup reports; None: the cluster does not exist."""
     resources: list[Registered] = field(default_factory=list)
     """Every resource registered, in order."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -168,12 +168,17 @@ class Mocks(pulumi.runtime.Mocks):
             return {"region": REGION, "name": REGION, "id": REGION}
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:ecs/getClusters:getClusters":
+            arns = [] if self.cluster_status is None else [f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/shared"]
+            return {"clusterArns": arns, "id": REGION}
         if token == "aws:ecs/getCluster:getCluster":
             cluster = args["clusterName"]
             return {"arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}",
                     "clusterName": cluster, "status": self.cluster_status, "id": cluster}
         if token == "aws:ecs/getTaskDefinition:getTaskDefinition":
             arn = args["taskDefinition"]
+            if arn in self.task_definitions and self.task_definitions[arn] is None:
+                raise Exception("ClientException: Unable to describe task definition.")
             return self.task_definitions.get(arn) or task_definition_answer(arn)
         if token == "aws:ssm/getParameter:getParameter":
             return {"name": args["name"], "value": "ami-0123456789abcdef0", "type": "String",

@@ -129,3 +129,22 @@ def test_an_inactive_cluster_fails_before_anything_is_registered(deploy, mocks):
     with pytest.raises(ConfigError, match=r"cloud\.clusterArn: cluster 'shared' is INACTIVE"):
         deploy("cloud")
     assert mocks.resources == []
+
+
+
+def test_a_missing_cluster_fails_naming_the_key(deploy, mocks):
+    # GIVEN the shared cluster does not exist
+    mocks.cluster_status = None
+    # WHEN / THEN the program fails naming the key, before registering anything
+    with pytest.raises(ConfigError, match=r"event-tasks:cloud\.clusterArn: cluster 'shared' is not found"):
+        deploy("cloud")
+    assert mocks.resources == []
+
+
+def test_a_missing_task_definition_fails_naming_its_arn(deploy, mocks):
+    # GIVEN the configured customer revision does not exist
+    mocks.task_definitions[TASK_DEFS["customer"]] = None
+    # WHEN / THEN the lookup's error stops the program before any resource is registered
+    with pytest.raises(Exception, match="Unable to describe task definition"):
+        deploy("cloud")
+    assert mocks.resources == []
