@@ -193,8 +193,9 @@ class Sandbox:
         self.recording = evaluate_program(mocks, config)
         for image in self.recording.of_type("awsx:ecr:Image"):
             sources[image.state["imageUri"]] = (PROJECT_ROOT / image.inputs["dockerfile"]).parent
-            if self.docker:
-                self._docker_build(image.inputs, image.state["imageUri"])
+        if self.docker:
+            for tag, source in sources.items():
+                self._docker_build(source, tag)
         for cluster in self.recording.of_type("aws:ecs/cluster:Cluster"):
             self._register_container_instance(cluster.inputs["name"])
         self.runner = TaskRunner(self.emulator, sources, timeout_seconds=self.task_timeout_seconds,
@@ -276,9 +277,10 @@ class Sandbox:
         self.client("ecs").register_container_instance(
             cluster=cluster, instanceIdentityDocument=json.dumps(document))
 
-    def _docker_build(self, inputs: dict[str, Any], tag: str) -> None:
-        argv = ["docker", "build", "--platform", inputs.get("platform", "linux/amd64"), "-t", tag,
-                "-f", str(PROJECT_ROOT / inputs["dockerfile"]), str(PROJECT_ROOT / inputs["context"])]
+    def _docker_build(self, source: Path, tag: str) -> None:
+        """Build the image the way the local stack does: context = the image directory's parent."""
+        argv = ["docker", "build", "--platform", "linux/amd64", "-t", tag,
+                "-f", str(source / "Dockerfile"), str(source.parent)]
         if subprocess.run(argv, check=False).returncode != 0:
             raise SandboxError(f"--docker: `{' '.join(argv)}` failed; is a Docker engine running?")
 
