@@ -193,11 +193,12 @@ def run_task_statements(
         },
         {
             # Task ids are unknown until RunTask returns; Step Functions only stops tasks it started.
+            # AWS documents these on `*` without conditions: a condition key the request context
+            # lacks would deny the .sync polling and strand every execution.
             "Sid": "WatchAndStopStartedTasks",
             "Effect": "Allow",
             "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
             "Resource": "*",
-            "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
         },
         {
             "Sid": "ManageSyncCompletionRule",
