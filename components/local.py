@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.config import LocalSettings, StackConfig
+from components.config import NAMESPACE, ConfigError, LocalSettings, StackConfig
 from components.ec2_cluster import ECS_AMI_PARAMETER, Ec2Cluster, Ec2ClusterArgs
 from components.iam import AwsContext
 from components.network import LocalNetwork, LocalNetworkArgs
@@ -33,6 +33,41 @@ DEFAULT_CPU = 128
 DEFAULT_MEMORY = 512
 # The images run on the x86_64 ECS-optimized AMI.
 PLATFORM = "linux/amd64"
+# ECS registers less memory than the instance type has (the OS and the agent keep some): a t3.micro
+# (1024 MiB) registers about 950. A task must fit in this share or it waits in PROVISIONING forever.
+REGISTERED_MEMORY_SHARE = 0.9
+
+
+def check_capacity(config: StackConfig) -> None:
+    """Refuse, before anything is registered, an instance type the region lacks or a task too big
+    for it: both would leave every task waiting in PROVISIONING with no error anywhere."""
+    local = config.local or LocalSettings()
+    key = f"{NAMESPACE}:local.instanceType"
+    offered = aws.ec2.get_instance_types(filters=[
+        aws.ec2.GetInstanceTypesFilterArgs(name="instance-type", values=[local.instanceType])]).instance_types
+    if local.instanceType not in offered:
+        raise ConfigError([f"{key}: {local.instanceType!r} is not an instance type of {config.region}; "
+                           "use one it offers, such as t3.micro"])
+    found = aws.ec2.get_instance_type(instance_type=local.instanceType)
+    problems = []
+    if "x86_64" not in (found.supported_architectures or []):
+        problems.append(f"{key}: {local.instanceType!r} is not x86_64; the images are built for {PLATFORM}")
+    memory = int(found.memory_size * REGISTERED_MEMORY_SHARE)
+    cpu = found.default_vcpus * 1024
+    for service, settings in sorted(config.services.items()):
+        wanted_memory = settings.memory or DEFAULT_MEMORY
+        wanted_cpu = settings.cpu or DEFAULT_CPU
+        if wanted_memory > memory:
+            problems.append(
+                f"{NAMESPACE}:services.{service}.memory: {wanted_memory} MiB does not fit a "
+                f"{local.instanceType} (about {memory} MiB registered with ECS); lower memory or "
+                "choose a larger local.instanceType")
+        if wanted_cpu > cpu:
+            problems.append(
+                f"{NAMESPACE}:services.{service}.cpu: {wanted_cpu} units do not fit a {local.instanceType} "
+                f"({cpu} units); lower cpu or choose a larger local.instanceType")
+    if problems:
+        raise ConfigError(problems)
 
 
 def image_build_paths(image_dir: str) -> tuple[str, str]:

@@ -21,8 +21,15 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
     """Register every resource of the stack; returns the stack outputs."""
     stack = config.stack
     tags = {"project": naming.PROJECT, "stack": stack, "environment": config.environment}
-    # Lookups first: a cloud task definition that cannot run fails before anything is registered.
-    targets = cloud_targets(config) if config.environment == "cloud" else None
+    # Lookups first: a task that could never run fails the program before anything is registered.
+    if config.environment == "cloud":
+        targets = cloud_targets(config)
+    else:
+        # Imported here: the cloud stack never loads the EC2/ECR/awsx SDK modules it does not use.
+        from components.local import build_local, check_capacity
+
+        check_capacity(config)
+        targets = None
     ctx = AwsContext.lookup()
 
     buses = {
@@ -35,9 +42,6 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         "buses": {s: {"name": b.name, "arn": b.arn} for s, b in buses.items()},
     }
     if targets is None:
-        # Imported here: the cloud stack never loads the EC2/ECR/awsx SDK modules it does not use.
-        from components.local import build_local
-
         targets, local_outputs = build_local(config, ctx, buses, tags, Path(project_root))
         outputs.update(local_outputs)
 

@@ -115,6 +115,17 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             zones = self._client("ec2").describe_availability_zones()["AvailabilityZones"]
             return {"names": [z["ZoneName"] for z in zones], "id": self.region}
+        if token == "aws:ec2/getInstanceTypes:getInstanceTypes":
+            wanted = [v for f in params.get("filters", []) for v in f["values"]]
+            found = self._client("ec2").describe_instance_types(
+                Filters=[{"Name": "instance-type", "Values": wanted}])["InstanceTypes"]
+            return {"instanceTypes": [t["InstanceType"] for t in found], "id": self.region}
+        if token == "aws:ec2/getInstanceType:getInstanceType":
+            (found,) = self._client("ec2").describe_instance_types(
+                InstanceTypes=[params["instanceType"]])["InstanceTypes"]
+            return {"instanceType": found["InstanceType"], "memorySize": found["MemoryInfo"]["SizeInMiB"],
+                    "defaultVcpus": found["VCpuInfo"]["DefaultVCpus"],
+                    "supportedArchitectures": found["ProcessorInfo"]["SupportedArchitectures"]}
         if token == "aws:ssm/getParameter:getParameter":
             value = self._client("ssm").get_parameter(Name=params["name"])["Parameter"]["Value"]
             return {"name": params["name"], "value": value, "type": "String", "id": params["name"]}

@@ -36,6 +36,15 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
+# What the region offers, as aws.ec2.get_instance_type answers (memory in MiB).
+INSTANCE_TYPES = {
+    "t3.micro": {"memorySize": 1024, "defaultVcpus": 2, "supportedArchitectures": ["x86_64"]},
+    "t2.micro": {"memorySize": 1024, "defaultVcpus": 1, "supportedArchitectures": ["i386", "x86_64"]},
+    "m5.large": {"memorySize": 8192, "defaultVcpus": 2, "supportedArchitectures": ["x86_64"]},
+    "mac1.metal": {"memorySize": 32768, "defaultVcpus": 12, "supportedArchitectures": ["x86_64_mac"]},
+}
+
+
 @dataclass
 class Registered:
     """One resource the program registered: its type, logical name, inputs and mocked state."""
@@ -180,6 +189,11 @@ class Mocks(pulumi.runtime.Mocks):
             if arn in self.task_definitions and self.task_definitions[arn] is None:
                 raise Exception("ClientException: Unable to describe task definition.")
             return self.task_definitions.get(arn) or task_definition_answer(arn)
+        if token == "aws:ec2/getInstanceTypes:getInstanceTypes":
+            wanted = args["filters"][0]["values"]
+            return {"instanceTypes": [t for t in wanted if t in INSTANCE_TYPES], "id": REGION}
+        if token == "aws:ec2/getInstanceType:getInstanceType":
+            return {"instanceType": args["instanceType"], **INSTANCE_TYPES[args["instanceType"]]}
         if token == "aws:ssm/getParameter:getParameter":
             return {"name": args["name"], "value": "ami-0123456789abcdef0", "type": "String",
                     "id": args["name"]}

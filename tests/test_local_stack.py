@@ -494,3 +494,32 @@ def test_a_bad_local_config_fails_before_anything_is_registered(deploy, mocks, c
     with pytest.raises(ConfigError):
         deploy("local", raw_config(**changes))
     assert mocks.resources == []
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"services": services_with("order", memory=1024)},
+     r"event-tasks:services\.order\.memory: 1024 MiB does not fit a t3\.micro \(about 921 MiB registered "
+     r"with ECS\); lower memory or choose a larger local\.instanceType"),
+    ({"local_": {"instanceType": "t2.micro"}, "services": services_with("customer", cpu=2048)},
+     r"event-tasks:services\.customer\.cpu: 2048 units do not fit a t2\.micro \(1024 units\)"),
+    ({"local_": {"instanceType": "z9.huge"}},
+     r"event-tasks:local\.instanceType: 'z9\.huge' is not an instance type of ap-southeast-1"),
+    ({"local_": {"instanceType": "mac1.metal"}},
+     r"event-tasks:local\.instanceType: 'mac1\.metal' is not x86_64"),
+])
+def test_a_task_that_could_never_be_placed_fails_before_anything_is_registered(deploy, mocks, changes, message):
+    # GIVEN a task too big for the instance type, or an instance type that cannot run the images
+    # WHEN the program runs THEN it fails naming the key and the fix, having registered nothing
+    with pytest.raises(ConfigError, match=message):
+        deploy("local", raw_config(**changes))
+    assert mocks.resources == []
+
+
+def test_a_task_that_fits_a_larger_instance_type_is_accepted(deploy):
+    # GIVEN 4 GiB tasks on m5.large (8 GiB)
+    stack = deploy("local", raw_config(local_={"instanceType": "m5.large"},
+                                       services=services_with("order", memory=4096)))
+    # THEN the task definition takes the size
+    definitions = stack.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    (order,) = [t for t in definitions if t.inputs["family"] == "event-tasks-local-order"]
+    assert order.inputs["memory"] == "4096"
