@@ -19,9 +19,10 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest $(ARGS)
 
-## lint: ruff, and the GitHub workflows against the GitHub workflow schema
+## lint: ruff (lint and format), and the GitHub workflows against the GitHub workflow schema
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 clean:

@@ -28,8 +28,10 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
     else:
         status = aws.ecs.get_cluster(cluster_name=cluster_name).status
     if status != "ACTIVE":
-        problems.append(f"{NAMESPACE}:cloud.clusterArn: cluster {cluster_name!r} is {status} in "
-                        f"{config.region}; point clusterArn at an ACTIVE cluster of the stack's region")
+        problems.append(
+            f"{NAMESPACE}:cloud.clusterArn: cluster {cluster_name!r} is {status} in "
+            f"{config.region}; point clusterArn at an ACTIVE cluster of the stack's region"
+        )
     launch = FargateLaunch(
         subnets=list(cloud.subnets),
         security_groups=list(cloud.securityGroups),
@@ -46,14 +48,19 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
         container = config.container_name(service)
         containers = [c.get("name") for c in json.loads(found.container_definitions or "[]")]
         if container not in containers:
-            problems.append(f"{key}.containerName: {container!r} is not a container of {arn}; "
-                            f"its containers are: {', '.join(map(str, containers)) or 'none'}")
+            problems.append(
+                f"{key}.containerName: {container!r} is not a container of {arn}; "
+                f"its containers are: {', '.join(map(str, containers)) or 'none'}"
+            )
         if "FARGATE" not in (found.requires_compatibilities or []):
-            problems.append(f"{key}.taskDefinitionArn: {arn} is not Fargate-compatible "
-                            "(requiresCompatibilities lacks FARGATE); the cloud stack runs on FARGATE")
+            problems.append(
+                f"{key}.taskDefinitionArn: {arn} is not Fargate-compatible "
+                "(requiresCompatibilities lacks FARGATE); the cloud stack runs on FARGATE"
+            )
         if found.network_mode != "awsvpc":
-            problems.append(f"{key}.taskDefinitionArn: {arn} uses network mode "
-                            f"{found.network_mode!r}; Fargate needs awsvpc")
+            problems.append(
+                f"{key}.taskDefinitionArn: {arn} uses network mode {found.network_mode!r}; Fargate needs awsvpc"
+            )
         targets[service] = TaskTarget(
             cluster_arn=cloud.clusterArn,
             task_definition_arn=arn,
@@ -66,4 +73,3 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
     if problems:
         raise ConfigError(problems)
     return targets
-

@@ -43,8 +43,30 @@ ARM64_INSTANCE_TYPE = re.compile(r"^(a1|[a-z]+\d+[a-z]*g[a-z]*)\.")
 LOCAL_RESOURCE_NAME = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 
 # CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                      2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 # Fargate task sizes (cpu units -> allowed memory MiB), from the ECS task-definition reference.
 FARGATE_SIZES: dict[int, range | tuple[int, ...]] = {
@@ -65,9 +87,7 @@ class ConfigError(Exception):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__(
-            "invalid stack config (nothing was created):\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__("invalid stack config (nothing was created):\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class _Model(BaseModel):
@@ -101,8 +121,7 @@ class CloudSettings(_Model):
     def _cluster_arn(cls, value: str) -> str:
         if not CLUSTER_ARN.match(value):
             raise ValueError(
-                f"{value!r} is not an ECS cluster ARN; expected "
-                "arn:aws:ecs:<region>:<account>:cluster/<name>"
+                f"{value!r} is not an ECS cluster ARN; expected arn:aws:ecs:<region>:<account>:cluster/<name>"
             )
         return value
 
@@ -133,8 +152,10 @@ class LocalSettings(_Model):
         if not INSTANCE_TYPE.match(value):
             raise ValueError(f"{value!r} is not an EC2 instance type (like t3.micro)")
         if ARM64_INSTANCE_TYPE.match(value):
-            raise ValueError(f"{value!r} is an arm64 (Graviton) type; the local stack builds "
-                             "linux/amd64 images on the x86_64 ECS AMI; use an x86_64 type like t3.micro")
+            raise ValueError(
+                f"{value!r} is an arm64 (Graviton) type; the local stack builds "
+                "linux/amd64 images on the x86_64 ECS AMI; use an x86_64 type like t3.micro"
+            )
         return value
 
 
@@ -233,9 +254,7 @@ class StackConfig(_Model):
         return self.services[service].image or f"service_images/{service}"
 
 
-def load_config(
-    raw: Mapping[str, Any], stack: str, project_root: Path | str = "."
-) -> StackConfig:
+def load_config(raw: Mapping[str, Any], stack: str, project_root: Path | str = ".") -> StackConfig:
     """Validate the raw Pulumi config map (keys like `event-tasks:services`) for `stack`.
 
     Structured values may be JSON strings (how the Pulumi engine passes them) or already parsed.
@@ -306,9 +325,7 @@ def _describe(error: Any) -> str:
     if error["type"] == "missing":
         return f"{_key(loc)}: required"
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] not in ("value_error",) and "input" in error and not isinstance(
-        error["input"], (dict, list)
-    ):
+    if error["type"] not in ("value_error",) and "input" in error and not isinstance(error["input"], (dict, list)):
         message = f"{error['input']!r}: {message}"
     return f"{_key(loc)}: {message}"
 
@@ -326,8 +343,9 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         if get_origin(annotation) is dict:
             parts = parts[1:]
             annotation = get_args(annotation)[1]
-        model = next((a for a in (annotation, *get_args(annotation))
-                      if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        model = next(
+            (a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
         if model is None:
             return []
     return sorted(k for k in model.model_fields if k not in ("stack", "region"))
@@ -341,9 +359,7 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
     cloud = config.environment == "cloud"
 
     if cloud and config.cloud is None:
-        problems.append(
-            f"{ns}:cloud: required when environment is cloud; give clusterArn, subnets, securityGroups"
-        )
+        problems.append(f"{ns}:cloud: required when environment is cloud; give clusterArn, subnets, securityGroups")
     if not cloud and config.cloud is not None:
         problems.append(f"{ns}:cloud: only allowed when environment is cloud; remove it for local")
     if cloud and config.local is not None:
@@ -351,8 +367,10 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
     if config.cloud is not None:
         cluster = CLUSTER_ARN.match(config.cloud.clusterArn)
         if cluster and cluster["region"] != config.region:
-            problems.append(f"{ns}:cloud.clusterArn: is in region {cluster['region']} but the "
-                            f"stack's aws:region is {config.region}; use a cluster of {config.region}")
+            problems.append(
+                f"{ns}:cloud.clusterArn: is in region {cluster['region']} but the "
+                f"stack's aws:region is {config.region}; use a cluster of {config.region}"
+            )
     if config.local is not None and config.local.minInstances > config.local.maxInstances:
         problems.append(
             f"{ns}:local.minInstances: {config.local.minInstances} is more than maxInstances "
@@ -365,11 +383,13 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
         )
 
     for name in services:
-        problems += _name_problems(f"{ns}:services.{name}", name, "service", config.stack,
-                                   naming.service_names(config.stack, name))
+        problems += _name_problems(
+            f"{ns}:services.{name}", name, "service", config.stack, naming.service_names(config.stack, name)
+        )
     for name in sorted(config.triggers):
-        problems += _name_problems(f"{ns}:triggers.{name}", name, "trigger", config.stack,
-                                   naming.trigger_names(config.stack, name))
+        problems += _name_problems(
+            f"{ns}:triggers.{name}", name, "trigger", config.stack, naming.trigger_names(config.stack, name)
+        )
 
     runners: dict[str, list[str]] = {}
     for name, trigger in sorted(config.triggers.items()):
@@ -377,8 +397,7 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             value = getattr(trigger, field)
             if value not in config.services:
                 problems.append(
-                    f"{ns}:triggers.{name}.{field}: {value!r} is not a service; "
-                    f"services are: {', '.join(services)}"
+                    f"{ns}:triggers.{name}.{field}: {value!r} is not a service; services are: {', '.join(services)}"
                 )
         runners.setdefault(trigger.service, []).append(name)
 
@@ -391,11 +410,14 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
     return problems
 
 
-def _name_problems(key: str, name: str, what: str, stack: str,
-                   physical: list[tuple[naming.NameLimit, str]]) -> list[str]:
+def _name_problems(
+    key: str, name: str, what: str, stack: str, physical: list[tuple[naming.NameLimit, str]]
+) -> list[str]:
     if not NAME_PATTERN.match(name):
-        return [f"{key}: {name!r} is not a valid {what} name; use lower-case letters, digits and "
-                "hyphens, starting with a letter"]
+        return [
+            f"{key}: {name!r} is not a valid {what} name; use lower-case letters, digits and "
+            "hyphens, starting with a letter"
+        ]
     problems = []
     for limit, physical_name in physical:
         if len(physical_name) > limit.limit:
@@ -415,63 +437,82 @@ def _name_problems(key: str, name: str, what: str, stack: str,
     return problems
 
 
-def _cloud_service_problems(config: StackConfig, name: str, service: ServiceSettings,
-                            runners: list[str], key: str) -> list[str]:
+def _cloud_service_problems(
+    config: StackConfig, name: str, service: ServiceSettings, runners: list[str], key: str
+) -> list[str]:
     problems = []
     if service.image is not None:
-        problems.append(f"{key}.image: only allowed when environment is local; the cloud stack runs "
-                        "existing task definitions (taskDefinitionArn)")
+        problems.append(
+            f"{key}.image: only allowed when environment is local; the cloud stack runs "
+            "existing task definitions (taskDefinitionArn)"
+        )
     if service.taskDefinitionArn is None:
         if runners:
-            problems.append(f"{key}.taskDefinitionArn: required in cloud because trigger(s) "
-                            f"{', '.join(runners)} run this service's task")
+            problems.append(
+                f"{key}.taskDefinitionArn: required in cloud because trigger(s) "
+                f"{', '.join(runners)} run this service's task"
+            )
     elif config.cloud is not None:
         cluster = CLUSTER_ARN.match(config.cloud.clusterArn)
         task = TASK_DEFINITION_ARN.match(service.taskDefinitionArn)
         assert cluster and task  # both validated by the model
         if task["region"] != config.region:
-            problems.append(f"{key}.taskDefinitionArn: is in region {task['region']} but the stack's "
-                            f"aws:region is {config.region}; use a task definition of {config.region}")
+            problems.append(
+                f"{key}.taskDefinitionArn: is in region {task['region']} but the stack's "
+                f"aws:region is {config.region}; use a task definition of {config.region}"
+            )
         if task["account"] != cluster["account"]:
-            problems.append(f"{key}.taskDefinitionArn: is in account {task['account']} but the cluster "
-                            f"is in account {cluster['account']}; use a task definition of that account")
+            problems.append(
+                f"{key}.taskDefinitionArn: is in account {task['account']} but the cluster "
+                f"is in account {cluster['account']}; use a task definition of that account"
+            )
     if (service.cpu is None) != (service.memory is None):
-        problems.append(f"{key}: cpu and memory override the Fargate task size together; "
-                        "give both or neither")
+        problems.append(f"{key}: cpu and memory override the Fargate task size together; give both or neither")
     elif service.cpu is not None and service.memory is not None:
         sizes = FARGATE_SIZES.get(service.cpu)
         if sizes is None:
-            problems.append(f"{key}.cpu: {service.cpu} is not a Fargate cpu size; use one of "
-                            f"{', '.join(map(str, FARGATE_SIZES))}")
+            problems.append(
+                f"{key}.cpu: {service.cpu} is not a Fargate cpu size; use one of {', '.join(map(str, FARGATE_SIZES))}"
+            )
         elif service.memory not in sizes:
-            problems.append(f"{key}.memory: {service.memory} MiB is not valid with cpu {service.cpu} "
-                            f"on Fargate; use {sizes[0]}-{sizes[-1]} MiB"
-                            + (f" in steps of {sizes.step}" if isinstance(sizes, range) else
-                               f" ({', '.join(map(str, sizes))})"))
+            problems.append(
+                f"{key}.memory: {service.memory} MiB is not valid with cpu {service.cpu} "
+                f"on Fargate; use {sizes[0]}-{sizes[-1]} MiB"
+                + (f" in steps of {sizes.step}" if isinstance(sizes, range) else f" ({', '.join(map(str, sizes))})")
+            )
     return problems
 
 
-def _local_service_problems(config: StackConfig, name: str, service: ServiceSettings,
-                            project_root: Path, key: str) -> list[str]:
+def _local_service_problems(
+    config: StackConfig, name: str, service: ServiceSettings, project_root: Path, key: str
+) -> list[str]:
     problems = []
     if service.taskDefinitionArn is not None:
-        problems.append(f"{key}.taskDefinitionArn: only allowed when environment is cloud; the local "
-                        "stack builds its own task definition from the image directory")
+        problems.append(
+            f"{key}.taskDefinitionArn: only allowed when environment is cloud; the local "
+            "stack builds its own task definition from the image directory"
+        )
     repository = naming.repository_name(config.stack, name)
     if not LOCAL_RESOURCE_NAME.match(repository):
-        problems.append(f"{key}: the ECR repository and task family {repository!r} would be invalid "
-                        f"in stack {config.stack!r} (lower-case letters and digits joined by single "
-                        "'-' or '_'); use a lower-case stack name and no repeated hyphens")
+        problems.append(
+            f"{key}: the ECR repository and task family {repository!r} would be invalid "
+            f"in stack {config.stack!r} (lower-case letters and digits joined by single "
+            "'-' or '_'); use a lower-case stack name and no repeated hyphens"
+        )
     image = Path(config.image_path(name))
     if image.is_absolute() or ".." in image.parts:
-        problems.append(f"{key}.image: {str(image)!r} must be a directory inside the project "
-                        "(like service_images/<service>)")
+        problems.append(
+            f"{key}.image: {str(image)!r} must be a directory inside the project (like service_images/<service>)"
+        )
     elif not (project_root / image).is_dir():
-        problems.append(f"{key}.image: directory {str(image)!r} does not exist; create it or point "
-                        "image at the service's source directory")
+        problems.append(
+            f"{key}.image: directory {str(image)!r} does not exist; create it or point "
+            "image at the service's source directory"
+        )
     elif not (project_root / image / "Dockerfile").is_file():
-        problems.append(f"{key}.image: {str(image)!r} has no Dockerfile; add one or point image at "
-                        "the directory that has it")
+        problems.append(
+            f"{key}.image: {str(image)!r} has no Dockerfile; add one or point image at the directory that has it"
+        )
     if service.cpu is not None and not 128 <= service.cpu <= 10240:
         problems.append(f"{key}.cpu: {service.cpu} is outside 128-10240 cpu units for an EC2 task")
     if service.memory is not None and not 128 <= service.memory <= 122880:

@@ -61,11 +61,13 @@ def instance_trust_policy() -> dict[str, Any]:
     """Let EC2 hand the role to the container instances."""
     return {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "ec2.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
     }
 
 
@@ -150,10 +152,15 @@ class Ec2Cluster(pulumi.ComponentResource):
             ingress=[],
             # Every endpoint the agent and the tasks use (ECS, ECR and its S3 layers, CloudWatch
             # Logs, DynamoDB, EventBridge, SSM) is HTTPS; DNS and IMDS are not filtered by groups.
-            egress=[aws.ec2.SecurityGroupEgressArgs(
-                description="AWS APIs over HTTPS", protocol="tcp", from_port=443, to_port=443,
-                cidr_blocks=["0.0.0.0/0"],
-            )],
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    description="AWS APIs over HTTPS",
+                    protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    cidr_blocks=["0.0.0.0/0"],
+                )
+            ],
             tags={**args.tags, "Name": f"{args.cluster_name}-instances"},
             opts=child,
         )
@@ -165,12 +172,14 @@ class Ec2Cluster(pulumi.ComponentResource):
             instance_type=args.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             # No NAT in the VPC: the instance needs a public IP to reach the AWS endpoints.
-            network_interfaces=[aws.ec2.LaunchTemplateNetworkInterfaceArgs(
-                device_index=0,
-                associate_public_ip_address="true",
-                delete_on_termination="true",
-                security_groups=[security_group.id],
-            )],
+            network_interfaces=[
+                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                    device_index=0,
+                    associate_public_ip_address="true",
+                    delete_on_termination="true",
+                    security_groups=[security_group.id],
+                )
+            ],
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",  # IMDSv2 only
@@ -205,8 +214,7 @@ class Ec2Cluster(pulumi.ComponentResource):
             force_delete=True,
             tags=[
                 # ECS adds this tag to a group it scales; declaring it avoids a perpetual diff.
-                aws.autoscaling.GroupTagArgs(key="AmazonECSManaged", value="true",
-                                             propagate_at_launch=True),
+                aws.autoscaling.GroupTagArgs(key="AmazonECSManaged", value="true", propagate_at_launch=True),
             ],
             opts=child,
         )
@@ -233,7 +241,9 @@ class Ec2Cluster(pulumi.ComponentResource):
             capacity_providers=[capacity_provider.name],
             default_capacity_provider_strategies=[
                 aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
-                    capacity_provider=capacity_provider.name, weight=1, base=0,
+                    capacity_provider=capacity_provider.name,
+                    weight=1,
+                    base=0,
                 )
             ],
             opts=child,
@@ -245,8 +255,10 @@ class Ec2Cluster(pulumi.ComponentResource):
         self.capacity_provider_name = pulumi.Output.all(capacity_provider.name, attachment.id).apply(
             lambda values: values[0]
         )
-        self.register_outputs({
-            "arn": self.arn,
-            "name": self.name,
-            "capacity_provider_name": self.capacity_provider_name,
-        })
+        self.register_outputs(
+            {
+                "arn": self.arn,
+                "name": self.name,
+                "capacity_provider_name": self.capacity_provider_name,
+            }
+        )

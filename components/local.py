@@ -43,11 +43,16 @@ def check_capacity(config: StackConfig) -> None:
     for it: both would leave every task waiting in PROVISIONING with no error anywhere."""
     local = config.local or LocalSettings()
     key = f"{NAMESPACE}:local.instanceType"
-    offered = aws.ec2.get_instance_types(filters=[
-        aws.ec2.GetInstanceTypesFilterArgs(name="instance-type", values=[local.instanceType])]).instance_types
+    offered = aws.ec2.get_instance_types(
+        filters=[aws.ec2.GetInstanceTypesFilterArgs(name="instance-type", values=[local.instanceType])]
+    ).instance_types
     if local.instanceType not in offered:
-        raise ConfigError([f"{key}: {local.instanceType!r} is not an instance type of {config.region}; "
-                           "use one it offers, such as t3.micro"])
+        raise ConfigError(
+            [
+                f"{key}: {local.instanceType!r} is not an instance type of {config.region}; "
+                "use one it offers, such as t3.micro"
+            ]
+        )
     found = aws.ec2.get_instance_type(instance_type=local.instanceType)
     problems = []
     if "x86_64" not in (found.supported_architectures or []):
@@ -61,11 +66,13 @@ def check_capacity(config: StackConfig) -> None:
             problems.append(
                 f"{NAMESPACE}:services.{service}.memory: {wanted_memory} MiB does not fit a "
                 f"{local.instanceType} (about {memory} MiB registered with ECS); lower memory or "
-                "choose a larger local.instanceType")
+                "choose a larger local.instanceType"
+            )
         if wanted_cpu > cpu:
             problems.append(
                 f"{NAMESPACE}:services.{service}.cpu: {wanted_cpu} units do not fit a {local.instanceType} "
-                f"({cpu} units); lower cpu or choose a larger local.instanceType")
+                f"({cpu} units); lower cpu or choose a larger local.instanceType"
+            )
     if problems:
         raise ConfigError(problems)
 
@@ -102,58 +109,75 @@ def build_local(
     zones = aws.get_availability_zones_output(
         state="available",
         # Only regular zones: Local Zones lack most instance types and need an opt-in.
-        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status",
-                                                    values=["opt-in-not-required"])],
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
     ).names
-    network = LocalNetwork("network", LocalNetworkArgs(
-        availability_zones=zones, name_prefix=prefix, tags=tags,
-    ))
-    cluster = Ec2Cluster("cluster", Ec2ClusterArgs(
-        aws=ctx,
-        cluster_name=naming.cluster_name(stack),
-        capacity_provider_name=naming.capacity_provider_name(stack),
-        vpc_id=network.vpc_id,
-        subnet_ids=network.public_subnet_ids,
-        image_id=aws.ssm.get_parameter_output(name=ECS_AMI_PARAMETER).value,
-        instance_type=local.instanceType,
-        min_size=local.minInstances,
-        max_size=local.maxInstances,
-        tags=tags,
-    ))
+    network = LocalNetwork(
+        "network",
+        LocalNetworkArgs(
+            availability_zones=zones,
+            name_prefix=prefix,
+            tags=tags,
+        ),
+    )
+    cluster = Ec2Cluster(
+        "cluster",
+        Ec2ClusterArgs(
+            aws=ctx,
+            cluster_name=naming.cluster_name(stack),
+            capacity_provider_name=naming.capacity_provider_name(stack),
+            vpc_id=network.vpc_id,
+            subnet_ids=network.public_subnet_ids,
+            image_id=aws.ssm.get_parameter_output(name=ECS_AMI_PARAMETER).value,
+            instance_type=local.instanceType,
+            min_size=local.minInstances,
+            max_size=local.maxInstances,
+            tags=tags,
+        ),
+    )
     launch = CapacityProviderLaunch(capacity_provider=cluster.capacity_provider_name)
 
     targets: dict[str, TaskTarget] = {}
     services: dict[str, Any] = {}
     for service in sorted(config.services):
         settings = config.services[service]
-        table = ServiceTable(service, ServiceTableArgs(
-            table_name=naming.table_name(stack, service), tags=tags,
-        ))
+        table = ServiceTable(
+            service,
+            ServiceTableArgs(
+                table_name=naming.table_name(stack, service),
+                tags=tags,
+            ),
+        )
         context, dockerfile = image_build_paths(config.image_path(service))
-        image = ServiceImage(service, ServiceImageArgs(
-            repository_name=naming.repository_name(stack, service),
-            context=context,
-            dockerfile=dockerfile,
-            platform=PLATFORM,
-            tags=tags,
-        ))
+        image = ServiceImage(
+            service,
+            ServiceImageArgs(
+                repository_name=naming.repository_name(stack, service),
+                context=context,
+                dockerfile=dockerfile,
+                platform=PLATFORM,
+                tags=tags,
+            ),
+        )
         container = config.container_name(service)
-        task = ServiceTask(service, ServiceTaskArgs(
-            aws=ctx,
-            family=naming.task_family(stack, service),
-            container_name=container,
-            image_uri=image.image_uri,
-            repository_arn=image.repository_arn,
-            bus_name=buses[service].name,
-            bus_arn=buses[service].arn,
-            table_name=table.name,
-            table_arn=table.arn,
-            log_group_name=naming.service_log_group_name(stack, service),
-            log_retention_days=config.logRetentionDays,
-            cpu=settings.cpu or DEFAULT_CPU,
-            memory=settings.memory or DEFAULT_MEMORY,
-            tags=tags,
-        ))
+        task = ServiceTask(
+            service,
+            ServiceTaskArgs(
+                aws=ctx,
+                family=naming.task_family(stack, service),
+                container_name=container,
+                image_uri=image.image_uri,
+                repository_arn=image.repository_arn,
+                bus_name=buses[service].name,
+                bus_arn=buses[service].arn,
+                table_name=table.name,
+                table_arn=table.arn,
+                log_group_name=naming.service_log_group_name(stack, service),
+                log_retention_days=config.logRetentionDays,
+                cpu=settings.cpu or DEFAULT_CPU,
+                memory=settings.memory or DEFAULT_MEMORY,
+                tags=tags,
+            ),
+        )
         targets[service] = TaskTarget(
             cluster_arn=cluster.arn,
             task_definition_arn=task.task_definition_arn,

@@ -60,7 +60,10 @@ class LocalNetwork(pulumi.ComponentResource):
             opts=child,
         )
         gateway = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=vpc.id, tags=tagged("igw"), opts=child,
+            f"{name}-igw",
+            vpc_id=vpc.id,
+            tags=tagged("igw"),
+            opts=child,
         )
         route_table = aws.ec2.RouteTable(
             f"{name}-public-routes",
@@ -84,19 +87,21 @@ class LocalNetwork(pulumi.ComponentResource):
                 tags=tagged(f"public-{index}"),
                 opts=child,
             )
-            associations.append(aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}-routes",
-                subnet_id=subnet.id,
-                route_table_id=route_table.id,
-                opts=child,
-            ))
+            associations.append(
+                aws.ec2.RouteTableAssociation(
+                    f"{name}-public-{index}-routes",
+                    subnet_id=subnet.id,
+                    route_table_id=route_table.id,
+                    opts=child,
+                )
+            )
             subnets.append(subnet)
 
         self.vpc_id = vpc.id
         # The ids carry the route associations as dependencies: an instance launched into a subnet
         # already has its route to the internet (it must reach ECS and ECR to join the cluster).
         count = len(subnets)
-        self.public_subnet_ids = pulumi.Output.all(
-            *[s.id for s in subnets], *[a.id for a in associations]
-        ).apply(lambda ids: list(ids[:count]))
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in subnets], *[a.id for a in associations]).apply(
+            lambda ids: list(ids[:count])
+        )
         self.register_outputs({"vpc_id": self.vpc_id, "public_subnet_ids": self.public_subnet_ids})

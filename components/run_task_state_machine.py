@@ -137,13 +137,15 @@ def render_definition(target: TaskTarget, command: list[str], timeout_seconds: i
                 "Resource": RUN_TASK_SYNC,
                 "Parameters": parameters,
                 "TimeoutSeconds": timeout_seconds,
-                "Retry": [{
-                    "ErrorEquals": list(RETRIABLE_ERRORS),
-                    "IntervalSeconds": 5,
-                    "MaxAttempts": 3,
-                    "BackoffRate": 2.0,
-                    "JitterStrategy": "FULL",
-                }],
+                "Retry": [
+                    {
+                        "ErrorEquals": list(RETRIABLE_ERRORS),
+                        "IntervalSeconds": 5,
+                        "MaxAttempts": 3,
+                        "BackoffRate": 2.0,
+                        "JitterStrategy": "FULL",
+                    }
+                ],
                 "End": True,
             }
         },
@@ -154,19 +156,17 @@ def _render_launch(launch: FargateLaunch | CapacityProviderLaunch) -> dict[str, 
     if isinstance(launch, FargateLaunch):
         return {
             "LaunchType": "FARGATE",
-            "NetworkConfiguration": {"AwsvpcConfiguration": {
-                "Subnets": launch.subnets,
-                "SecurityGroups": launch.security_groups,
-                "AssignPublicIp": "ENABLED" if launch.assign_public_ip else "DISABLED",
-            }},
+            "NetworkConfiguration": {
+                "AwsvpcConfiguration": {
+                    "Subnets": launch.subnets,
+                    "SecurityGroups": launch.security_groups,
+                    "AssignPublicIp": "ENABLED" if launch.assign_public_ip else "DISABLED",
+                }
+            },
         }
     return {
-        "CapacityProviderStrategy": [
-            {"CapacityProvider": launch.capacity_provider, "Weight": 1, "Base": 0}
-        ],
-        "PlacementStrategy": [
-            {"Type": kind, **({"Field": on} if on else {})} for kind, on in launch.placement
-        ],
+        "CapacityProviderStrategy": [{"CapacityProvider": launch.capacity_provider, "Weight": 1, "Base": 0}],
+        "PlacementStrategy": [{"Type": kind, **({"Field": on} if on else {})} for kind, on in launch.placement],
     }
 
 
@@ -209,13 +209,15 @@ def run_task_statements(
     ]
     roles = sorted({arn for arn in pass_role_arns if arn})
     if roles:
-        statements.append({
-            "Sid": "PassTaskRolesToEcs",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": roles,
-            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-        })
+        statements.append(
+            {
+                "Sid": "PassTaskRolesToEcs",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": roles,
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            }
+        )
     return statements
 
 
@@ -261,8 +263,7 @@ class RunTaskStateMachine(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     """ARN of the state machine's execution role."""
 
-    def __init__(self, name: str, args: RunTaskStateMachineArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: RunTaskStateMachineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("event-tasks:index:RunTaskStateMachine", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ctx = args.aws
@@ -270,15 +271,31 @@ class RunTaskStateMachine(pulumi.ComponentResource):
 
         state_machine_arn = pulumi.Output.format(
             "arn:{0}:states:{1}:{2}:stateMachine:{3}",
-            ctx.partition, ctx.region, ctx.account_id, args.state_machine_name,
+            ctx.partition,
+            ctx.region,
+            ctx.account_id,
+            args.state_machine_name,
         )
         statements = pulumi.Output.all(
-            ctx.partition, ctx.region, ctx.account_id, target.cluster_arn,
-            target.task_definition_arn, target.pass_role_arns,
-        ).apply(lambda v: run_task_statements(
-            partition=v[0], region=v[1], account_id=v[2], cluster_arn=v[3],
-            task_definition_arn=v[4], pass_role_arns=v[5],
-        ) + observability_statements())
+            ctx.partition,
+            ctx.region,
+            ctx.account_id,
+            target.cluster_arn,
+            target.task_definition_arn,
+            target.pass_role_arns,
+        ).apply(
+            lambda v: (
+                run_task_statements(
+                    partition=v[0],
+                    region=v[1],
+                    account_id=v[2],
+                    cluster_arn=v[3],
+                    task_definition_arn=v[4],
+                    pass_role_arns=v[5],
+                )
+                + observability_statements()
+            )
+        )
         role, policy = role_with_policy(
             name,
             description=f"Step Functions {args.state_machine_name}: run its ECS task",
@@ -299,9 +316,7 @@ class RunTaskStateMachine(pulumi.ComponentResource):
             name=args.state_machine_name,
             type="STANDARD",  # Express workflows cannot wait on .sync
             role_arn=role.arn,
-            definition=pulumi.Output.json_dumps(
-                render_definition(target, args.command, args.timeout_seconds)
-            ),
+            definition=pulumi.Output.json_dumps(render_definition(target, args.command, args.timeout_seconds)),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 level="ERROR",
                 include_execution_data=True,

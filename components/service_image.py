@@ -22,16 +22,18 @@ import pulumi_awsx as awsx
 def lifecycle_policy(keep_images: int) -> dict[str, Any]:
     """Expire every image but the newest `keep_images` (each `pulumi up` that changes code pushes one)."""
     return {
-        "rules": [{
-            "rulePriority": 1,
-            "description": f"Keep the newest {keep_images} images",
-            "selection": {
-                "tagStatus": "any",
-                "countType": "imageCountMoreThan",
-                "countNumber": keep_images,
-            },
-            "action": {"type": "expire"},
-        }]
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"Keep the newest {keep_images} images",
+                "selection": {
+                    "tagStatus": "any",
+                    "countType": "imageCountMoreThan",
+                    "countNumber": keep_images,
+                },
+                "action": {"type": "expire"},
+            }
+        ]
     }
 
 
@@ -98,8 +100,10 @@ class ServiceImage(pulumi.ComponentResource):
         self.image_uri = image.image_uri
         self.repository_url = repository.repository_url
         self.repository_arn = repository.arn
-        self.register_outputs({
-            "image_uri": self.image_uri,
-            "repository_url": self.repository_url,
-            "repository_arn": self.repository_arn,
-        })
+        self.register_outputs(
+            {
+                "image_uri": self.image_uri,
+                "repository_url": self.repository_url,
+                "repository_arn": self.repository_arn,
+            }
+        )

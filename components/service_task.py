@@ -80,26 +80,28 @@ def container_definitions(
     stream_prefix: str,
 ) -> list[dict[str, Any]]:
     """The task's single container: the service image, its resources in env, logs to CloudWatch."""
-    return [{
-        "name": container_name,
-        "image": image_uri,
-        "essential": True,
-        "environment": [
-            # Set explicitly: tasks cannot reach IMDS (hop limit 1), where SDKs would look it up.
-            {"name": "AWS_DEFAULT_REGION", "value": region},
-            {"name": "AWS_REGION", "value": region},
-            {"name": "EVENT_BUS_NAME", "value": bus_name},
-            {"name": "TABLE_NAME", "value": table_name},
-        ],
-        "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": log_group_name,
-                "awslogs-region": region,
-                "awslogs-stream-prefix": stream_prefix,
+    return [
+        {
+            "name": container_name,
+            "image": image_uri,
+            "essential": True,
+            "environment": [
+                # Set explicitly: tasks cannot reach IMDS (hop limit 1), where SDKs would look it up.
+                {"name": "AWS_DEFAULT_REGION", "value": region},
+                {"name": "AWS_REGION", "value": region},
+                {"name": "EVENT_BUS_NAME", "value": bus_name},
+                {"name": "TABLE_NAME", "value": table_name},
+            ],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": log_group_name,
+                    "awslogs-region": region,
+                    "awslogs-stream-prefix": stream_prefix,
+                },
             },
-        },
-    }]
+        }
+    ]
 
 
 def task_role_statements(bus_arn: Any, table_arn: Any) -> list[dict[str, Any]]:
@@ -136,8 +138,7 @@ def execution_role_statements(repository_arn: Any, log_streams_arn: Any) -> list
         {
             "Sid": "PullOwnImage",
             "Effect": "Allow",
-            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                       "ecr:GetDownloadUrlForLayer"],
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
             "Resource": repository_arn,
         },
         {
@@ -208,15 +209,17 @@ class ServiceTask(pulumi.ComponentResource):
             memory=str(args.memory),
             task_role_arn=task_role.arn,
             execution_role_arn=execution_role.arn,
-            container_definitions=pulumi.Output.json_dumps(container_definitions(
-                container_name=args.container_name,
-                image_uri=args.image_uri,
-                region=ctx.region,
-                bus_name=args.bus_name,
-                table_name=args.table_name,
-                log_group_name=log_group.name,
-                stream_prefix=name,
-            )),
+            container_definitions=pulumi.Output.json_dumps(
+                container_definitions(
+                    container_name=args.container_name,
+                    image_uri=args.image_uri,
+                    region=ctx.region,
+                    bus_name=args.bus_name,
+                    table_name=args.table_name,
+                    log_group_name=log_group.name,
+                    stream_prefix=name,
+                )
+            ),
             tags=args.tags,
             # A task may start as soon as the revision exists: its roles' policies come first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[task_policy, execution_policy]),
@@ -224,8 +227,10 @@ class ServiceTask(pulumi.ComponentResource):
         self.task_definition_arn = task_definition.arn
         self.task_role_arn = task_role.arn
         self.execution_role_arn = execution_role.arn
-        self.register_outputs({
-            "task_definition_arn": self.task_definition_arn,
-            "task_role_arn": self.task_role_arn,
-            "execution_role_arn": self.execution_role_arn,
-        })
+        self.register_outputs(
+            {
+                "task_definition_arn": self.task_definition_arn,
+                "task_role_arn": self.task_role_arn,
+                "execution_role_arn": self.execution_role_arn,
+            }
+        )

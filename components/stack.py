@@ -33,8 +33,9 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
     ctx = AwsContext.lookup()
 
     buses = {
-        service: ServiceBus(service, ServiceBusArgs(
-            bus_name=naming.bus_name(stack, service), service=service, tags=tags))
+        service: ServiceBus(
+            service, ServiceBusArgs(bus_name=naming.bus_name(stack, service), service=service, tags=tags)
+        )
         for service in sorted(config.services)
     }
     outputs: dict[str, Any] = {
@@ -47,27 +48,33 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
 
     triggers: dict[str, Any] = {}
     for name, trigger in sorted(config.triggers.items()):
-        state_machine = RunTaskStateMachine(f"{name}-run-task", RunTaskStateMachineArgs(
-            aws=ctx,
-            state_machine_name=naming.state_machine_name(stack, name),
-            log_group_name=naming.state_machine_log_group_name(stack, name),
-            target=targets[trigger.service],
-            command=list(trigger.command),
-            timeout_seconds=trigger.timeoutSeconds,
-            log_retention_days=config.logRetentionDays,
-            tags=tags,
-        ))
-        rule = TaskTriggerRule(f"{name}-trigger", TaskTriggerRuleArgs(
-            aws=ctx,
-            bus_name=buses[trigger.bus].name,
-            rule_name=naming.rule_name(stack, name),
-            dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
-            detail_types=list(trigger.detailTypes),
-            state_machine_arn=state_machine.arn,
-            maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
-            maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
-            tags=tags,
-        ))
+        state_machine = RunTaskStateMachine(
+            f"{name}-run-task",
+            RunTaskStateMachineArgs(
+                aws=ctx,
+                state_machine_name=naming.state_machine_name(stack, name),
+                log_group_name=naming.state_machine_log_group_name(stack, name),
+                target=targets[trigger.service],
+                command=list(trigger.command),
+                timeout_seconds=trigger.timeoutSeconds,
+                log_retention_days=config.logRetentionDays,
+                tags=tags,
+            ),
+        )
+        rule = TaskTriggerRule(
+            f"{name}-trigger",
+            TaskTriggerRuleArgs(
+                aws=ctx,
+                bus_name=buses[trigger.bus].name,
+                rule_name=naming.rule_name(stack, name),
+                dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+                detail_types=list(trigger.detailTypes),
+                state_machine_arn=state_machine.arn,
+                maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
+                maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
+                tags=tags,
+            ),
+        )
         triggers[name] = {
             "rule": rule.name,
             "ruleArn": rule.arn,

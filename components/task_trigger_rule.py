@@ -51,24 +51,28 @@ def event_pattern(detail_types: list[str]) -> dict[str, Any]:
 
 def start_execution_statements(state_machine_arn: Any) -> list[dict[str, Any]]:
     """What EventBridge needs to start the target: one action on one state machine."""
-    return [{
-        "Sid": "StartTheTargetStateMachine",
-        "Effect": "Allow",
-        "Action": "states:StartExecution",
-        "Resource": state_machine_arn,
-    }]
+    return [
+        {
+            "Sid": "StartTheTargetStateMachine",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": state_machine_arn,
+        }
+    ]
 
 
 def dead_letter_statements(queue_arn: Any, rule_arn: Any) -> list[dict[str, Any]]:
     """Let EventBridge send this rule's undeliverable events, and nothing else, to the queue."""
-    return [{
-        "Sid": "DeadLetterFromTheRule",
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-    }]
+    return [
+        {
+            "Sid": "DeadLetterFromTheRule",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+        }
+    ]
 
 
 class TaskTriggerRule(pulumi.ComponentResource):
@@ -83,8 +87,7 @@ class TaskTriggerRule(pulumi.ComponentResource):
     dead_letter_queue_url: pulumi.Output[str]
     """URL of the dead-letter queue, to inspect and redrive undelivered events."""
 
-    def __init__(self, name: str, args: TaskTriggerRuleArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: TaskTriggerRuleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("event-tasks:index:TaskTriggerRule", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -108,9 +111,7 @@ class TaskTriggerRule(pulumi.ComponentResource):
         queue_policy = aws.sqs.QueuePolicy(
             f"{name}-dlq-policy",
             queue_url=queue.url,
-            policy=pulumi.Output.json_dumps(
-                policy_document(dead_letter_statements(queue.arn, rule.arn))
-            ),
+            policy=pulumi.Output.json_dumps(policy_document(dead_letter_statements(queue.arn, rule.arn))),
             opts=child,
         )
         role, role_policy = role_with_policy(
@@ -140,9 +141,11 @@ class TaskTriggerRule(pulumi.ComponentResource):
         self.name = rule.name
         self.role_arn = role.arn
         self.dead_letter_queue_url = queue.url
-        self.register_outputs({
-            "arn": self.arn,
-            "name": self.name,
-            "role_arn": self.role_arn,
-            "dead_letter_queue_url": self.dead_letter_queue_url,
-        })
+        self.register_outputs(
+            {
+                "arn": self.arn,
+                "name": self.name,
+                "role_arn": self.role_arn,
+                "dead_letter_queue_url": self.dead_letter_queue_url,
+            }
+        )

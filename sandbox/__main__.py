@@ -18,24 +18,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox",
         description="Deploy a stack of this Pulumi program into a local AWS emulator (moto) and run "
-                    "a scenario through its event flows: events -> rules -> state machines -> ECS "
-                    "tasks run as local processes. Exits 0 only if every order reached a terminal "
-                    "state, the credit invariants hold and no event was lost.")
-    parser.add_argument("--stack", default="local",
-                        help="stack whose Pulumi.<stack>.yaml to deploy (default: local; cloud works too)")
-    parser.add_argument("--config", type=Path,
-                        help="a stack file to deploy instead of Pulumi.<stack>.yaml "
-                             "(its name gives the stack)")
-    parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO,
-                        help=f"scenario YAML (default: {DEFAULT_SCENARIO.relative_to(PROJECT_ROOT)})")
+        "a scenario through its event flows: events -> rules -> state machines -> ECS "
+        "tasks run as local processes. Exits 0 only if every order reached a terminal "
+        "state, the credit invariants hold and no event was lost.",
+    )
+    parser.add_argument(
+        "--stack", default="local", help="stack whose Pulumi.<stack>.yaml to deploy (default: local; cloud works too)"
+    )
+    parser.add_argument(
+        "--config", type=Path, help="a stack file to deploy instead of Pulumi.<stack>.yaml (its name gives the stack)"
+    )
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=DEFAULT_SCENARIO,
+        help=f"scenario YAML (default: {DEFAULT_SCENARIO.relative_to(PROJECT_ROOT)})",
+    )
     parser.add_argument("--summary-json", type=Path, help="also write the summary as JSON to this file")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds to wait for the system to become quiet (default: 60)")
-    parser.add_argument("--task-timeout", type=float, default=30.0,
-                        help="kill a task process after this many seconds (default: 30)")
-    parser.add_argument("--docker", action="store_true",
-                        help="build and run the service images with a Docker engine instead of "
-                             "running their source directories")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for the system to become quiet (default: 60)"
+    )
+    parser.add_argument(
+        "--task-timeout", type=float, default=30.0, help="kill a task process after this many seconds (default: 30)"
+    )
+    parser.add_argument(
+        "--docker",
+        action="store_true",
+        help="build and run the service images with a Docker engine instead of running their source directories",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -47,16 +57,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no stack file {stack_file}")
     try:
         scenario = load_scenario(args.scenario)
-        report = run(stack_file, scenario, out=None if args.quiet else print,
-                     timeout_seconds=args.timeout, task_timeout_seconds=args.task_timeout,
-                     docker=args.docker, stack=None if args.config else args.stack)
+        report = run(
+            stack_file,
+            scenario,
+            out=None if args.quiet else print,
+            timeout_seconds=args.timeout,
+            task_timeout_seconds=args.task_timeout,
+            docker=args.docker,
+            stack=None if args.config else args.stack,
+        )
     except (ConfigError, ScenarioError, SandboxError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
     print("\norders:    " + ", ".join(f"{k} {v}" for k, v in report.orders.items()))
-    print("customers: " + ", ".join(f"{k} reserved {c['reserved']} of {c['creditLimit']}"
-                                    for k, c in report.customers.items()))
+    print(
+        "customers: "
+        + ", ".join(f"{k} reserved {c['reserved']} of {c['creditLimit']}" for k, c in report.customers.items())
+    )
     print(f"events:    {report.events}")
     print(f"executions: {report.executions}   ({report.seconds:.1f} s)")
     if args.summary_json:

@@ -62,9 +62,14 @@ class Report:
         return not self.problems
 
     def summary(self) -> dict[str, Any]:
-        return {"orders": self.orders, "customers": self.customers, "events": self.events,
-                "executions": self.executions, "seconds": round(self.seconds, 2),
-                "problems": self.problems}
+        return {
+            "orders": self.orders,
+            "customers": self.customers,
+            "events": self.events,
+            "executions": self.executions,
+            "seconds": round(self.seconds, 2),
+            "problems": self.problems,
+        }
 
 
 class Timeline:
@@ -92,16 +97,20 @@ class Timeline:
     def poll(self) -> int:
         """Print what is new; return how many executions are still running."""
         deliveries = self.emulator.events.deliveries
-        for event in self.emulator.events.emitted[self._events:]:
+        for event in self.emulator.events.emitted[self._events :]:
             self._events += 1
-            self.say(f"event  {event['detail-type']} on {event['event-bus']} "
-                     f"{json.dumps(event['detail'], separators=(',', ':'))}  [id {event['id'][:8]}]")
+            self.say(
+                f"event  {event['detail-type']} on {event['event-bus']} "
+                f"{json.dumps(event['detail'], separators=(',', ':'))}  [id {event['id'][:8]}]"
+            )
             self._print_deliveries(deliveries, event["id"])
         self._print_deliveries(deliveries, None)  # redeliveries of events printed before
         while self._finished:
             run = self._finished.pop(0)
-            self.say(f"     task {run.container}: {' '.join(run.command)} -> exit {run.exit_code} "
-                     f"({(run.ended or run.started) - run.started:.2f}s){_last_line(run)}")
+            self.say(
+                f"     task {run.container}: {' '.join(run.command)} -> exit {run.exit_code} "
+                f"({(run.ended or run.started) - run.started:.2f}s){_last_line(run)}"
+            )
         running = 0
         for machine in self.machines:
             for execution in self.sfn.list_executions(stateMachineArn=machine)["executions"]:
@@ -122,8 +131,10 @@ class Timeline:
             if delivery.execution_arn:
                 self.say(f"  -> rule {rule} started execution {_short(delivery.execution_arn)}")
             else:
-                self.say(f"  !! rule {rule} could not start its state machine ({delivery.error}); "
-                         f"{'dead-lettered' if delivery.dlq_arn else 'DROPPED'}")
+                self.say(
+                    f"  !! rule {rule} could not start its state machine ({delivery.error}); "
+                    f"{'dead-lettered' if delivery.dlq_arn else 'DROPPED'}"
+                )
 
     def _why(self, arn: str, status: str) -> str:
         if status == "SUCCEEDED":
@@ -145,8 +156,15 @@ def _short(execution_arn: str) -> str:
 class Sandbox:
     """One emulated deployment of a stack, ready to play scenarios."""
 
-    def __init__(self, config: StackConfig, *, out: Callable[[str], None] | None = print,
-                 timeout_seconds: float = 60.0, task_timeout_seconds: float = 30.0, docker: bool = False):
+    def __init__(
+        self,
+        config: StackConfig,
+        *,
+        out: Callable[[str], None] | None = print,
+        timeout_seconds: float = 60.0,
+        task_timeout_seconds: float = 30.0,
+        docker: bool = False,
+    ):
         self.config = config
         self.out = out
         self.timeout_seconds = timeout_seconds
@@ -198,13 +216,13 @@ class Sandbox:
                 self._docker_build(source, tag)
         for cluster in self.recording.of_type("aws:ecs/cluster:Cluster"):
             self._register_container_instance(cluster.inputs["name"])
-        self.runner = TaskRunner(self.emulator, sources, timeout_seconds=self.task_timeout_seconds,
-                                 docker=self.docker)
+        self.runner = TaskRunner(self.emulator, sources, timeout_seconds=self.task_timeout_seconds, docker=self.docker)
         self.emulator.set_task_runner(self.runner)
-        self.say(f"deployed stack {config.stack!r} ({config.environment}) into the emulator: "
-                 f"{sum(r.created for r in self.recording.resources)} resources created"
-                 + (f", recorded only: {', '.join(self.recording.recorded_only)}"
-                    if self.recording.recorded_only else ""))
+        self.say(
+            f"deployed stack {config.stack!r} ({config.environment}) into the emulator: "
+            f"{sum(r.created for r in self.recording.resources)} resources created"
+            + (f", recorded only: {', '.join(self.recording.recorded_only)}" if self.recording.recorded_only else "")
+        )
 
     def say(self, text: str) -> None:
         if self.out is not None:
@@ -218,46 +236,70 @@ class Sandbox:
         cluster = CLUSTER_ARN.match(config.cloud.clusterArn)
         assert cluster is not None
         if cluster["account"] != account:
-            raise SandboxError(f"event-tasks:cloud.clusterArn: account {cluster['account']} is not the "
-                               f"emulator's account {account}; use {account} in the sandbox stack file")
+            raise SandboxError(
+                f"event-tasks:cloud.clusterArn: account {cluster['account']} is not the "
+                f"emulator's account {account}; use {account} in the sandbox stack file"
+            )
         self.client("ecs").create_cluster(clusterName=cluster["name"])
         ec2 = self.client("ec2")
         vpc_id, subnets = create_network(ec2, "10.1.0.0/16")
-        group = ec2.create_security_group(GroupName="event-tasks-shared-tasks", VpcId=vpc_id,
-                                          Description="tasks of the shared environment")["GroupId"]
+        group = ec2.create_security_group(
+            GroupName="event-tasks-shared-tasks", VpcId=vpc_id, Description="tasks of the shared environment"
+        )["GroupId"]
         iam, ecs, dynamodb = self.client("iam"), self.client("ecs"), self.client("dynamodb")
-        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole"}]})
+        trust = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        )
         for service, settings in sorted(config.services.items()):
             table = naming.table_name(config.stack, service)
             dynamodb.create_table(
-                TableName=table, BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                           {"AttributeName": "sk", "KeyType": "RANGE"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                      {"AttributeName": "sk", "AttributeType": "S"}])
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+            )
             if settings.taskDefinitionArn is None:
                 continue
             wanted = TASK_DEFINITION_ARN.match(settings.taskDefinitionArn)
             assert wanted is not None
-            roles = [iam.create_role(RoleName=f"{wanted['family']}-{kind}",
-                                     AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-                     for kind in ("task", "execution")]
+            roles = [
+                iam.create_role(RoleName=f"{wanted['family']}-{kind}", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+                for kind in ("task", "execution")
+            ]
             image = f"{account}.dkr.ecr.{config.region}.amazonaws.com/{service}:shared"
             sources[image] = PROJECT_ROOT / "service_images" / service
             # Revisions count up from 1: register until the configured revision exists.
             for _ in range(int(wanted["revision"])):
                 ecs.register_task_definition(
-                    family=wanted["family"], networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
-                    cpu="256", memory="512", taskRoleArn=roles[0], executionRoleArn=roles[1],
-                    containerDefinitions=[{
-                        # Container-level memory: moto cannot place a task without it.
-                        "name": config.container_name(service), "image": image, "essential": True,
-                        "memory": 512,
-                        "environment": [
-                            {"name": "EVENT_BUS_NAME", "value": naming.bus_name(config.stack, service)},
-                            {"name": "TABLE_NAME", "value": table}]}])
+                    family=wanted["family"],
+                    networkMode="awsvpc",
+                    requiresCompatibilities=["FARGATE"],
+                    cpu="256",
+                    memory="512",
+                    taskRoleArn=roles[0],
+                    executionRoleArn=roles[1],
+                    containerDefinitions=[
+                        {
+                            # Container-level memory: moto cannot place a task without it.
+                            "name": config.container_name(service),
+                            "image": image,
+                            "essential": True,
+                            "memory": 512,
+                            "environment": [
+                                {"name": "EVENT_BUS_NAME", "value": naming.bus_name(config.stack, service)},
+                                {"name": "TABLE_NAME", "value": table},
+                            ],
+                        }
+                    ],
+                )
         # The shared VPC's ids are the emulator's, not the ones in the stack file.
         cloud = config.cloud.model_copy(update={"subnets": subnets, "securityGroups": [group]})
         return config.model_copy(update={"cloud": cloud})
@@ -267,20 +309,34 @@ class Sandbox:
         ec2 = self.client("ec2")
         subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]]
         image = self.client("ssm").get_parameter(
-            Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")["Parameter"]["Value"]
-        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnets[0],
-                                     InstanceType="t3.micro")["Instances"][0]
-        document = {"instanceId": instance["InstanceId"], "region": self.config.region,
-                    "availabilityZone": instance["Placement"]["AvailabilityZone"],
-                    "instanceType": instance["InstanceType"], "imageId": image,
-                    "privateIp": instance.get("PrivateIpAddress", "10.0.0.10")}
-        self.client("ecs").register_container_instance(
-            cluster=cluster, instanceIdentityDocument=json.dumps(document))
+            Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+        )["Parameter"]["Value"]
+        instance = ec2.run_instances(
+            ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnets[0], InstanceType="t3.micro"
+        )["Instances"][0]
+        document = {
+            "instanceId": instance["InstanceId"],
+            "region": self.config.region,
+            "availabilityZone": instance["Placement"]["AvailabilityZone"],
+            "instanceType": instance["InstanceType"],
+            "imageId": image,
+            "privateIp": instance.get("PrivateIpAddress", "10.0.0.10"),
+        }
+        self.client("ecs").register_container_instance(cluster=cluster, instanceIdentityDocument=json.dumps(document))
 
     def _docker_build(self, source: Path, tag: str) -> None:
         """Build the image the way the local stack does: context = the image directory's parent."""
-        argv = ["docker", "build", "--platform", "linux/amd64", "-t", tag,
-                "-f", str(source / "Dockerfile"), str(source.parent)]
+        argv = [
+            "docker",
+            "build",
+            "--platform",
+            "linux/amd64",
+            "-t",
+            tag,
+            "-f",
+            str(source / "Dockerfile"),
+            str(source.parent),
+        ]
         if subprocess.run(argv, check=False).returncode != 0:
             raise SandboxError(f"--docker: `{' '.join(argv)}` failed; is a Docker engine running?")
 
@@ -298,8 +354,8 @@ class Sandbox:
                     env = {e["name"]: e["value"] for e in definition.get("environment", [])}
                     if definition["name"] == name and env.get("EVENT_BUS_NAME") == bus:
                         self._containers[service] = ContainerLaunch(
-                            name=name, image=definition["image"], command=None, environment=env,
-                            essential=True)
+                            name=name, image=definition["image"], command=None, environment=env, essential=True
+                        )
             if service not in self._containers:
                 raise SandboxError(f"no task definition runs the {service!r} service's container {name!r}")
         return self._containers[service]
@@ -332,10 +388,17 @@ class Sandbox:
         backend = events_backends[account][self.config.region]
         for event in events:
             timeline.say(f"replay {event['detail-type']} [id {event['id'][:8]}]")
-            message = {"version": "0", "id": event["id"], "detail-type": event["detail-type"],
-                       "source": event["source"], "account": account, "time": time.time(),
-                       "region": self.config.region, "resources": [],
-                       "detail": copy.deepcopy(event["detail"])}
+            message = {
+                "version": "0",
+                "id": event["id"],
+                "detail-type": event["detail-type"],
+                "source": event["source"],
+                "account": account,
+                "time": time.time(),
+                "region": self.config.region,
+                "resources": [],
+                "detail": copy.deepcopy(event["detail"]),
+            }
             for rule in list(backend.event_buses[event["event-bus"]].rules.values()):
                 rule.send_to_targets(copy.deepcopy(message))
             timeline.poll()
@@ -349,12 +412,35 @@ class Sandbox:
         self.runner.on_finish = timeline.task_finished
         problems: list[str] = []
         for customer in scenario.customers:
-            self.run_command("customer", ["python", "-m", "customer.create", "--customer-id", customer.id,
-                                          "--credit-limit", str(customer.creditLimit)], timeline)
+            self.run_command(
+                "customer",
+                [
+                    "python",
+                    "-m",
+                    "customer.create",
+                    "--customer-id",
+                    customer.id,
+                    "--credit-limit",
+                    str(customer.creditLimit),
+                ],
+                timeline,
+            )
         for order in scenario.orders:
-            self.run_command("order", ["python", "-m", "order.place", "--order-id", order.id,
-                                       "--customer-id", order.customerId, "--total", str(order.total)],
-                             timeline)
+            self.run_command(
+                "order",
+                [
+                    "python",
+                    "-m",
+                    "order.place",
+                    "--order-id",
+                    order.id,
+                    "--customer-id",
+                    order.customerId,
+                    "--total",
+                    str(order.total),
+                ],
+                timeline,
+            )
         settled = self.wait_until_quiet(timeline, deadline)
         for order_id in scenario.cancel:
             self.run_command("order", ["python", "-m", "order.cancel", "--order-id", order_id], timeline)
@@ -365,11 +451,15 @@ class Sandbox:
             settled = settled and self.wait_until_quiet(timeline, deadline)
             after = self.report([])
             if (after.orders, after.customers) != (before.orders, before.customers):
-                problems.append(f"replaying the events changed the outcome: orders {before.orders} -> "
-                                f"{after.orders}, customers {before.customers} -> {after.customers}")
+                problems.append(
+                    f"replaying the events changed the outcome: orders {before.orders} -> "
+                    f"{after.orders}, customers {before.customers} -> {after.customers}"
+                )
         if not settled:
-            problems.append(f"the system was not quiet within {self.timeout_seconds:g} s "
-                            f"(running tasks: {len(self.emulator.running_tasks())})")
+            problems.append(
+                f"the system was not quiet within {self.timeout_seconds:g} s "
+                f"(running tasks: {len(self.emulator.running_tasks())})"
+            )
         report = self.report(problems)
         report.seconds = time.monotonic() - started
         return report
@@ -393,21 +483,26 @@ class Sandbox:
         orders = {o["orderId"]: o for o in self._scan("order", "ORDER")}
         report.orders = {k: orders[k]["status"] for k in sorted(orders)}
         customers = {c["customerId"]: c for c in self._scan("customer", "CUSTOMER")}
-        report.customers = {k: {"creditLimit": int(c["creditLimit"]), "reserved": int(c["reserved"])}
-                            for k, c in sorted(customers.items())}
+        report.customers = {
+            k: {"creditLimit": int(c["creditLimit"]), "reserved": int(c["reserved"])}
+            for k, c in sorted(customers.items())
+        }
         for order_id, status in report.orders.items():
             if status not in TERMINAL_ORDER_STATES:
-                problems.append(f"order {order_id} ended {status}, "
-                                f"not one of {', '.join(TERMINAL_ORDER_STATES)}")
+                problems.append(f"order {order_id} ended {status}, not one of {', '.join(TERMINAL_ORDER_STATES)}")
         for customer_id, credit in report.customers.items():
-            approved = sum(int(o["total"]) for o in orders.values()
-                           if o["customerId"] == customer_id and o["status"] == "APPROVED")
+            approved = sum(
+                int(o["total"]) for o in orders.values() if o["customerId"] == customer_id and o["status"] == "APPROVED"
+            )
             if credit["reserved"] > credit["creditLimit"]:
-                problems.append(f"customer {customer_id} has {credit['reserved']} reserved, over its "
-                                f"limit {credit['creditLimit']}")
+                problems.append(
+                    f"customer {customer_id} has {credit['reserved']} reserved, over its limit {credit['creditLimit']}"
+                )
             if credit["reserved"] != approved:
-                problems.append(f"customer {customer_id} has {credit['reserved']} reserved but its approved, "
-                                f"uncancelled orders total {approved}")
+                problems.append(
+                    f"customer {customer_id} has {credit['reserved']} reserved but its approved, "
+                    f"uncancelled orders total {approved}"
+                )
         report.events = self._event_counts(problems)
         sfn = self.client("stepfunctions")
         counts = dict.fromkeys(EXECUTION_STATES, 0)
@@ -428,30 +523,47 @@ class Sandbox:
         for event in log.emitted:
             bus = event["event-bus"]
             if bus not in rules:
-                rules[bus] = [(r["Arn"], EventPattern.load(r["EventPattern"]))
-                              for r in events_api.list_rules(EventBusName=bus)["Rules"] if r.get("EventPattern")]
+                rules[bus] = [
+                    (r["Arn"], EventPattern.load(r["EventPattern"]))
+                    for r in events_api.list_rules(EventBusName=bus)["Rules"]
+                    if r.get("EventPattern")
+                ]
             for rule_arn, pattern in rules[bus]:
                 if pattern.matches_event(event) and (event["id"], rule_arn) not in handled:
                     lost += 1
-                    problems.append(f"event {event['detail-type']} [id {event['id'][:8]}] matched "
-                                    f"{rule_arn.rsplit('/', 1)[-1]} but was neither delivered nor dead-lettered")
-        return {"emitted": len(log.emitted), "delivered": len(log.by_outcome("delivered")),
-                "deadLettered": len(log.by_outcome("dead-lettered")), "lost": lost}
+                    problems.append(
+                        f"event {event['detail-type']} [id {event['id'][:8]}] matched "
+                        f"{rule_arn.rsplit('/', 1)[-1]} but was neither delivered nor dead-lettered"
+                    )
+        return {
+            "emitted": len(log.emitted),
+            "delivered": len(log.by_outcome("delivered")),
+            "deadLettered": len(log.by_outcome("dead-lettered")),
+            "lost": lost,
+        }
 
 
 def _value(attribute: dict[str, Any]) -> Any:
-    (kind, value), = attribute.items()
+    ((kind, value),) = attribute.items()
     return int(value) if kind == "N" and value.lstrip("-").isdigit() else value
 
 
-def run(stack_file: Path, scenario: Scenario, *, out: Callable[[str], None] | None = print,
-        timeout_seconds: float = 60.0, task_timeout_seconds: float = 30.0, docker: bool = False,
-        stack: str | None = None) -> Report:
+def run(
+    stack_file: Path,
+    scenario: Scenario,
+    *,
+    out: Callable[[str], None] | None = print,
+    timeout_seconds: float = 60.0,
+    task_timeout_seconds: float = 30.0,
+    docker: bool = False,
+    stack: str | None = None,
+) -> Report:
     """Deploy `stack_file` into a fresh emulator, play `scenario`, return the report."""
     stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     config = load_config(stack_file_config(stack_file), stack, PROJECT_ROOT)
-    with Sandbox(config, out=out, timeout_seconds=timeout_seconds,
-                 task_timeout_seconds=task_timeout_seconds, docker=docker) as sandbox:
+    with Sandbox(
+        config, out=out, timeout_seconds=timeout_seconds, task_timeout_seconds=task_timeout_seconds, docker=docker
+    ) as sandbox:
         return sandbox.play(scenario)
 
 

@@ -98,16 +98,19 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             resource_id, state = f"{args.name}-id", {}
         state = {**inputs, **state}
         with self._lock:
-            self.recording.resources.append(
-                Resource(args.typ, args.name, inputs, state, created=handler is not None))
+            self.recording.resources.append(Resource(args.typ, args.name, inputs, state, created=handler is not None))
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         token, params = args.token, dict(args.args)
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             identity = self._client("sts").get_caller_identity()
-            return {"accountId": identity["Account"], "arn": identity["Arn"],
-                    "userId": identity["UserId"], "id": identity["Account"]}
+            return {
+                "accountId": identity["Account"],
+                "arn": identity["Arn"],
+                "userId": identity["UserId"],
+                "id": identity["Account"],
+            }
         if token == "aws:index/getRegion:getRegion":
             return {"region": self.region, "name": self.region, "id": self.region}
         if token == "aws:index/getPartition:getPartition":
@@ -117,15 +120,20 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             return {"names": [z["ZoneName"] for z in zones], "id": self.region}
         if token == "aws:ec2/getInstanceTypes:getInstanceTypes":
             wanted = [v for f in params.get("filters", []) for v in f["values"]]
-            found = self._client("ec2").describe_instance_types(
-                Filters=[{"Name": "instance-type", "Values": wanted}])["InstanceTypes"]
+            found = self._client("ec2").describe_instance_types(Filters=[{"Name": "instance-type", "Values": wanted}])[
+                "InstanceTypes"
+            ]
             return {"instanceTypes": [t["InstanceType"] for t in found], "id": self.region}
         if token == "aws:ec2/getInstanceType:getInstanceType":
-            (found,) = self._client("ec2").describe_instance_types(
-                InstanceTypes=[params["instanceType"]])["InstanceTypes"]
-            return {"instanceType": found["InstanceType"], "memorySize": found["MemoryInfo"]["SizeInMiB"],
-                    "defaultVcpus": found["VCpuInfo"]["DefaultVCpus"],
-                    "supportedArchitectures": found["ProcessorInfo"]["SupportedArchitectures"]}
+            (found,) = self._client("ec2").describe_instance_types(InstanceTypes=[params["instanceType"]])[
+                "InstanceTypes"
+            ]
+            return {
+                "instanceType": found["InstanceType"],
+                "memorySize": found["MemoryInfo"]["SizeInMiB"],
+                "defaultVcpus": found["VCpuInfo"]["DefaultVCpus"],
+                "supportedArchitectures": found["ProcessorInfo"]["SupportedArchitectures"],
+            }
         if token == "aws:ssm/getParameter:getParameter":
             value = self._client("ssm").get_parameter(Name=params["name"])["Parameter"]["Value"]
             return {"name": params["name"], "value": value, "type": "String", "id": params["name"]}
@@ -134,11 +142,16 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         if token == "aws:ecs/getCluster:getCluster":
             found = self._client("ecs").describe_clusters(clusters=[params["clusterName"]])["clusters"]
             cluster = found[0] if found else {}
-            return {"arn": cluster.get("clusterArn", ""), "clusterName": params["clusterName"],
-                    "status": cluster.get("status", "MISSING"), "id": params["clusterName"]}
+            return {
+                "arn": cluster.get("clusterArn", ""),
+                "clusterName": params["clusterName"],
+                "status": cluster.get("status", "MISSING"),
+                "id": params["clusterName"],
+            }
         if token == "aws:ecs/getTaskDefinition:getTaskDefinition":
-            found = self._client("ecs").describe_task_definition(
-                taskDefinition=params["taskDefinition"])["taskDefinition"]
+            found = self._client("ecs").describe_task_definition(taskDefinition=params["taskDefinition"])[
+                "taskDefinition"
+            ]
             return {
                 "arn": found["taskDefinitionArn"],
                 "arnWithoutRevision": found["taskDefinitionArn"].rsplit(":", 1)[0],
@@ -163,8 +176,12 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
     def _event_rule(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         bus = i.get("eventBusName", "default")
         arn = self._client("events").put_rule(
-            Name=i["name"], EventBusName=bus, EventPattern=i["eventPattern"],
-            State="ENABLED", Description=i.get("description", ""))["RuleArn"]
+            Name=i["name"],
+            EventBusName=bus,
+            EventPattern=i["eventPattern"],
+            State="ENABLED",
+            Description=i.get("description", ""),
+        )["RuleArn"]
         return f"{bus}|{i['name']}", {"arn": arn}
 
     def _event_target(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -177,9 +194,11 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             policy = i["retryPolicy"]
             target["RetryPolicy"] = {
                 "MaximumEventAgeInSeconds": policy["maximumEventAgeInSeconds"],
-                "MaximumRetryAttempts": policy["maximumRetryAttempts"]}
+                "MaximumRetryAttempts": policy["maximumRetryAttempts"],
+            }
         response = self._client("events").put_targets(
-            Rule=i["rule"], EventBusName=i.get("eventBusName", "default"), Targets=[target])
+            Rule=i["rule"], EventBusName=i.get("eventBusName", "default"), Targets=[target]
+        )
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"put_targets refused {name}: {response['FailedEntries']}")
         return name, {"targetId": name}
@@ -202,8 +221,9 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
     def _role(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         # Pulumi would auto-name it `<logical>-<7 random chars>`; a counter keeps runs reproducible.
         role_name = i.get("name") or f"{name}-{len(self.recording.resources):07x}"
-        role = self._client("iam").create_role(
-            RoleName=role_name, AssumeRolePolicyDocument=i["assumeRolePolicy"])["Role"]
+        role = self._client("iam").create_role(RoleName=role_name, AssumeRolePolicyDocument=i["assumeRolePolicy"])[
+            "Role"
+        ]
         for arn in i.get("managedPolicyArns") or []:
             self._client("iam").attach_role_policy(RoleName=role_name, PolicyArn=arn)
         return role_name, {"name": role_name, "arn": role["Arn"]}
@@ -227,8 +247,8 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
 
     def _state_machine(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         arn = self._client("stepfunctions").create_state_machine(
-            name=i["name"], definition=i["definition"], roleArn=i["roleArn"],
-            type=i.get("type", "STANDARD"))["stateMachineArn"]
+            name=i["name"], definition=i["definition"], roleArn=i["roleArn"], type=i.get("type", "STANDARD")
+        )["stateMachineArn"]
         return arn, {"arn": arn}
 
     def _cluster(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -249,7 +269,8 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             capacityProviders=i.get("capacityProviders", []),
             defaultCapacityProviderStrategy=[
                 {k: v for k, v in s.items() if k in ("capacityProvider", "weight", "base")}
-                for s in i.get("defaultCapacityProviderStrategies", [])],
+                for s in i.get("defaultCapacityProviderStrategies", [])
+            ],
         )
         return i["clusterName"], {}
 
@@ -272,21 +293,24 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         if i.get("rangeKey"):
             keys.append({"AttributeName": i["rangeKey"], "KeyType": "RANGE"})
         table = self._client("dynamodb").create_table(
-            TableName=i["name"], KeySchema=keys, BillingMode=i.get("billingMode", "PAY_PER_REQUEST"),
-            AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]}
-                                  for a in i["attributes"]],
+            TableName=i["name"],
+            KeySchema=keys,
+            BillingMode=i.get("billingMode", "PAY_PER_REQUEST"),
+            AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]} for a in i["attributes"]],
         )["TableDescription"]
         return i["name"], {"arn": table["TableArn"]}
 
     def _repository(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         repo = self._client("ecr").create_repository(repositoryName=i["name"])["repository"]
-        return i["name"], {"arn": repo["repositoryArn"], "repositoryUrl": repo["repositoryUri"],
-                           "registryId": repo["registryId"]}
+        return i["name"], {
+            "arn": repo["repositoryArn"],
+            "repositoryUrl": repo["repositoryUri"],
+            "registryId": repo["registryId"],
+        }
 
     def _vpc(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         vpc_id, subnets = create_network(self._client("ec2"), i.get("cidrBlock", "10.0.0.0/16"))
-        return vpc_id, {"vpcId": vpc_id, "publicSubnetIds": subnets, "privateSubnetIds": [],
-                        "isolatedSubnetIds": []}
+        return vpc_id, {"vpcId": vpc_id, "publicSubnetIds": subnets, "privateSubnetIds": [], "isolatedSubnetIds": []}
 
     def _image(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         # No Docker engine here: the image is not built; its source directory runs as a process.
@@ -311,9 +335,12 @@ def create_network(ec2: Any, cidr: str = "10.0.0.0/16") -> tuple[str, list[str]]
     ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
     zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
     base = cidr.split(".")[:2]
-    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"{base[0]}.{base[1]}.{n}.0/24",
-                                 AvailabilityZone=zone)["Subnet"]["SubnetId"]
-               for n, zone in enumerate(zones)]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"{base[0]}.{base[1]}.{n}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for n, zone in enumerate(zones)
+    ]
     return vpc_id, subnets
 
 

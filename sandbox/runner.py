@@ -56,12 +56,14 @@ class TaskRunner:
     def __call__(self, launch: TaskLaunch) -> None:
         essential = [c for c in launch.containers if c.essential] or launch.containers
         container = essential[0]
-        run = TaskRun(launch.task_arn, container.name, list(container.command or []),
-                      launch.started_by, time.monotonic())
+        run = TaskRun(
+            launch.task_arn, container.name, list(container.command or []), launch.started_by, time.monotonic()
+        )
         with self._lock:
             self.runs.append(run)
-        threading.Thread(target=self._run, args=(launch, container, run), daemon=True,
-                         name=f"task-{container.name}").start()
+        threading.Thread(
+            target=self._run, args=(launch, container, run), daemon=True, name=f"task-{container.name}"
+        ).start()
 
     def run_command(self, container: ContainerLaunch) -> TaskRun:
         """Run a one-off command in a service's container environment (like `ecs run-task`), and wait."""
@@ -92,9 +94,16 @@ class TaskRunner:
         env = self._environment(container)
         if self.docker:
             # `-e NAME` passes NAME's value from this process's environment (`env`) into the container.
-            argv = ["docker", "run", "--rm", "--network", "host",
-                    *[a for k in env if k not in HOST_ONLY for a in ("-e", k)],
-                    container.image or "", *command]
+            argv = [
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "host",
+                *[a for k in env if k not in HOST_ONLY for a in ("-e", k)],
+                container.image or "",
+                *command,
+            ]
             cwd = None
         else:
             source = self._source(container)
@@ -102,8 +111,9 @@ class TaskRunner:
             argv = [sys.executable if command[0] in ("python", "python3") else command[0], *command[1:]]
             cwd = str(source)
         try:
-            done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=self.timeout_seconds, check=False)
+            done = subprocess.run(
+                argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timeout_seconds, check=False
+            )
             run.exit_code, run.output = done.returncode, (done.stdout + done.stderr).strip()
         except subprocess.TimeoutExpired as expired:
             run.exit_code = 137
@@ -118,13 +128,15 @@ class TaskRunner:
 
     def _environment(self, container: ContainerLaunch) -> dict[str, str]:
         env = {key: os.environ[key] for key in HOST_ONLY if key in os.environ}
-        env.update({
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": self.emulator.region,
-            "AWS_REGION": self.emulator.region,
-            "AWS_ENDPOINT_URL": self.emulator.endpoint_url or "",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": self.emulator.region,
+                "AWS_REGION": self.emulator.region,
+                "AWS_ENDPOINT_URL": self.emulator.endpoint_url or "",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(container.environment)
         return env

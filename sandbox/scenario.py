@@ -63,6 +63,8 @@ def load_scenario(path: Path) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as error:
-        problems = [f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}".replace("Value error, ", "")
-                    for e in error.errors()]
+        problems = [
+            f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}".replace("Value error, ", "")
+            for e in error.errors()
+        ]
         raise ScenarioError(f"{path}: invalid scenario:\n  - " + "\n  - ".join(problems)) from None

@@ -70,8 +70,7 @@ def task_definition_answer(arn: str) -> dict[str, Any]:
         "arnWithoutRevision": arn.rsplit(":", 1)[0],
         "family": family,
         "revision": int(revision),
-        "containerDefinitions": json.dumps([{"name": family, "image": f"{family}:latest",
-                                             "essential": True}]),
+        "containerDefinitions": json.dumps([{"name": family, "image": f"{family}:latest", "essential": True}]),
         "networkMode": "awsvpc",
         "requiresCompatibilities": ["FARGATE"],
         "cpu": "256",
@@ -120,8 +119,7 @@ class Mocks(pulumi.runtime.Mocks):
         if typ == "aws:iam/role:Role":
             return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}", "id": name}
         if typ == "aws:iam/instanceProfile:InstanceProfile":
-            return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{name}",
-                    "id": name}
+            return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{name}", "id": name}
         if typ == "aws:cloudwatch/logGroup:LogGroup":
             return {"name": name, "arn": arn.format("logs", f"log-group:{name}"), "id": name}
         if typ == "aws:sfn/stateMachine:StateMachine":
@@ -133,22 +131,34 @@ class Mocks(pulumi.runtime.Mocks):
             return {"name": name, "arn": arn.format("ecs", f"capacity-provider/{name}"), "id": name}
         if typ == "aws:ecs/taskDefinition:TaskDefinition":
             family = inputs["family"]
-            return {"arn": arn.format("ecs", f"task-definition/{family}:1"), "revision": 1,
-                    "arnWithoutRevision": arn.format("ecs", f"task-definition/{family}"),
-                    "id": family}
+            return {
+                "arn": arn.format("ecs", f"task-definition/{family}:1"),
+                "revision": 1,
+                "arnWithoutRevision": arn.format("ecs", f"task-definition/{family}"),
+                "id": family,
+            }
         if typ == "aws:ecr/repository:Repository":
-            return {"name": name, "arn": arn.format("ecr", f"repository/{name}"), "id": name,
-                    "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}",
-                    "registryId": ACCOUNT}
+            return {
+                "name": name,
+                "arn": arn.format("ecr", f"repository/{name}"),
+                "id": name,
+                "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}",
+                "registryId": ACCOUNT,
+            }
         if typ == "aws:dynamodb/table:Table":
             return {"name": name, "arn": arn.format("dynamodb", f"table/{name}"), "id": name}
         if typ == "aws:ec2/launchTemplate:LaunchTemplate":
-            return {"arn": arn.format("ec2", "launch-template/lt-0123456789abcdef0"),
-                    "id": "lt-0123456789abcdef0", "latestVersion": 1}
+            return {
+                "arn": arn.format("ec2", "launch-template/lt-0123456789abcdef0"),
+                "id": "lt-0123456789abcdef0",
+                "latestVersion": 1,
+            }
         if typ == "aws:autoscaling/group:Group":
-            return {"name": name, "id": name,
-                    "arn": f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:uuid:"
-                           f"autoScalingGroupName/{name}"}
+            return {
+                "name": name,
+                "id": name,
+                "arn": f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/{name}",
+            }
         if typ == "aws:ec2/vpc:Vpc":
             return {"id": "vpc-0123456789abcdef0", "arn": arn.format("ec2", "vpc/vpc-0123456789abcdef0")}
         if typ == "aws:ec2/subnet:Subnet":
@@ -162,17 +172,24 @@ class Mocks(pulumi.runtime.Mocks):
             return {"id": "sg-0123456789abcdef0", "arn": arn.format("ec2", "security-group/sg-0")}
         if typ == "awsx:ec2:Vpc":
             # awsx components register as one resource under mocks: only these outputs exist.
-            return {"vpcId": "vpc-0123456789abcdef0",
-                    "publicSubnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
-                    "privateSubnetIds": [], "isolatedSubnetIds": []}
+            return {
+                "vpcId": "vpc-0123456789abcdef0",
+                "publicSubnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
+                "privateSubnetIds": [],
+                "isolatedSubnetIds": [],
+            }
         if typ == "awsx:ecr:Image":
             return {"imageUri": f"{inputs.get('repositoryUrl', 'repo')}@sha256:{'0' * 64}"}
         return {}
 
     def _answer(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
-                    "userId": "AIDTEST", "id": ACCOUNT}
+            return {
+                "accountId": ACCOUNT,
+                "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
+                "userId": "AIDTEST",
+                "id": ACCOUNT,
+            }
         if token == "aws:index/getRegion:getRegion":
             return {"region": REGION, "name": REGION, "id": REGION}
         if token == "aws:index/getPartition:getPartition":
@@ -182,8 +199,12 @@ class Mocks(pulumi.runtime.Mocks):
             return {"clusterArns": arns, "id": REGION}
         if token == "aws:ecs/getCluster:getCluster":
             cluster = args["clusterName"]
-            return {"arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}",
-                    "clusterName": cluster, "status": self.cluster_status, "id": cluster}
+            return {
+                "arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}",
+                "clusterName": cluster,
+                "status": self.cluster_status,
+                "id": cluster,
+            }
         if token == "aws:ecs/getTaskDefinition:getTaskDefinition":
             arn = args["taskDefinition"]
             if arn in self.task_definitions and self.task_definitions[arn] is None:
@@ -195,8 +216,7 @@ class Mocks(pulumi.runtime.Mocks):
         if token == "aws:ec2/getInstanceType:getInstanceType":
             return {"instanceType": args["instanceType"], **INSTANCE_TYPES[args["instanceType"]]}
         if token == "aws:ssm/getParameter:getParameter":
-            return {"name": args["name"], "value": "ami-0123456789abcdef0", "type": "String",
-                    "id": args["name"]}
+            return {"name": args["name"], "value": "ami-0123456789abcdef0", "type": "String", "id": args["name"]}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{REGION}a", f"{REGION}b", f"{REGION}c"]}
         raise AssertionError(f"unexpected invoke {token} {args}")

@@ -10,12 +10,18 @@ from conftest import ACCOUNT, REGION, stack_config, task_definition_answer
 TRIGGERS = {
     "reserve-credit": ("order", ["OrderCreated"], "customer", ["python", "-m", "customer.reserve_credit"]),
     "approve-order": ("customer", ["CreditReserved"], "order", ["python", "-m", "order.approve"]),
-    "reject-order": ("customer", ["CreditLimitExceeded", "CustomerValidationFailed"], "order",
-                     ["python", "-m", "order.reject"]),
+    "reject-order": (
+        "customer",
+        ["CreditLimitExceeded", "CustomerValidationFailed"],
+        "order",
+        ["python", "-m", "order.reject"],
+    ),
     "release-credit": ("order", ["OrderCancelled"], "customer", ["python", "-m", "customer.release_credit"]),
 }
-TASK_DEFS = {"order": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3",
-             "customer": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/customer:5"}
+TASK_DEFS = {
+    "order": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3",
+    "customer": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/customer:5",
+}
 
 
 @pytest.fixture
@@ -72,9 +78,13 @@ def test_every_state_machine_runs_the_looked_up_task_on_fargate(cloud):
         assert parameters["Cluster"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/shared"
         assert parameters["TaskDefinition"] == TASK_DEFS[service]
         assert parameters["LaunchType"] == "FARGATE"
-        assert parameters["NetworkConfiguration"] == {"AwsvpcConfiguration": {
-            "Subnets": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"], "SecurityGroups": ["sg-0c1d2e3f"],
-            "AssignPublicIp": "DISABLED"}}
+        assert parameters["NetworkConfiguration"] == {
+            "AwsvpcConfiguration": {
+                "Subnets": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"],
+                "SecurityGroups": ["sg-0c1d2e3f"],
+                "AssignPublicIp": "DISABLED",
+            }
+        }
         override = parameters["Overrides"]["ContainerOverrides"][0]
         assert override["Name"] == service and override["Command"] == command
         # AND only order overrides the task size (config gives cpu/memory for order only)
@@ -84,7 +94,8 @@ def test_every_state_machine_runs_the_looked_up_task_on_fargate(cloud):
         assert statements["RunTheTaskDefinitionRevision"]["Resource"] == TASK_DEFS[service]
         answer = task_definition_answer(TASK_DEFS[service])
         assert statements["PassTaskRolesToEcs"]["Resource"] == sorted(
-            [answer["taskRoleArn"], answer["executionRoleArn"]])
+            [answer["taskRoleArn"], answer["executionRoleArn"]]
+        )
 
 
 def test_outputs_name_every_bus_and_trigger(cloud):
@@ -92,26 +103,29 @@ def test_outputs_name_every_bus_and_trigger(cloud):
     assert cloud.outputs["environment"] == "cloud"
     assert cloud.outputs["buses"]["order"] == {
         "name": "event-tasks-cloud-order",
-        "arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/event-tasks-cloud-order"}
+        "arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/event-tasks-cloud-order",
+    }
     assert set(cloud.outputs["triggers"]) == set(TRIGGERS)
     assert cloud.outputs["triggers"]["reject-order"] == {
         "rule": "event-tasks-cloud-reject-order",
-        "ruleArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/event-tasks-cloud-customer/"
-                   "event-tasks-cloud-reject-order",
+        "ruleArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/event-tasks-cloud-customer/event-tasks-cloud-reject-order",
         "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-reject-order",
         "deadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/event-tasks-cloud-reject-order-dlq",
     }
 
 
-@pytest.mark.parametrize(("answer", "message"), [
-    ({"containerDefinitions": '[{"name": "web"}]'},
-     r"services\.customer\.containerName: 'customer' is not a container of .*containers are: web"),
-    ({"requiresCompatibilities": ["EC2"]},
-     r"services\.customer\.taskDefinitionArn: .* is not Fargate-compatible"),
-    ({"networkMode": "bridge"}, r"services\.customer\.taskDefinitionArn: .* network mode 'bridge'"),
-])
-def test_a_task_definition_that_cannot_run_fails_before_anything_is_registered(
-        deploy, mocks, answer, message):
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            {"containerDefinitions": '[{"name": "web"}]'},
+            r"services\.customer\.containerName: 'customer' is not a container of .*containers are: web",
+        ),
+        ({"requiresCompatibilities": ["EC2"]}, r"services\.customer\.taskDefinitionArn: .* is not Fargate-compatible"),
+        ({"networkMode": "bridge"}, r"services\.customer\.taskDefinitionArn: .* network mode 'bridge'"),
+    ],
+)
+def test_a_task_definition_that_cannot_run_fails_before_anything_is_registered(deploy, mocks, answer, message):
     # GIVEN the existing customer task definition does not fit the cloud stack
     arn = TASK_DEFS["customer"]
     mocks.task_definitions[arn] = {**task_definition_answer(arn), **answer}
@@ -129,7 +143,6 @@ def test_an_inactive_cluster_fails_before_anything_is_registered(deploy, mocks):
     with pytest.raises(ConfigError, match=r"cloud\.clusterArn: cluster 'shared' is INACTIVE"):
         deploy("cloud")
     assert mocks.resources == []
-
 
 
 def test_a_missing_cluster_fails_naming_the_key(deploy, mocks):

@@ -24,29 +24,45 @@ def children(mocks, typ):
 
 def test_service_bus(mocks, evaluate):
     # WHEN a ServiceBus is declared
-    outputs = evaluate(lambda: {
-        "arn": (bus := ServiceBus("order", ServiceBusArgs(bus_name="et-test-order", service="order"))).arn,
-        "name": bus.name,
-    })
+    outputs = evaluate(
+        lambda: {
+            "arn": (bus := ServiceBus("order", ServiceBusArgs(bus_name="et-test-order", service="order"))).arn,
+            "name": bus.name,
+        }
+    )
     # THEN it is one named custom bus whose ARN and name it exposes
     (resource,) = children(mocks, "aws:cloudwatch/eventBus:EventBus")
     assert resource.name == "order-bus" and resource.inputs["name"] == "et-test-order"
-    assert outputs == {"name": "et-test-order",
-                       "arn": "arn:aws:events:ap-southeast-1:123456789012:event-bus/et-test-order"}
+    assert outputs == {
+        "name": "et-test-order",
+        "arn": "arn:aws:events:ap-southeast-1:123456789012:event-bus/et-test-order",
+    }
     assert [r.typ for r in mocks.resources if not r.custom] == ["event-tasks:index:ServiceBus"]
 
 
 def rule_args(**overrides):
-    return TaskTriggerRuleArgs(**{
-        "aws": CTX, "bus_name": "et-test-order", "rule_name": "et-test-reserve",
-        "dead_letter_queue_name": "et-test-reserve-dlq", "detail_types": ["OrderCreated"],
-        "state_machine_arn": MACHINE_ARN, **overrides})
+    return TaskTriggerRuleArgs(
+        **{
+            "aws": CTX,
+            "bus_name": "et-test-order",
+            "rule_name": "et-test-reserve",
+            "dead_letter_queue_name": "et-test-reserve-dlq",
+            "detail_types": ["OrderCreated"],
+            "state_machine_arn": MACHINE_ARN,
+            **overrides,
+        }
+    )
 
 
 def test_task_trigger_rule_targets_the_machine_on_the_same_bus(mocks, evaluate):
     # WHEN a rule is declared on a custom bus
-    outputs = evaluate(lambda: {"dlq": (r := TaskTriggerRule("reserve", rule_args())).dead_letter_queue_url,
-                                "arn": r.arn, "role": r.role_arn})
+    outputs = evaluate(
+        lambda: {
+            "dlq": (r := TaskTriggerRule("reserve", rule_args())).dead_letter_queue_url,
+            "arn": r.arn,
+            "role": r.role_arn,
+        }
+    )
     # THEN the rule matches the detail-type on that bus
     (rule,) = children(mocks, "aws:cloudwatch/eventRule:EventRule")
     assert rule.inputs["eventBusName"] == "et-test-order"
@@ -65,8 +81,7 @@ def test_task_trigger_rule_targets_the_machine_on_the_same_bus(mocks, evaluate):
 
 def test_task_trigger_rule_grants_are_scoped_to_the_rule_and_machine(mocks, evaluate):
     # WHEN a rule is declared with a custom retry policy
-    evaluate(lambda: TaskTriggerRule("reserve", rule_args(
-        maximum_event_age_seconds=600, maximum_retry_attempts=2)).arn)
+    evaluate(lambda: TaskTriggerRule("reserve", rule_args(maximum_event_age_seconds=600, maximum_retry_attempts=2)).arn)
     (rule,) = children(mocks, "aws:cloudwatch/eventRule:EventRule")
     (role,) = children(mocks, "aws:iam/role:Role")
     (policy,) = children(mocks, "aws:iam/rolePolicy:RolePolicy")
@@ -76,18 +91,26 @@ def test_task_trigger_rule_grants_are_scoped_to_the_rule_and_machine(mocks, eval
     # THEN events.amazonaws.com may assume the role only for this rule in this account
     trust = role.json("assumeRolePolicy")["Statement"][0]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"},
-                                  "ArnLike": {"aws:SourceArn": rule.state["arn"]}}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": rule.state["arn"]},
+    }
     # AND the role may only start this one state machine
-    assert policy.json("policy")["Statement"] == [{
-        "Sid": "StartTheTargetStateMachine", "Effect": "Allow", "Action": "states:StartExecution",
-        "Resource": MACHINE_ARN}]
+    assert policy.json("policy")["Statement"] == [
+        {
+            "Sid": "StartTheTargetStateMachine",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": MACHINE_ARN,
+        }
+    ]
     # AND the DLQ is encrypted, keeps messages 14 days and accepts only this rule's failures
     assert queue.inputs["sqsManagedSseEnabled"] is True
     assert queue.inputs["messageRetentionSeconds"] == 1209600
     assert queue_policy.inputs["queueUrl"] == queue.state["url"]
     assert queue_policy.json("policy")["Statement"][0]["Condition"] == {
-        "ArnEquals": {"aws:SourceArn": rule.state["arn"]}}
+        "ArnEquals": {"aws:SourceArn": rule.state["arn"]}
+    }
     assert target.inputs["retryPolicy"] == {"maximumEventAgeInSeconds": 600, "maximumRetryAttempts": 2}
 
 
@@ -95,22 +118,35 @@ def machine_args(**overrides):
     target = TaskTarget(
         cluster_arn="arn:aws:ecs:ap-southeast-1:123456789012:cluster/shared",
         task_definition_arn=pulumi.Output.from_input(
-            "arn:aws:ecs:ap-southeast-1:123456789012:task-definition/customer:5"),
+            "arn:aws:ecs:ap-southeast-1:123456789012:task-definition/customer:5"
+        ),
         container_name="customer",
         pass_role_arns=["arn:aws:iam::123456789012:role/customer-task"],
         launch=FargateLaunch(["subnet-0a1b2c3d"], ["sg-0c1d2e3f"]),
     )
-    return RunTaskStateMachineArgs(**{
-        "aws": CTX, "state_machine_name": "et-test-reserve",
-        "log_group_name": "/aws/vendedlogs/states/et-test-reserve", "target": target,
-        "command": ["python", "-m", "customer.reserve_credit"], "timeout_seconds": 300,
-        "log_retention_days": 30, **overrides})
+    return RunTaskStateMachineArgs(
+        **{
+            "aws": CTX,
+            "state_machine_name": "et-test-reserve",
+            "log_group_name": "/aws/vendedlogs/states/et-test-reserve",
+            "target": target,
+            "command": ["python", "-m", "customer.reserve_credit"],
+            "timeout_seconds": 300,
+            "log_retention_days": 30,
+            **overrides,
+        }
+    )
 
 
 def test_run_task_state_machine(mocks, evaluate):
     # WHEN a state machine is declared for a target whose ARN is an Output
-    outputs = evaluate(lambda: {"arn": (m := RunTaskStateMachine("reserve", machine_args())).arn,
-                                "name": m.name, "role_arn": m.role_arn})
+    outputs = evaluate(
+        lambda: {
+            "arn": (m := RunTaskStateMachine("reserve", machine_args())).arn,
+            "name": m.name,
+            "role_arn": m.role_arn,
+        }
+    )
     (machine,) = children(mocks, "aws:sfn/stateMachine:StateMachine")
     (role,) = children(mocks, "aws:iam/role:Role")
     (policy,) = children(mocks, "aws:iam/rolePolicy:RolePolicy")
@@ -120,13 +156,17 @@ def test_run_task_state_machine(mocks, evaluate):
     assert machine.inputs["name"] == "et-test-reserve"
     definition = machine.json("definition")
     assert definition["States"]["RunTask"]["Parameters"]["TaskDefinition"] == (
-        "arn:aws:ecs:ap-southeast-1:123456789012:task-definition/customer:5")
+        "arn:aws:ecs:ap-southeast-1:123456789012:task-definition/customer:5"
+    )
     assert definition["TimeoutSeconds"] == 300
     # AND it logs to its own vended log group with retention, and traces with X-Ray
     assert logs.inputs["name"] == "/aws/vendedlogs/states/et-test-reserve"
     assert logs.inputs["retentionInDays"] == 30
     assert machine.inputs["loggingConfiguration"] == {
-        "level": "ERROR", "includeExecutionData": True, "logDestination": f"{logs.state['arn']}:*"}
+        "level": "ERROR",
+        "includeExecutionData": True,
+        "logDestination": f"{logs.state['arn']}:*",
+    }
     assert machine.inputs["tracingConfiguration"] == {"enabled": True}
     # AND its role trusts only Step Functions for this state machine, with the .sync grants
     trust = role.json("assumeRolePolicy")["Statement"][0]
@@ -134,8 +174,15 @@ def test_run_task_state_machine(mocks, evaluate):
     assert trust["Condition"]["ArnLike"] == {"aws:SourceArn": outputs["arn"]}
     assert machine.inputs["roleArn"] == role.state["arn"]
     sids = [s["Sid"] for s in policy.json("policy")["Statement"]]
-    assert sids == ["RunTheTaskDefinitionRevision", "WatchAndStopStartedTasks", "ManageSyncCompletionRule",
-                    "PassTaskRolesToEcs", "DeliverExecutionLogs", "SendTraces"]
+    assert sids == [
+        "RunTheTaskDefinitionRevision",
+        "WatchAndStopStartedTasks",
+        "ManageSyncCompletionRule",
+        "PassTaskRolesToEcs",
+        "DeliverExecutionLogs",
+        "SendTraces",
+    ]
     assert json.loads(policy.inputs["policy"])["Statement"][3]["Resource"] == [
-        "arn:aws:iam::123456789012:role/customer-task"]
+        "arn:aws:iam::123456789012:role/customer-task"
+    ]
     assert outputs == {"arn": machine.state["arn"], "name": "et-test-reserve", "role_arn": role.state["arn"]}

@@ -62,87 +62,169 @@ def test_scalar_values_arrive_as_strings_from_the_engine():
 
 BAD = [
     ("environment missing", cloud_raw(environment=None), r"event-tasks:environment: required"),
-    ("environment unknown", cloud_raw(environment="prod"),
-     r"event-tasks:environment: 'prod': Input should be 'local' or 'cloud'"),
+    (
+        "environment unknown",
+        cloud_raw(environment="prod"),
+        r"event-tasks:environment: 'prod': Input should be 'local' or 'cloud'",
+    ),
     ("region missing", cloud_raw(**{"aws:region": None}), r"aws:region: required"),
     ("cloud block missing", cloud_raw(cloud=None), r"event-tasks:cloud: required when environment is cloud"),
-    ("cloud block in local", {**cloud_raw(environment="local")},
-     r"event-tasks:cloud: only allowed when environment is cloud"),
+    (
+        "cloud block in local",
+        {**cloud_raw(environment="local")},
+        r"event-tasks:cloud: only allowed when environment is cloud",
+    ),
     ("unknown top-level key", cloud_raw(triggerz="{}"), r"event-tasks:triggerz: unknown key; allowed:"),
-    ("unknown nested key", cloud_raw(cloud={**parsed("cloud"), "subnet": ["subnet-0a1b2c3d"]}),
-     r"event-tasks:cloud\.subnet: unknown key; allowed here: assignPublicIp, clusterArn, securityGroups,"),
-    ("bad cluster ARN", cloud_raw(cloud={**parsed("cloud"), "clusterArn": "shared"}),
-     r"event-tasks:cloud\.clusterArn: 'shared' is not an ECS cluster ARN"),
-    ("cluster in another region",
-     cloud_raw(cloud={**parsed("cloud"),
-                      "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/shared"}),
-     r"event-tasks:cloud\.clusterArn: is in region us-east-1 but the stack's aws:region is ap-southeast-1"),
-    ("task definition without revision",
-     cloud_raw(services=with_service(
-         "order", taskDefinitionArn="arn:aws:ecs:ap-southeast-1:123456789012:task-definition/order")),
-     r"event-tasks:services\.order\.taskDefinitionArn: .* is not a task definition ARN with a revision"),
-    ("task definition missing for a run service",
-     cloud_raw(services={**parsed("services"), "customer": {}}),
-     r"event-tasks:services\.customer\.taskDefinitionArn: required in cloud because trigger\(s\) "
-     r"release-credit, reserve-credit run"),
-    ("bad subnet id", cloud_raw(cloud={**parsed("cloud"), "subnets": ["subnet-xyz"]}),
-     r"event-tasks:cloud\.subnets: \['subnet-xyz'\] is not a subnet id"),
-    ("bad security group", cloud_raw(cloud={**parsed("cloud"), "securityGroups": ["default"]}),
-     r"event-tasks:cloud\.securityGroups: \['default'\] is not a security group id"),
-    ("no security group", cloud_raw(cloud={**parsed("cloud"), "securityGroups": []}),
-     r"event-tasks:cloud\.securityGroups: List should have at least 1 item"),
-    ("trigger names an unknown bus", cloud_raw(triggers=with_trigger("reserve-credit", bus="ordr")),
-     r"event-tasks:triggers\.reserve-credit\.bus: 'ordr' is not a service; services are: customer, order"),
-    ("trigger names an unknown service",
-     cloud_raw(triggers=with_trigger("reserve-credit", service="billing")),
-     r"event-tasks:triggers\.reserve-credit\.service: 'billing' is not a service"),
-    ("empty detailTypes", cloud_raw(triggers=with_trigger("reserve-credit", detailTypes=[])),
-     r"event-tasks:triggers\.reserve-credit\.detailTypes: List should have at least 1 item"),
-    ("empty command", cloud_raw(triggers=with_trigger("reserve-credit", command=[])),
-     r"event-tasks:triggers\.reserve-credit\.command: List should have at least 1 item"),
-    ("blank command argument", cloud_raw(triggers=with_trigger("reserve-credit", command=["python", " "])),
-     r"event-tasks:triggers\.reserve-credit\.command: has a blank argument"),
-    ("missing trigger field", cloud_raw(triggers=with_trigger("reserve-credit", command=None)),
-     r"event-tasks:triggers\.reserve-credit\.command: required"),
-    ("negative cpu", cloud_raw(services=with_service("order", cpu=-256)),
-     r"event-tasks:services\.order\.cpu: -256: Input should be greater than 0"),
-    ("cpu without memory", cloud_raw(services=with_service("customer", cpu=256)),
-     r"event-tasks:services\.customer: cpu and memory override the Fargate task size together"),
-    ("invalid Fargate size", cloud_raw(services=with_service("order", cpu=256, memory=4096)),
-     r"event-tasks:services\.order\.memory: 4096 MiB is not valid with cpu 256 on Fargate"),
-    ("invalid Fargate cpu", cloud_raw(services=with_service("order", cpu=300, memory=512)),
-     r"event-tasks:services\.order\.cpu: 300 is not a Fargate cpu size"),
-    ("timeout zero", cloud_raw(triggers=with_trigger("reserve-credit", timeoutSeconds=0)),
-     r"event-tasks:triggers\.reserve-credit\.timeoutSeconds: 0: Input should be greater than or equal to 1"),
-    ("retry out of range",
-     cloud_raw(triggers=with_trigger("reserve-credit", retry={"maximumRetryAttempts": 500})),
-     r"event-tasks:triggers\.reserve-credit\.retry\.maximumRetryAttempts: 500: Input should be less than"),
-    ("trigger name too long for a rule",
-     cloud_raw(triggers={"reserve-credit-for-every-order-placed-by-customers-ok": parsed("triggers")[
-         "reserve-credit"]}),
-     r"event-tasks:triggers\.reserve-credit-for-every-order-placed-by-customers-ok: the EventBridge rule "
-     r"name .* would be 71 characters \(limit 64\) in stack 'cloud'; use a trigger name of at most 46"),
-    ("trigger name with bad characters",
-     cloud_raw(triggers={"Reserve_Credit": parsed("triggers")["reserve-credit"]}),
-     r"event-tasks:triggers\.Reserve_Credit: 'Reserve_Credit' is not a valid trigger name"),
-    ("service name with bad characters",
-     cloud_raw(services={**parsed("services"), "Order Service": {}}),
-     r"event-tasks:services\.Order Service: 'Order Service' is not a valid service name"),
-    ("image in cloud", cloud_raw(services=with_service("order", image="service_images/order")),
-     r"event-tasks:services\.order\.image: only allowed when environment is local"),
-    ("bad retention", cloud_raw(logRetentionDays="10"),
-     r"event-tasks:logRetentionDays: 10 is not a CloudWatch retention"),
-    ("duplicate detail type",
-     cloud_raw(triggers=with_trigger("reserve-credit", detailTypes=["OrderCreated", "OrderCreated"])),
-     r"event-tasks:triggers\.reserve-credit\.detailTypes: lists a detail-type twice"),
+    (
+        "unknown nested key",
+        cloud_raw(cloud={**parsed("cloud"), "subnet": ["subnet-0a1b2c3d"]}),
+        r"event-tasks:cloud\.subnet: unknown key; allowed here: assignPublicIp, clusterArn, securityGroups,",
+    ),
+    (
+        "bad cluster ARN",
+        cloud_raw(cloud={**parsed("cloud"), "clusterArn": "shared"}),
+        r"event-tasks:cloud\.clusterArn: 'shared' is not an ECS cluster ARN",
+    ),
+    (
+        "cluster in another region",
+        cloud_raw(cloud={**parsed("cloud"), "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/shared"}),
+        r"event-tasks:cloud\.clusterArn: is in region us-east-1 but the stack's aws:region is ap-southeast-1",
+    ),
+    (
+        "task definition without revision",
+        cloud_raw(
+            services=with_service(
+                "order", taskDefinitionArn="arn:aws:ecs:ap-southeast-1:123456789012:task-definition/order"
+            )
+        ),
+        r"event-tasks:services\.order\.taskDefinitionArn: .* is not a task definition ARN with a revision",
+    ),
+    (
+        "task definition missing for a run service",
+        cloud_raw(services={**parsed("services"), "customer": {}}),
+        r"event-tasks:services\.customer\.taskDefinitionArn: required in cloud because trigger\(s\) "
+        r"release-credit, reserve-credit run",
+    ),
+    (
+        "bad subnet id",
+        cloud_raw(cloud={**parsed("cloud"), "subnets": ["subnet-xyz"]}),
+        r"event-tasks:cloud\.subnets: \['subnet-xyz'\] is not a subnet id",
+    ),
+    (
+        "bad security group",
+        cloud_raw(cloud={**parsed("cloud"), "securityGroups": ["default"]}),
+        r"event-tasks:cloud\.securityGroups: \['default'\] is not a security group id",
+    ),
+    (
+        "no security group",
+        cloud_raw(cloud={**parsed("cloud"), "securityGroups": []}),
+        r"event-tasks:cloud\.securityGroups: List should have at least 1 item",
+    ),
+    (
+        "trigger names an unknown bus",
+        cloud_raw(triggers=with_trigger("reserve-credit", bus="ordr")),
+        r"event-tasks:triggers\.reserve-credit\.bus: 'ordr' is not a service; services are: customer, order",
+    ),
+    (
+        "trigger names an unknown service",
+        cloud_raw(triggers=with_trigger("reserve-credit", service="billing")),
+        r"event-tasks:triggers\.reserve-credit\.service: 'billing' is not a service",
+    ),
+    (
+        "empty detailTypes",
+        cloud_raw(triggers=with_trigger("reserve-credit", detailTypes=[])),
+        r"event-tasks:triggers\.reserve-credit\.detailTypes: List should have at least 1 item",
+    ),
+    (
+        "empty command",
+        cloud_raw(triggers=with_trigger("reserve-credit", command=[])),
+        r"event-tasks:triggers\.reserve-credit\.command: List should have at least 1 item",
+    ),
+    (
+        "blank command argument",
+        cloud_raw(triggers=with_trigger("reserve-credit", command=["python", " "])),
+        r"event-tasks:triggers\.reserve-credit\.command: has a blank argument",
+    ),
+    (
+        "missing trigger field",
+        cloud_raw(triggers=with_trigger("reserve-credit", command=None)),
+        r"event-tasks:triggers\.reserve-credit\.command: required",
+    ),
+    (
+        "negative cpu",
+        cloud_raw(services=with_service("order", cpu=-256)),
+        r"event-tasks:services\.order\.cpu: -256: Input should be greater than 0",
+    ),
+    (
+        "cpu without memory",
+        cloud_raw(services=with_service("customer", cpu=256)),
+        r"event-tasks:services\.customer: cpu and memory override the Fargate task size together",
+    ),
+    (
+        "invalid Fargate size",
+        cloud_raw(services=with_service("order", cpu=256, memory=4096)),
+        r"event-tasks:services\.order\.memory: 4096 MiB is not valid with cpu 256 on Fargate",
+    ),
+    (
+        "invalid Fargate cpu",
+        cloud_raw(services=with_service("order", cpu=300, memory=512)),
+        r"event-tasks:services\.order\.cpu: 300 is not a Fargate cpu size",
+    ),
+    (
+        "timeout zero",
+        cloud_raw(triggers=with_trigger("reserve-credit", timeoutSeconds=0)),
+        r"event-tasks:triggers\.reserve-credit\.timeoutSeconds: 0: Input should be greater than or equal to 1",
+    ),
+    (
+        "retry out of range",
+        cloud_raw(triggers=with_trigger("reserve-credit", retry={"maximumRetryAttempts": 500})),
+        r"event-tasks:triggers\.reserve-credit\.retry\.maximumRetryAttempts: 500: Input should be less than",
+    ),
+    (
+        "trigger name too long for a rule",
+        cloud_raw(
+            triggers={"reserve-credit-for-every-order-placed-by-customers-ok": parsed("triggers")["reserve-credit"]}
+        ),
+        r"event-tasks:triggers\.reserve-credit-for-every-order-placed-by-customers-ok: the EventBridge rule "
+        r"name .* would be 71 characters \(limit 64\) in stack 'cloud'; use a trigger name of at most 46",
+    ),
+    (
+        "trigger name with bad characters",
+        cloud_raw(triggers={"Reserve_Credit": parsed("triggers")["reserve-credit"]}),
+        r"event-tasks:triggers\.Reserve_Credit: 'Reserve_Credit' is not a valid trigger name",
+    ),
+    (
+        "service name with bad characters",
+        cloud_raw(services={**parsed("services"), "Order Service": {}}),
+        r"event-tasks:services\.Order Service: 'Order Service' is not a valid service name",
+    ),
+    (
+        "image in cloud",
+        cloud_raw(services=with_service("order", image="service_images/order")),
+        r"event-tasks:services\.order\.image: only allowed when environment is local",
+    ),
+    (
+        "bad retention",
+        cloud_raw(logRetentionDays="10"),
+        r"event-tasks:logRetentionDays: 10 is not a CloudWatch retention",
+    ),
+    (
+        "duplicate detail type",
+        cloud_raw(triggers=with_trigger("reserve-credit", detailTypes=["OrderCreated", "OrderCreated"])),
+        r"event-tasks:triggers\.reserve-credit\.detailTypes: lists a detail-type twice",
+    ),
     ("services missing", cloud_raw(services=None), r"event-tasks:services: required"),
-    ("not a number", cloud_raw(triggers=with_trigger("reserve-credit", timeoutSeconds="soon")),
-     r"event-tasks:triggers\.reserve-credit\.timeoutSeconds: 'soon': Input should be a valid integer"),
+    (
+        "not a number",
+        cloud_raw(triggers=with_trigger("reserve-credit", timeoutSeconds="soon")),
+        r"event-tasks:triggers\.reserve-credit\.timeoutSeconds: 'soon': Input should be a valid integer",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("raw", "message"), [(raw, message) for _, raw, message in BAD],
-                         ids=[name for name, _, _ in BAD])
+@pytest.mark.parametrize(
+    ("raw", "message"), [(raw, message) for _, raw, message in BAD], ids=[name for name, _, _ in BAD]
+)
 def test_bad_config_names_the_key(raw, message):
     # GIVEN a stack config with one mistake WHEN it is validated THEN the error names the key and fix
     with pytest.raises(ConfigError, match=message):
@@ -157,11 +239,14 @@ def test_every_problem_is_reported_at_once():
         load_config(raw, "cloud", ROOT)
     # THEN both are listed, each with its key
     assert [p.split(":")[1].split(" ")[0] for p in error.value.problems] == [
-        "triggers.reserve-credit.bus", "triggers.reserve-credit.service"]
+        "triggers.reserve-credit.bus",
+        "triggers.reserve-credit.service",
+    ]
 
 
-@pytest.mark.parametrize(("raw", "message"), [(raw, message) for _, raw, message in BAD[::4]],
-                         ids=[name for name, _, _ in BAD[::4]])
+@pytest.mark.parametrize(
+    ("raw", "message"), [(raw, message) for _, raw, message in BAD[::4]], ids=[name for name, _, _ in BAD[::4]]
+)
 def test_bad_config_registers_nothing(deploy, mocks, raw, message):
     # GIVEN a bad config WHEN the program runs
     with pytest.raises(ConfigError, match=message):

@@ -106,13 +106,17 @@ def test_the_vpc_has_public_subnets_in_two_zones_routed_to_an_internet_gateway(l
     assert vpc.inputs["enableDnsSupport"] is True and vpc.inputs["enableDnsHostnames"] is True
     # AND two /24 subnets in two different zones of the region
     assert [(s.inputs["cidrBlock"], s.inputs["availabilityZone"]) for s in subnets] == [
-        ("10.0.0.0/24", f"{REGION}a"), ("10.0.1.0/24", f"{REGION}b")]
+        ("10.0.0.0/24", f"{REGION}a"),
+        ("10.0.1.0/24", f"{REGION}b"),
+    ]
     assert all(s.inputs["vpcId"] == vpc.state["id"] for s in subnets)
     # AND one route table sends everything to the internet gateway, associated with both subnets
     assert gateway.inputs["vpcId"] == vpc.state["id"]
     assert routes.inputs["routes"] == [{"cidrBlock": "0.0.0.0/0", "gatewayId": gateway.state["id"]}]
-    associations = {(a.inputs["subnetId"], a.inputs["routeTableId"])
-                    for a in local.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")}
+    associations = {
+        (a.inputs["subnetId"], a.inputs["routeTableId"])
+        for a in local.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    }
     assert associations == {(s.state["id"], routes.state["id"]) for s in subnets}
 
 
@@ -127,14 +131,21 @@ def test_the_launch_template_boots_the_ecs_ami_with_imdsv2_into_the_cluster(loca
     # AND IMDSv2 only, and its token stays on the host (bridge-mode tasks cannot borrow the
     # instance role)
     assert template.inputs["metadataOptions"] == {
-        "httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+        "httpEndpoint": "enabled",
+        "httpTokens": "required",
+        "httpPutResponseHopLimit": 1,
+    }
     # AND a public IP on the instance's interface (no NAT), with the egress-only group
-    assert template.inputs["networkInterfaces"] == [{
-        "deviceIndex": 0, "associatePublicIpAddress": "true", "deleteOnTermination": "true",
-        "securityGroups": [local.named("cluster-instances").state["id"]]}]
+    assert template.inputs["networkInterfaces"] == [
+        {
+            "deviceIndex": 0,
+            "associatePublicIpAddress": "true",
+            "deleteOnTermination": "true",
+            "securityGroups": [local.named("cluster-instances").state["id"]],
+        }
+    ]
     assert "vpcSecurityGroupIds" not in template.inputs
-    assert template.inputs["iamInstanceProfile"] == {
-        "arn": local.named("cluster-instance-profile").state["arn"]}
+    assert template.inputs["iamInstanceProfile"] == {"arn": local.named("cluster-instance-profile").state["arn"]}
     # AND the user data makes the ECS agent join the cluster by its name
     assert cluster.inputs["name"] == "event-tasks-local"
     assert base64.b64decode(template.inputs["userData"]).decode() == (
@@ -154,8 +165,10 @@ def test_the_instances_have_the_ecs_instance_role_and_no_inbound_access(local):
     profile = local.named("cluster-instance-profile")
     group = local.named("cluster-instances")
     # THEN EC2 may assume the role, which has the ECS container-instance policy and SSM core
-    assert role.json("assumeRolePolicy") == {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    assert role.json("assumeRolePolicy") == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
     assert {(a.inputs["role"], a.inputs["policyArn"]) for a in attachments} == {
         (role.state["name"], "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"),
         (role.state["name"], "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"),
@@ -164,8 +177,15 @@ def test_the_instances_have_the_ecs_instance_role_and_no_inbound_access(local):
     # AND the security group admits nothing and lets out HTTPS only
     assert group.inputs["vpcId"] == local.named("network-vpc").state["id"]
     assert group.inputs["ingress"] == []
-    assert group.inputs["egress"] == [{"description": "AWS APIs over HTTPS", "protocol": "tcp",
-                                       "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]
+    assert group.inputs["egress"] == [
+        {
+            "description": "AWS APIs over HTTPS",
+            "protocol": "tcp",
+            "fromPort": 443,
+            "toPort": 443,
+            "cidrBlocks": ["0.0.0.0/0"],
+        }
+    ]
 
 
 def test_the_capacity_provider_scales_the_group_and_is_the_cluster_default(local):
@@ -189,23 +209,29 @@ def test_the_capacity_provider_scales_the_group_and_is_the_cluster_default(local
     assert provider.inputs["autoScalingGroupProvider"] == {
         "autoScalingGroupArn": group.state["arn"],
         "managedTerminationProtection": "ENABLED",
-        "managedScaling": {"status": "ENABLED", "targetCapacity": 100,
-                           "minimumScalingStepSize": 1, "maximumScalingStepSize": 2},
+        "managedScaling": {
+            "status": "ENABLED",
+            "targetCapacity": 100,
+            "minimumScalingStepSize": 1,
+            "maximumScalingStepSize": 2,
+        },
     }
     # AND it is attached to the cluster as its default strategy
     assert attachment.inputs == {
         "clusterName": cluster.state["name"],
         "capacityProviders": ["event-tasks-local-ec2"],
-        "defaultCapacityProviderStrategies": [
-            {"capacityProvider": "event-tasks-local-ec2", "weight": 1, "base": 0}],
+        "defaultCapacityProviderStrategies": [{"capacityProvider": "event-tasks-local-ec2", "weight": 1, "base": 0}],
     }
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "disabled"}]
 
 
-@pytest.mark.parametrize("block, instance_type, low, high", [
-    (None, "t3.micro", 0, 2),
-    ({"instanceType": "t2.micro", "minInstances": 1, "maxInstances": 3}, "t2.micro", 1, 3),
-])
+@pytest.mark.parametrize(
+    "block, instance_type, low, high",
+    [
+        (None, "t3.micro", 0, 2),
+        ({"instanceType": "t2.micro", "minInstances": 1, "maxInstances": 3}, "t2.micro", 1, 3),
+    ],
+)
 def test_instance_type_and_group_size_follow_the_local_block(deploy, block, instance_type, low, high):
     # GIVEN the local block omitted (defaults) or spelled out
     # WHEN the stack is evaluated
@@ -218,12 +244,15 @@ def test_instance_type_and_group_size_follow_the_local_block(deploy, block, inst
     assert scaling["maximumScalingStepSize"] == high
 
 
-@pytest.mark.parametrize("image_dir, context, dockerfile", [
-    ("service_images/order", "service_images", "service_images/order/Dockerfile"),
-    ("service_images/order/", "service_images", "service_images/order/Dockerfile"),
-    ("build/images/order", "build/images", "build/images/order/Dockerfile"),
-    ("order", ".", "order/Dockerfile"),
-])
+@pytest.mark.parametrize(
+    "image_dir, context, dockerfile",
+    [
+        ("service_images/order", "service_images", "service_images/order/Dockerfile"),
+        ("service_images/order/", "service_images", "service_images/order/Dockerfile"),
+        ("build/images/order", "build/images", "build/images/order/Dockerfile"),
+        ("order", ".", "order/Dockerfile"),
+    ],
+)
 def test_the_build_context_is_the_parent_of_the_image_directory(image_dir, context, dockerfile):
     # WHEN the build paths of an image directory are derived
     # THEN the context is its parent (shared code lives next to it), the Dockerfile inside it
@@ -243,12 +272,16 @@ def test_each_service_image_is_built_from_its_directory_into_its_own_repository(
         assert repository.inputs["imageTagMutability"] == "MUTABLE"
         # AND keeps the newest 10 images
         assert lifecycle.inputs["repository"] == repository.state["name"]
-        assert lifecycle.json("policy") == {"rules": [{
-            "rulePriority": 1,
-            "description": "Keep the newest 10 images",
-            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
-            "action": {"type": "expire"},
-        }]}
+        assert lifecycle.json("policy") == {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "Keep the newest 10 images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
         # AND the image is built for amd64 from service_images/ with the service's Dockerfile,
         # paths relative to the project root, both existing
         assert image.inputs == {
@@ -297,33 +330,45 @@ def test_each_task_definition_runs_the_built_image_with_its_resources_and_logs(l
         assert logs.inputs["name"] == f"/ecs/event-tasks-local-{service}"
         assert logs.inputs["retentionInDays"] == 14
         name = f"event-tasks-local-{service}"
-        assert task.json("containerDefinitions") == [{
-            "name": service,
-            "image": image.state["imageUri"],
-            "essential": True,
-            "environment": [
-                {"name": "AWS_DEFAULT_REGION", "value": REGION},
-                {"name": "AWS_REGION", "value": REGION},
-                {"name": "EVENT_BUS_NAME", "value": name},
-                {"name": "TABLE_NAME", "value": name},
-            ],
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": f"/ecs/{name}",
-                "awslogs-region": REGION,
-                "awslogs-stream-prefix": service,
-            }},
-        }]
+        assert task.json("containerDefinitions") == [
+            {
+                "name": service,
+                "image": image.state["imageUri"],
+                "essential": True,
+                "environment": [
+                    {"name": "AWS_DEFAULT_REGION", "value": REGION},
+                    {"name": "AWS_REGION", "value": REGION},
+                    {"name": "EVENT_BUS_NAME", "value": name},
+                    {"name": "TABLE_NAME", "value": name},
+                ],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": f"/ecs/{name}",
+                        "awslogs-region": REGION,
+                        "awslogs-stream-prefix": service,
+                    },
+                },
+            }
+        ]
         assert image.state["imageUri"].startswith(f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}@sha256:")
 
 
 def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT},
-                      "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:*"}},
-    }]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:*"},
+                },
+            }
+        ],
+    }
     for service in SERVICES:
         # GIVEN the service's task role and its policy
         role = local.named(f"{service}-task-role")
@@ -333,14 +378,30 @@ def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
         assert role.json("assumeRolePolicy") == trust
         # AND it may put events on its own bus and read/write its own table, nothing else
         assert policy.inputs["role"] == role.state["id"]
-        assert policy.json("policy") == {"Version": "2012-10-17", "Statement": [
-            {"Sid": "EmitToOwnBus", "Effect": "Allow", "Action": "events:PutEvents",
-             "Resource": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"},
-            {"Sid": "ReadWriteOwnTable", "Effect": "Allow",
-             "Action": ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
-                        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
-             "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"},
-        ]}
+        assert policy.json("policy") == {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "EmitToOwnBus",
+                    "Effect": "Allow",
+                    "Action": "events:PutEvents",
+                    "Resource": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}",
+                },
+                {
+                    "Sid": "ReadWriteOwnTable",
+                    "Effect": "Allow",
+                    "Action": [
+                        "dynamodb:ConditionCheckItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:Query",
+                        "dynamodb:UpdateItem",
+                    ],
+                    "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
+                },
+            ],
+        }
 
 
 def test_each_execution_role_may_only_pull_its_image_and_write_its_logs(local):
@@ -350,23 +411,30 @@ def test_each_execution_role_may_only_pull_its_image_and_write_its_logs(local):
         policy = local.named(f"{service}-execution-policy")
         name = f"event-tasks-local-{service}"
         # THEN ECS tasks of this account assume it
-        assert role.json("assumeRolePolicy")["Statement"][0]["Principal"] == {
-            "Service": "ecs-tasks.amazonaws.com"}
+        assert role.json("assumeRolePolicy")["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
         assert role.json("assumeRolePolicy")["Statement"][0]["Condition"]["StringEquals"] == {
-            "aws:SourceAccount": ACCOUNT}
+            "aws:SourceAccount": ACCOUNT
+        }
         # AND it may pull from its own repository and write to its own log group
         assert policy.inputs["role"] == role.state["id"]
-        assert policy.json("policy") == {"Version": "2012-10-17", "Statement": [
-            {"Sid": "LogInToEcr", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
-             "Resource": "*"},
-            {"Sid": "PullOwnImage", "Effect": "Allow",
-             "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                        "ecr:GetDownloadUrlForLayer"],
-             "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}"},
-            {"Sid": "WriteOwnLogs", "Effect": "Allow",
-             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/ecs/{name}:log-stream:*"},
-        ]}
+        assert policy.json("policy") == {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "LogInToEcr", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+                {
+                    "Sid": "PullOwnImage",
+                    "Effect": "Allow",
+                    "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}",
+                },
+                {
+                    "Sid": "WriteOwnLogs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/ecs/{name}:log-stream:*",
+                },
+            ],
+        }
 
 
 def test_every_state_machine_runs_the_created_task_on_the_capacity_provider(local):
@@ -383,9 +451,13 @@ def test_every_state_machine_runs_the_created_task_on_the_capacity_provider(loca
         assert parameters["TaskDefinition"] == task.state["arn"]
         assert task.state["arn"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/event-tasks-local-{service}:1"
         assert parameters["CapacityProviderStrategy"] == [
-            {"CapacityProvider": "event-tasks-local-ec2", "Weight": 1, "Base": 0}]
+            {"CapacityProvider": "event-tasks-local-ec2", "Weight": 1, "Base": 0}
+        ]
         assert parameters["PlacementStrategy"] == [
-            {"Type": "spread", "Field": "instanceId"}, {"Type": "binpack", "Field": "cpu"}, {"Type": "random"}]
+            {"Type": "spread", "Field": "instanceId"},
+            {"Type": "binpack", "Field": "cpu"},
+            {"Type": "random"},
+        ]
         # AND neither a launch type (exclusive with the strategy) nor awsvpc networking (bridge)
         assert "LaunchType" not in parameters and "NetworkConfiguration" not in parameters
         # AND no task-size override: the task definition carries cpu and memory
@@ -396,12 +468,13 @@ def test_every_state_machine_runs_the_created_task_on_the_capacity_provider(loca
         # AND its role may run exactly that revision and pass exactly that task's two roles
         statements = {s["Sid"]: s for s in policy.json("policy")["Statement"]}
         assert statements["RunTheTaskDefinitionRevision"]["Resource"] == task.state["arn"]
-        assert statements["RunTheTaskDefinitionRevision"]["Condition"] == {
-            "ArnEquals": {"ecs:cluster": cluster_arn}}
-        assert statements["PassTaskRolesToEcs"]["Resource"] == sorted([
-            local.named(f"{service}-task-role").state["arn"],
-            local.named(f"{service}-execution-role").state["arn"],
-        ])
+        assert statements["RunTheTaskDefinitionRevision"]["Condition"] == {"ArnEquals": {"ecs:cluster": cluster_arn}}
+        assert statements["PassTaskRolesToEcs"]["Resource"] == sorted(
+            [
+                local.named(f"{service}-task-role").state["arn"],
+                local.named(f"{service}-execution-role").state["arn"],
+            ]
+        )
 
 
 def test_outputs_name_the_cluster_and_every_service_repository_table_and_task(local):
@@ -412,8 +485,7 @@ def test_outputs_name_the_cluster_and_every_service_repository_table_and_task(lo
         service: {
             "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/event-tasks-local-{service}",
             "tableName": f"event-tasks-local-{service}",
-            "taskDefinitionArn":
-                f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/event-tasks-local-{service}:1",
+            "taskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/event-tasks-local-{service}:1",
         }
         for service in SERVICES
     }
@@ -435,26 +507,56 @@ def project(tmp_path: Path) -> Path:
 ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3"
 
 
-@pytest.mark.parametrize("stack, changes, message", [
-    ("local", {"services": services_with("order", taskDefinitionArn=ARN)},
-     r"event-tasks:services\.order\.taskDefinitionArn: only allowed when environment is cloud"),
-    ("cloud", {"services": services_with("order", stack="cloud", image="service_images/order")},
-     r"event-tasks:services\.order\.image: only allowed when environment is local"),
-    ("local", {"services": services_with("order", image="service_images/missing")},
-     r"event-tasks:services\.order\.image: directory 'service_images/missing' does not exist"),
-    ("local", {"services": services_with("order", image="service_images")},
-     r"event-tasks:services\.order\.image: 'service_images' has no Dockerfile"),
-    ("local", {"local_": {"minInstances": 3, "maxInstances": 2}},
-     r"event-tasks:local\.minInstances: 3 is more than maxInstances \(2\)"),
-    ("cloud", {"local_": {"instanceType": "t3.micro"}},
-     r"event-tasks:local: only allowed when environment is local"),
-    ("local", {"local_": {"instanceType": "t4g.micro"}},
-     r"event-tasks:local\.instanceType: 't4g\.micro' is an arm64 \(Graviton\) type"),
-    ("local", {"local_": {"instances": 2}},
-     r"event-tasks:local\.instances: unknown key; allowed here: instanceType, maxInstances, minInstances"),
-    ("local", {"local_": {"maxInstances": 0}},
-     r"event-tasks:local\.maxInstances: 0: Input should be greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    "stack, changes, message",
+    [
+        (
+            "local",
+            {"services": services_with("order", taskDefinitionArn=ARN)},
+            r"event-tasks:services\.order\.taskDefinitionArn: only allowed when environment is cloud",
+        ),
+        (
+            "cloud",
+            {"services": services_with("order", stack="cloud", image="service_images/order")},
+            r"event-tasks:services\.order\.image: only allowed when environment is local",
+        ),
+        (
+            "local",
+            {"services": services_with("order", image="service_images/missing")},
+            r"event-tasks:services\.order\.image: directory 'service_images/missing' does not exist",
+        ),
+        (
+            "local",
+            {"services": services_with("order", image="service_images")},
+            r"event-tasks:services\.order\.image: 'service_images' has no Dockerfile",
+        ),
+        (
+            "local",
+            {"local_": {"minInstances": 3, "maxInstances": 2}},
+            r"event-tasks:local\.minInstances: 3 is more than maxInstances \(2\)",
+        ),
+        (
+            "cloud",
+            {"local_": {"instanceType": "t3.micro"}},
+            r"event-tasks:local: only allowed when environment is local",
+        ),
+        (
+            "local",
+            {"local_": {"instanceType": "t4g.micro"}},
+            r"event-tasks:local\.instanceType: 't4g\.micro' is an arm64 \(Graviton\) type",
+        ),
+        (
+            "local",
+            {"local_": {"instances": 2}},
+            r"event-tasks:local\.instances: unknown key; allowed here: instanceType, maxInstances, minInstances",
+        ),
+        (
+            "local",
+            {"local_": {"maxInstances": 0}},
+            r"event-tasks:local\.maxInstances: 0: Input should be greater than or equal to 1",
+        ),
+    ],
+)
 def test_a_bad_local_key_is_refused_naming_it(project, stack, changes, message):
     # GIVEN a stack file with one bad key, in a project whose image directories exist
     raw = raw_config(stack, **changes)
@@ -466,8 +568,11 @@ def test_a_bad_local_key_is_refused_naming_it(project, stack, changes, message):
 def test_an_upper_case_stack_name_is_refused_for_the_names_it_derives(project):
     # GIVEN the local config in a stack named with capitals (ECR repositories are lower-case)
     # WHEN it is loaded THEN each service names the repository it could not create
-    with pytest.raises(ConfigError, match=r"event-tasks:services\.order: the ECR repository and task "
-                                          r"family 'event-tasks-Dev-order' would be invalid"):
+    with pytest.raises(
+        ConfigError,
+        match=r"event-tasks:services\.order: the ECR repository and task "
+        r"family 'event-tasks-Dev-order' would be invalid",
+    ):
         load_config(raw_config(), "Dev", project)
 
 
@@ -479,15 +584,19 @@ def test_pulumi_local_yaml_is_valid_and_spells_out_the_defaults(project):
     assert config.local is not None
     assert config.local.model_dump() == {"instanceType": "t3.micro", "minInstances": 0, "maxInstances": 2}
     assert {s: (config.image_path(s), v.cpu, v.memory) for s, v in config.services.items()} == {
-        s: (f"service_images/{s}", 128, 512) for s in SERVICES}
+        s: (f"service_images/{s}", 128, 512) for s in SERVICES
+    }
     # AND the same triggers as the cloud stack
     assert config_file("local")["event-tasks:triggers"] == config_file("cloud")["event-tasks:triggers"]
 
 
-@pytest.mark.parametrize("changes", [
-    {"local_": {"minInstances": 3, "maxInstances": 2}},
-    {"services": services_with("order", taskDefinitionArn=ARN)},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"local_": {"minInstances": 3, "maxInstances": 2}},
+        {"services": services_with("order", taskDefinitionArn=ARN)},
+    ],
+)
 def test_a_bad_local_config_fails_before_anything_is_registered(deploy, mocks, changes):
     # GIVEN a local stack file with a bad key
     # WHEN the program runs THEN it fails with the config error and registered nothing
@@ -496,17 +605,25 @@ def test_a_bad_local_config_fails_before_anything_is_registered(deploy, mocks, c
     assert mocks.resources == []
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"services": services_with("order", memory=1024)},
-     r"event-tasks:services\.order\.memory: 1024 MiB does not fit a t3\.micro \(about 921 MiB registered "
-     r"with ECS\); lower memory or choose a larger local\.instanceType"),
-    ({"local_": {"instanceType": "t2.micro"}, "services": services_with("customer", cpu=2048)},
-     r"event-tasks:services\.customer\.cpu: 2048 units do not fit a t2\.micro \(1024 units\)"),
-    ({"local_": {"instanceType": "z9.huge"}},
-     r"event-tasks:local\.instanceType: 'z9\.huge' is not an instance type of ap-southeast-1"),
-    ({"local_": {"instanceType": "mac1.metal"}},
-     r"event-tasks:local\.instanceType: 'mac1\.metal' is not x86_64"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (
+            {"services": services_with("order", memory=1024)},
+            r"event-tasks:services\.order\.memory: 1024 MiB does not fit a t3\.micro \(about 921 MiB registered "
+            r"with ECS\); lower memory or choose a larger local\.instanceType",
+        ),
+        (
+            {"local_": {"instanceType": "t2.micro"}, "services": services_with("customer", cpu=2048)},
+            r"event-tasks:services\.customer\.cpu: 2048 units do not fit a t2\.micro \(1024 units\)",
+        ),
+        (
+            {"local_": {"instanceType": "z9.huge"}},
+            r"event-tasks:local\.instanceType: 'z9\.huge' is not an instance type of ap-southeast-1",
+        ),
+        ({"local_": {"instanceType": "mac1.metal"}}, r"event-tasks:local\.instanceType: 'mac1\.metal' is not x86_64"),
+    ],
+)
 def test_a_task_that_could_never_be_placed_fails_before_anything_is_registered(deploy, mocks, changes, message):
     # GIVEN a task too big for the instance type, or an instance type that cannot run the images
     # WHEN the program runs THEN it fails naming the key and the fix, having registered nothing
@@ -517,8 +634,9 @@ def test_a_task_that_could_never_be_placed_fails_before_anything_is_registered(d
 
 def test_a_task_that_fits_a_larger_instance_type_is_accepted(deploy):
     # GIVEN 4 GiB tasks on m5.large (8 GiB)
-    stack = deploy("local", raw_config(local_={"instanceType": "m5.large"},
-                                       services=services_with("order", memory=4096)))
+    stack = deploy(
+        "local", raw_config(local_={"instanceType": "m5.large"}, services=services_with("order", memory=4096))
+    )
     # THEN the task definition takes the size
     definitions = stack.of_type("aws:ecs/taskDefinition:TaskDefinition")
     (order,) = [t for t in definitions if t.inputs["family"] == "event-tasks-local-order"]

@@ -19,13 +19,15 @@ EVENT_ENV = [
     {"Name": "eventDetailType", "Value.$": "$.detail-type"},
     {"Name": "eventSource", "Value.$": "$.source"},
 ]
-RETRY = [{
-    "ErrorEquals": ["ECS.AmazonECSException", "AmazonECS.Unknown"],
-    "IntervalSeconds": 5,
-    "MaxAttempts": 3,
-    "BackoffRate": 2.0,
-    "JitterStrategy": "FULL",
-}]
+RETRY = [
+    {
+        "ErrorEquals": ["ECS.AmazonECSException", "AmazonECS.Unknown"],
+        "IntervalSeconds": 5,
+        "MaxAttempts": 3,
+        "BackoffRate": 2.0,
+        "JitterStrategy": "FULL",
+    }
+]
 
 
 def fargate_target(**overrides):
@@ -49,53 +51,60 @@ def test_fargate_definition_runs_the_task_sync_with_the_event_in_its_environment
         "Comment": "Run customer with python -m customer.reserve_credit and wait for it to stop",
         "StartAt": "RunTask",
         "TimeoutSeconds": 600,
-        "States": {"RunTask": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::ecs:runTask.sync",
-            "Parameters": {
-                "Cluster": CLUSTER,
-                "TaskDefinition": TASK_DEF,
-                "LaunchType": "FARGATE",
-                "NetworkConfiguration": {"AwsvpcConfiguration": {
-                    "Subnets": ["subnet-0a1b2c3d"],
-                    "SecurityGroups": ["sg-0c1d2e3f"],
-                    "AssignPublicIp": "DISABLED",
-                }},
-                "Overrides": {
-                    "ContainerOverrides": [{
-                        "Name": "customer",
-                        "Command": ["python", "-m", "customer.reserve_credit"],
-                        "Environment": EVENT_ENV,
-                    }],
-                    "Cpu": "256",
-                    "Memory": "512",
+        "States": {
+            "RunTask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "Parameters": {
+                    "Cluster": CLUSTER,
+                    "TaskDefinition": TASK_DEF,
+                    "LaunchType": "FARGATE",
+                    "NetworkConfiguration": {
+                        "AwsvpcConfiguration": {
+                            "Subnets": ["subnet-0a1b2c3d"],
+                            "SecurityGroups": ["sg-0c1d2e3f"],
+                            "AssignPublicIp": "DISABLED",
+                        }
+                    },
+                    "Overrides": {
+                        "ContainerOverrides": [
+                            {
+                                "Name": "customer",
+                                "Command": ["python", "-m", "customer.reserve_credit"],
+                                "Environment": EVENT_ENV,
+                            }
+                        ],
+                        "Cpu": "256",
+                        "Memory": "512",
+                    },
                 },
-            },
-            "TimeoutSeconds": 600,
-            "Retry": RETRY,
-            "End": True,
-        }},
+                "TimeoutSeconds": 600,
+                "Retry": RETRY,
+                "End": True,
+            }
+        },
     }
 
 
 def test_fargate_public_ip_and_no_size_override():
     # GIVEN a target in public subnets without a size override
-    target = TaskTarget(CLUSTER, TASK_DEF, "customer", [],
-                        FargateLaunch(["subnet-0a1b2c3d"], ["sg-0c1d2e3f"], assign_public_ip=True))
+    target = TaskTarget(
+        CLUSTER, TASK_DEF, "customer", [], FargateLaunch(["subnet-0a1b2c3d"], ["sg-0c1d2e3f"], assign_public_ip=True)
+    )
     # WHEN rendered
     parameters = render_definition(target, ["true"], 60)["States"]["RunTask"]["Parameters"]
     # THEN the IP is assigned and the overrides hold only the container override
     assert parameters["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "ENABLED"
-    assert parameters["Overrides"] == {"ContainerOverrides": [
-        {"Name": "customer", "Command": ["true"], "Environment": EVENT_ENV}]}
+    assert parameters["Overrides"] == {
+        "ContainerOverrides": [{"Name": "customer", "Command": ["true"], "Environment": EVENT_ENV}]
+    }
 
 
 def test_capacity_provider_definition_uses_the_strategy_and_the_seed_placement():
     # GIVEN a target on the local cluster's EC2 capacity provider
     target = TaskTarget(CLUSTER, TASK_DEF, "order", [], CapacityProviderLaunch("event-tasks-local-cp"))
     # WHEN rendered
-    parameters = render_definition(target, ["python", "-m", "order.approve"], 900)["States"]["RunTask"][
-        "Parameters"]
+    parameters = render_definition(target, ["python", "-m", "order.approve"], 900)["States"]["RunTask"]["Parameters"]
     # THEN the strategy replaces LaunchType (they are mutually exclusive) and placement is the seed's
     assert parameters == {
         "Cluster": CLUSTER,
@@ -106,8 +115,11 @@ def test_capacity_provider_definition_uses_the_strategy_and_the_seed_placement()
             {"Type": "binpack", "Field": "cpu"},
             {"Type": "random"},
         ],
-        "Overrides": {"ContainerOverrides": [
-            {"Name": "order", "Command": ["python", "-m", "order.approve"], "Environment": EVENT_ENV}]},
+        "Overrides": {
+            "ContainerOverrides": [
+                {"Name": "order", "Command": ["python", "-m", "order.approve"], "Environment": EVENT_ENV}
+            ]
+        },
     }
 
 
@@ -123,44 +135,91 @@ def test_task_failures_are_not_retried():
 def test_run_task_statements_are_the_documented_sync_permissions():
     # GIVEN the task definition revision, its cluster and its two roles
     statements = run_task_statements(
-        partition="aws", region="ap-southeast-1", account_id="123456789012", cluster_arn=CLUSTER,
+        partition="aws",
+        region="ap-southeast-1",
+        account_id="123456789012",
+        cluster_arn=CLUSTER,
         task_definition_arn=TASK_DEF,
         pass_role_arns=["arn:aws:iam::123456789012:role/task", "arn:aws:iam::123456789012:role/exec"],
     )
     # THEN each permission is scoped as AWS documents it for ecs:runTask.sync
     assert statements == [
-        {"Sid": "RunTheTaskDefinitionRevision", "Effect": "Allow", "Action": "ecs:RunTask",
-         "Resource": TASK_DEF, "Condition": {"ArnEquals": {"ecs:cluster": CLUSTER}}},
-        {"Sid": "WatchAndStopStartedTasks", "Effect": "Allow",
-         "Action": ["ecs:StopTask", "ecs:DescribeTasks"], "Resource": "*"},
-        {"Sid": "ManageSyncCompletionRule", "Effect": "Allow",
-         "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-         "Resource": "arn:aws:events:ap-southeast-1:123456789012:rule/StepFunctionsGetEventsForECSTaskRule"},
-        {"Sid": "PassTaskRolesToEcs", "Effect": "Allow", "Action": "iam:PassRole",
-         "Resource": ["arn:aws:iam::123456789012:role/exec", "arn:aws:iam::123456789012:role/task"],
-         "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}},
+        {
+            "Sid": "RunTheTaskDefinitionRevision",
+            "Effect": "Allow",
+            "Action": "ecs:RunTask",
+            "Resource": TASK_DEF,
+            "Condition": {"ArnEquals": {"ecs:cluster": CLUSTER}},
+        },
+        {
+            "Sid": "WatchAndStopStartedTasks",
+            "Effect": "Allow",
+            "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "ManageSyncCompletionRule",
+            "Effect": "Allow",
+            "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            "Resource": "arn:aws:events:ap-southeast-1:123456789012:rule/StepFunctionsGetEventsForECSTaskRule",
+        },
+        {
+            "Sid": "PassTaskRolesToEcs",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": ["arn:aws:iam::123456789012:role/exec", "arn:aws:iam::123456789012:role/task"],
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        },
     ]
 
 
 def test_no_pass_role_statement_without_roles():
     # GIVEN a task definition with neither task nor execution role
-    statements = run_task_statements(partition="aws", region="r", account_id="1", cluster_arn=CLUSTER,
-                                     task_definition_arn=TASK_DEF, pass_role_arns=["", None])
+    statements = run_task_statements(
+        partition="aws",
+        region="r",
+        account_id="1",
+        cluster_arn=CLUSTER,
+        task_definition_arn=TASK_DEF,
+        pass_role_arns=["", None],
+    )
     # THEN no iam:PassRole is granted on an empty resource
     assert [s["Sid"] for s in statements] == [
-        "RunTheTaskDefinitionRevision", "WatchAndStopStartedTasks", "ManageSyncCompletionRule"]
+        "RunTheTaskDefinitionRevision",
+        "WatchAndStopStartedTasks",
+        "ManageSyncCompletionRule",
+    ]
 
 
 def test_observability_statements():
     # THEN log delivery and X-Ray actions are granted on * (the only resource AWS accepts for them)
     assert observability_statements() == [
-        {"Sid": "DeliverExecutionLogs", "Effect": "Allow", "Resource": "*", "Action": [
-            "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
-            "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
-            "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"]},
-        {"Sid": "SendTraces", "Effect": "Allow", "Resource": "*", "Action": [
-            "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-            "xray:GetSamplingTargets"]},
+        {
+            "Sid": "DeliverExecutionLogs",
+            "Effect": "Allow",
+            "Resource": "*",
+            "Action": [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+        },
+        {
+            "Sid": "SendTraces",
+            "Effect": "Allow",
+            "Resource": "*",
+            "Action": [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+            ],
+        },
     ]
 
 
@@ -170,25 +229,36 @@ def test_rule_documents():
     machine = "arn:aws:states:ap-southeast-1:123456789012:stateMachine:m"
     # THEN the pattern matches any listed detail-type, and grants name one resource each
     assert event_pattern(["CreditLimitExceeded", "CustomerValidationFailed"]) == {
-        "detail-type": ["CreditLimitExceeded", "CustomerValidationFailed"]}
-    assert start_execution_statements(machine) == [{
-        "Sid": "StartTheTargetStateMachine", "Effect": "Allow", "Action": "states:StartExecution",
-        "Resource": machine}]
-    assert dead_letter_statements(queue, rule) == [{
-        "Sid": "DeadLetterFromTheRule", "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
-        "Resource": queue, "Condition": {"ArnEquals": {"aws:SourceArn": rule}}}]
+        "detail-type": ["CreditLimitExceeded", "CustomerValidationFailed"]
+    }
+    assert start_execution_statements(machine) == [
+        {"Sid": "StartTheTargetStateMachine", "Effect": "Allow", "Action": "states:StartExecution", "Resource": machine}
+    ]
+    assert dead_letter_statements(queue, rule) == [
+        {
+            "Sid": "DeadLetterFromTheRule",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
+        }
+    ]
 
 
 def test_trust_policy_guards_against_confused_deputies():
     # THEN the service may assume the role only for this account and this source
     assert trust_policy("states.amazonaws.com", "123456789012", "arn:src") == {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"},
-                          "ArnLike": {"aws:SourceArn": "arn:src"}},
-        }],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": "123456789012"},
+                    "ArnLike": {"aws:SourceArn": "arn:src"},
+                },
+            }
+        ],
     }

@@ -28,8 +28,7 @@ class FakeEmulator:
 
 def launch(command: list[str], image: str = "repo/order:1", env: dict[str, str] | None = None) -> TaskLaunch:
     container = ContainerLaunch("order", image, command, env or {}, True)
-    return TaskLaunch("arn:task/1", "arn:cluster", "arn:td:1", None, None, "AWS Step Functions", [], {},
-                      [container])
+    return TaskLaunch("arn:task/1", "arn:cluster", "arn:td:1", None, None, "AWS Step Functions", [], {}, [container])
 
 
 @pytest.fixture
@@ -37,7 +36,8 @@ def source(tmp_path: Path) -> Path:
     (tmp_path / "probe.py").write_text(
         "import os, sys\n"
         "print(os.environ['AWS_ENDPOINT_URL'], os.environ['eventId'], os.getcwd())\n"
-        "sys.exit(int(os.environ.get('EXIT', '0')))\n")
+        "sys.exit(int(os.environ.get('EXIT', '0')))\n"
+    )
     return tmp_path
 
 

@@ -33,8 +33,7 @@ def test_emit_refuses_a_detail_too_large_for_the_consumers_container_overrides()
     stubber = Stubber(client)  # no response queued: any PutEvents call would fail the test
     # WHEN emitting it
     with stubber, pytest.raises(EmitFailed, match=r"OrderCreated detail is 6\d{3} characters.*within 6144"):
-        emit(client, bus_name="b", source="event-tasks.order", detail_type="OrderCreated",
-             detail={"note": "x" * 6200})
+        emit(client, bus_name="b", source="event-tasks.order", detail_type="OrderCreated", detail={"note": "x" * 6200})
     # THEN nothing was sent
     stubber.assert_no_pending_responses()
 
