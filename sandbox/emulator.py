@@ -94,6 +94,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceEcs,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
@@ -665,6 +666,31 @@ def _workaround_e_task_level_sizes(patches: _Patches) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Workaround F: one parser scope stack per parse
+# --------------------------------------------------------------------------------------------
+
+
+def _preprocessor_init(self: Preprocessor, *args: Any, **kwargs: Any) -> None:
+    super(Preprocessor, self).__init__(*args, **kwargs)
+    self._query_language_per_scope = []
+
+
+def _workaround_f_parser_threads(patches: _Patches) -> None:
+    """F: concurrent executions corrupt each other's parse of the definition.
+
+    moto: the ASL ``Preprocessor`` keeps its query-language scope stack in a CLASS attribute
+    (``_query_language_per_scope: list = []``), shared by every parse; moto parses the definition
+    on each execution's own thread (and in ``create_state_machine``), so two overlapping parses
+    push and pop the same list and one fails with ``IndexError``. The execution thread dies
+    before it records an end: the execution stays RUNNING forever.
+    AWS: executions are independent; any number may start at once.
+    Why: one event matching two rules, a replay, or Pulumi registering state machines on two
+    threads all start parses together; the demo must not hang by chance.
+    """
+    patches.apply(Preprocessor, "__init__", _preprocessor_init)
+
+
+# --------------------------------------------------------------------------------------------
 # The emulator
 # --------------------------------------------------------------------------------------------
 
@@ -811,6 +837,7 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             _workaround_c_exit_codes,
             _workaround_d_error_names,
             _workaround_e_task_level_sizes,
+            _workaround_f_parser_threads,
         ):
             workaround(patches)
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)

@@ -669,6 +669,75 @@ def test_task_level_sizes_run_and_are_what_a_task_reserves(emu: Emulator) -> Non
     assert (len(fargate_tasks), len(ec2_tasks)) == (1, 1)
 
 
+def test_moto_still_shares_one_parser_scope_stack_between_parses(unpatched: None) -> None:
+    # GIVEN moto as shipped
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    # WHEN two parsers are made THEN they share the same scope stack, a class attribute
+    first, second = Preprocessor(), Preprocessor()
+    still_broken(
+        first._query_language_per_scope is second._query_language_per_scope,
+        "the Preprocessor's shared _query_language_per_scope",
+        "workaround F (_workaround_f_parser_threads)",
+    )
+
+
+def test_concurrent_parses_of_the_definition_do_not_interfere(emu: Emulator) -> None:
+    # GIVEN the patched emulator and a definition with nested scopes
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    definition = json.dumps(
+        {
+            "StartAt": "Run",
+            "States": {
+                "Run": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::ecs:runTask.sync",
+                    "End": True,
+                    "Parameters": {
+                        "Cluster": "c",
+                        "TaskDefinition": "t",
+                        "Overrides": {
+                            "ContainerOverrides": [
+                                {
+                                    "Name": "n",
+                                    "Environment": [
+                                        {"Name": "eventDetail", "Value.$": "States.JsonToString($.detail)"}
+                                    ],
+                                }
+                            ]
+                        },
+                    },
+                    "Retry": [{"ErrorEquals": ["ECS.AmazonECSException"], "MaxAttempts": 3}],
+                }
+            },
+        }
+    )
+    errors: list[BaseException] = []
+
+    def parse_many() -> None:
+        try:
+            for _ in range(60):
+                AmazonStateLanguageParser.parse(definition)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    # WHEN parsers are made THEN each has its own scope stack
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    assert Preprocessor()._query_language_per_scope is not Preprocessor()._query_language_per_scope
+
+    # AND WHEN eight threads parse it at once
+    threads = [threading.Thread(target=parse_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # THEN every parse succeeds (unpatched, about one in a few thousand fails with IndexError)
+    assert errors == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Sharp edge left to the harness, and the emulator's own lifecycle
 # ---------------------------------------------------------------------------------------------
