@@ -52,6 +52,11 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
                 f"{key}.containerName: {container!r} is not a container of {arn}; "
                 f"its containers are: {', '.join(map(str, containers)) or 'none'}"
             )
+        if found.status != "ACTIVE":
+            problems.append(
+                f"{key}.taskDefinitionArn: {arn} is {found.status}; ECS runs no new task from it: "
+                "register a new revision and point taskDefinitionArn at it"
+            )
         if "FARGATE" not in (found.requires_compatibilities or []):
             problems.append(
                 f"{key}.taskDefinitionArn: {arn} is not Fargate-compatible "

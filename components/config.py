@@ -40,6 +40,8 @@ CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 ARM64_INSTANCE_TYPE = re.compile(r"^(a1|[a-z]+\d+[a-z]*g[a-z]*)\.")
 # Names the local stack derives from `<project>-<stack>-<service>`: ECR repositories (lower-case,
 # single separators) and ECS task families (no dots) both accept exactly this.
+# SQS queue names (the dead-letter queues) are the narrowest charset every physical name shares.
+STACK_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 LOCAL_RESOURCE_NAME = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 
 # CloudWatch Logs accepts only these retention periods.
@@ -358,6 +360,12 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
     services = sorted(config.services)
     cloud = config.environment == "cloud"
 
+    if not STACK_NAME.match(config.stack):
+        problems.append(
+            f"stack {config.stack!r}: every physical name starts with {naming.prefix(config.stack)!r}, which "
+            "SQS queue names cannot hold; use a stack name of letters, digits, '-' and '_' "
+            "(`pulumi stack rename`)"
+        )
     if cloud and config.cloud is None:
         problems.append(f"{ns}:cloud: required when environment is cloud; give clusterArn, subnets, securityGroups")
     if not cloud and config.cloud is not None:

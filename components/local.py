@@ -127,7 +127,7 @@ def build_local(
             capacity_provider_name=naming.capacity_provider_name(stack),
             vpc_id=network.vpc_id,
             subnet_ids=network.public_subnet_ids,
-            image_id=aws.ssm.get_parameter_output(name=ECS_AMI_PARAMETER).value,
+            image_id=aws.ssm.get_parameter_output(name=ECS_AMI_PARAMETER).insecure_value,
             instance_type=local.instanceType,
             min_size=local.minInstances,
             max_size=local.maxInstances,

@@ -136,7 +136,13 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             }
         if token == "aws:ssm/getParameter:getParameter":
             value = self._client("ssm").get_parameter(Name=params["name"])["Parameter"]["Value"]
-            return {"name": params["name"], "value": value, "type": "String", "id": params["name"]}
+            return {
+                "name": params["name"],
+                "value": value,
+                "insecureValue": value,
+                "type": "String",
+                "id": params["name"],
+            }
         if token == "aws:ecs/getClusters:getClusters":
             return {"clusterArns": self._client("ecs").list_clusters()["clusterArns"], "id": self.region}
         if token == "aws:ecs/getCluster:getCluster":

@@ -208,7 +208,9 @@ class Mocks(pulumi.runtime.Mocks):
         if token == "aws:ecs/getTaskDefinition:getTaskDefinition":
             arn = args["taskDefinition"]
             if arn in self.task_definitions and self.task_definitions[arn] is None:
-                raise Exception("ClientException: Unable to describe task definition.")
+                raise Exception(
+                    f"reading ECS Task Definition ({arn}): ClientException: Unable to describe task definition."
+                )
             return self.task_definitions.get(arn) or task_definition_answer(arn)
         if token == "aws:ec2/getInstanceTypes:getInstanceTypes":
             wanted = args["filters"][0]["values"]
@@ -216,7 +218,9 @@ class Mocks(pulumi.runtime.Mocks):
         if token == "aws:ec2/getInstanceType:getInstanceType":
             return {"instanceType": args["instanceType"], **INSTANCE_TYPES[args["instanceType"]]}
         if token == "aws:ssm/getParameter:getParameter":
-            return {"name": args["name"], "value": "ami-0123456789abcdef0", "type": "String", "id": args["name"]}
+            # The provider marks `value` secret always; a public parameter is read from `insecureValue`.
+            ami = "ami-0123456789abcdef0"
+            return {"name": args["name"], "value": ami, "insecureValue": ami, "type": "String", "id": args["name"]}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{REGION}a", f"{REGION}b", f"{REGION}c"]}
         raise AssertionError(f"unexpected invoke {token} {args}")

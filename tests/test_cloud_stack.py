@@ -123,6 +123,10 @@ def test_outputs_name_every_bus_and_trigger(cloud):
         ),
         ({"requiresCompatibilities": ["EC2"]}, r"services\.customer\.taskDefinitionArn: .* is not Fargate-compatible"),
         ({"networkMode": "bridge"}, r"services\.customer\.taskDefinitionArn: .* network mode 'bridge'"),
+        (
+            {"status": "INACTIVE"},
+            r"services\.customer\.taskDefinitionArn: .*customer:5 is INACTIVE; ECS runs no new task",
+        ),
     ],
 )
 def test_a_task_definition_that_cannot_run_fails_before_anything_is_registered(deploy, mocks, answer, message):
@@ -158,6 +162,9 @@ def test_a_missing_task_definition_fails_naming_its_arn(deploy, mocks):
     # GIVEN the configured customer revision does not exist
     mocks.task_definitions[TASK_DEFS["customer"]] = None
     # WHEN / THEN the lookup's error stops the program before any resource is registered
-    with pytest.raises(Exception, match="Unable to describe task definition"):
+    with pytest.raises(
+        Exception,
+        match=r"reading ECS Task Definition \(arn:aws:ecs:ap-southeast-1:123456789012:task-definition/customer:5\)",
+    ):
         deploy("cloud")
     assert mocks.resources == []

@@ -222,6 +222,13 @@ BAD = [
 ]
 
 
+def test_a_stack_name_sqs_cannot_hold_is_refused():
+    # GIVEN a stack named with a dot (Pulumi allows it; SQS queue names do not)
+    # WHEN validated THEN it fails before anything could be half-created
+    with pytest.raises(ConfigError, match=r"stack 'prod\.v2': every physical name starts with 'event-tasks-prod\.v2-'"):
+        load_config(stack_config("cloud"), "prod.v2", ROOT)
+
+
 @pytest.mark.parametrize(
     ("raw", "message"), [(raw, message) for _, raw, message in BAD], ids=[name for name, _, _ in BAD]
 )
