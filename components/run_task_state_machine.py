@@ -130,12 +130,14 @@ def render_definition(target: TaskTarget, command: list[str], timeout_seconds: i
     return {
         "Comment": f"Run {target.container_name} with {' '.join(command)} and wait for it to stop",
         "StartAt": TASK_STATE,
-        "TimeoutSeconds": timeout_seconds,
         "States": {
             TASK_STATE: {
                 "Type": "Task",
                 "Resource": RUN_TASK_SYNC,
                 "Parameters": parameters,
+                # On the state, not the execution: a state timeout makes Step Functions stop the task
+                # it started, and an execution-wide one would always fire first (its clock starts
+                # earlier and also runs through the RunTask retries).
                 "TimeoutSeconds": timeout_seconds,
                 "Retry": [
                     {

@@ -158,7 +158,7 @@ def test_run_task_state_machine(mocks, evaluate):
     assert definition["States"]["RunTask"]["Parameters"]["TaskDefinition"] == (
         "arn:aws:ecs:ap-southeast-1:123456789012:task-definition/customer:5"
     )
-    assert definition["TimeoutSeconds"] == 300
+    assert definition["States"]["RunTask"]["TimeoutSeconds"] == 300
     # AND it logs to its own vended log group with retention, and traces with X-Ray
     assert logs.inputs["name"] == "/aws/vendedlogs/states/et-test-reserve"
     assert logs.inputs["retentionInDays"] == 30

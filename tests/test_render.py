@@ -50,7 +50,6 @@ def test_fargate_definition_runs_the_task_sync_with_the_event_in_its_environment
     assert definition == {
         "Comment": "Run customer with python -m customer.reserve_credit and wait for it to stop",
         "StartAt": "RunTask",
-        "TimeoutSeconds": 600,
         "States": {
             "RunTask": {
                 "Type": "Task",
