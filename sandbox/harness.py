@@ -32,6 +32,7 @@ from sandbox.provision import PROJECT_ROOT, ProvisioningMocks, Recording, create
 from sandbox.runner import TaskRun, TaskRunner
 from sandbox.scenario import Scenario
 
+CONTAINER_INSTANCES = 4
 TERMINAL_ORDER_STATES = ("APPROVED", "REJECTED", "CANCELLED")
 EXECUTION_STATES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -113,7 +114,7 @@ class Timeline:
             )
         running = 0
         for machine in self.machines:
-            for execution in self.sfn.list_executions(stateMachineArn=machine)["executions"]:
+            for execution in _executions(self.sfn, machine):
                 arn, status = execution["executionArn"], execution["status"]
                 running += status == "RUNNING"
                 if self._executions.get(arn) != status:
@@ -146,6 +147,12 @@ class Timeline:
 def _last_line(run: TaskRun) -> str:
     """The last output line of a failed process: usually the one that says why."""
     return f"  | {run.output.splitlines()[-1]}" if run.output and run.exit_code else ""
+
+
+def _executions(sfn: Any, machine: str) -> list[dict[str, Any]]:
+    """Every execution of a state machine (the API pages at 100)."""
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+    return [execution for page in pages for execution in page["executions"]]
 
 
 def _short(execution_arn: str) -> str:
@@ -215,7 +222,10 @@ class Sandbox:
             for tag, source in sources.items():
                 self._docker_build(source, tag)
         for cluster in self.recording.of_type("aws:ecs/cluster:Cluster"):
-            self._register_container_instance(cluster.inputs["name"])
+            # The emulator neither scales nor queues tasks in PROVISIONING: give it room up front
+            # (each instance takes fourteen 512 MiB tasks at once).
+            for _ in range(CONTAINER_INSTANCES):
+                self._register_container_instance(cluster.inputs["name"])
         self.runner = TaskRunner(self.emulator, sources, timeout_seconds=self.task_timeout_seconds, docker=self.docker)
         self.emulator.set_task_runner(self.runner)
         self.say(
@@ -507,7 +517,7 @@ class Sandbox:
         sfn = self.client("stepfunctions")
         counts = dict.fromkeys(EXECUTION_STATES, 0)
         for machine in self.recording.of_type("aws:sfn/stateMachine:StateMachine"):
-            for execution in sfn.list_executions(stateMachineArn=machine.state["arn"])["executions"]:
+            for execution in _executions(sfn, machine.state["arn"]):
                 counts[execution["status"]] = counts.get(execution["status"], 0) + 1
         report.executions = {k: v for k, v in counts.items() if v or k in ("SUCCEEDED", "FAILED")}
         return report

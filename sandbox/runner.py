@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,9 +84,11 @@ class TaskRunner:
             run.output = f"{type(exc).__name__}: {exc}"
             reason = f"CannotStartContainerError: {exc}"
         finally:
-            self.emulator.complete_task(launch.task_arn, run.exit_code, reason)
-            if self.on_finish is not None:
-                self.on_finish(run)
+            try:
+                self.emulator.complete_task(launch.task_arn, run.exit_code, reason)
+            finally:  # the timeline shows the task even if the emulator is already gone
+                if self.on_finish is not None:
+                    self.on_finish(run)
 
     def _execute(self, container: ContainerLaunch, run: TaskRun) -> None:
         command = list(container.command or [])
@@ -94,10 +97,14 @@ class TaskRunner:
         env = self._environment(container)
         if self.docker:
             # `-e NAME` passes NAME's value from this process's environment (`env`) into the container.
+            # Named so a timed-out task's container can be killed: killing the client leaves it running.
+            name = f"event-tasks-{uuid.uuid4().hex[:12]}"
             argv = [
                 "docker",
                 "run",
                 "--rm",
+                "--name",
+                name,
                 "--network",
                 "host",
                 *[a for k in env if k not in HOST_ONLY for a in ("-e", k)],
@@ -116,8 +123,11 @@ class TaskRunner:
             )
             run.exit_code, run.output = done.returncode, (done.stdout + done.stderr).strip()
         except subprocess.TimeoutExpired as expired:
+            if self.docker:
+                subprocess.run(["docker", "kill", name], capture_output=True, check=False)
             run.exit_code = 137
-            run.output = str(expired.stderr or "")
+            output = expired.stderr or b""
+            run.output = output.decode(errors="replace") if isinstance(output, bytes) else output
         run.ended = time.monotonic()
 
     def _source(self, container: ContainerLaunch) -> Path:

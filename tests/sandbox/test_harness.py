@@ -30,7 +30,8 @@ def play(stack_file: Path, scenario: Scenario, stack: str | None = None) -> dict
         for machine in sfn.list_state_machines()["stateMachines"]:
             executions[machine["name"]] = [
                 sfn.describe_execution(executionArn=e["executionArn"])
-                for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+                for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"])
+                for e in page["executions"]
             ]
         assert sandbox.emulator is not None
         return {
@@ -150,7 +151,7 @@ def test_an_event_matching_no_rule_is_counted_and_not_lost(extended):
 
 
 def test_the_summary_json_and_exit_code(tmp_path):
-    # GIVEN a scenario whose order can never settle: the order is placed for a customer, then...
+    # GIVEN a one-order scenario in a file
     scenario = tmp_path / "one.yaml"
     scenario.write_text("customers: [{id: c-1, creditLimit: 100}]\norders: [{id: o-1, customerId: c-1, total: 5}]\n")
     summary = tmp_path / "summary.json"
