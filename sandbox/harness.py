@@ -150,9 +150,12 @@ def _last_line(run: TaskRun) -> str:
 
 
 def _executions(sfn: Any, machine: str) -> list[dict[str, Any]]:
-    """Every execution of a state machine (the API pages at 100)."""
+    """Every execution of a state machine (the API pages at 100); none if it was deleted."""
     pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
-    return [execution for page in pages for execution in page["executions"]]
+    try:
+        return [execution for page in pages for execution in page["executions"]]
+    except sfn.exceptions.StateMachineDoesNotExist:
+        return []
 
 
 def _short(execution_arn: str) -> str:

@@ -212,3 +212,26 @@ def test_run_reports_unsettled_orders(tmp_path):
     # THEN the pending order is reported, so the demo would exit non-zero
     assert report.orders == {"o-1": "PENDING"}
     assert report.problems == ["order o-1 ended PENDING, not one of APPROVED, REJECTED, CANCELLED"]
+
+
+@pytest.mark.parametrize("keep_dlq", [True, False])
+def test_an_undeliverable_event_is_dead_lettered_or_reported_lost(keep_dlq):
+    # GIVEN the cloud stack whose reserve-credit state machine was deleted after the deploy,
+    # its target keeping its dead-letter queue or not
+    config = load_config(stack_file_config(PROJECT_ROOT / "Pulumi.cloud.yaml"), "cloud", PROJECT_ROOT)
+    with Sandbox(config, out=None, timeout_seconds=60) as sandbox:
+        sfn, events = sandbox.client("stepfunctions"), sandbox.client("events")
+        rule = {"Rule": "event-tasks-cloud-reserve-credit", "EventBusName": "event-tasks-cloud-order"}
+        (target,) = events.list_targets_by_rule(**rule)["Targets"]
+        if not keep_dlq:
+            events.put_targets(**rule, Targets=[{k: v for k, v in target.items() if k != "DeadLetterConfig"}])
+        sfn.delete_state_machine(stateMachineArn=target["Arn"])
+        # WHEN an order is placed
+        report = sandbox.play(SMALL)
+    # THEN the OrderCreated event is in the DLQ and not lost, or, without a DLQ, reported lost
+    assert report.events["deadLettered"] == (1 if keep_dlq else 0)
+    assert report.events["lost"] == (0 if keep_dlq else 1)
+    lost = [p for p in report.problems if "neither delivered nor dead-lettered" in p]
+    assert len(lost) == (0 if keep_dlq else 1)
+    # AND either way the order is left PENDING, which fails the run
+    assert "order o-1 ended PENDING, not one of APPROVED, REJECTED, CANCELLED" in report.problems
