@@ -186,3 +186,96 @@ def test_run_task_state_machine(mocks, evaluate):
         "arn:aws:iam::123456789012:role/customer-task"
     ]
     assert outputs == {"arn": machine.state["arn"], "name": "et-test-reserve", "role_arn": role.state["arn"]}
+
+
+# The local environment's components, each alone: what they expose is what their consumers use.
+
+
+def test_service_table_alone(mocks, evaluate):
+    from components.service_table import ServiceTable, ServiceTableArgs
+
+    # WHEN a table component is declared
+    outputs = evaluate(
+        lambda: {"arn": (t := ServiceTable("order", ServiceTableArgs(table_name="et-order"))).arn, "name": t.name}
+    )
+    # THEN it is one table with the key schema the services use, and it exposes its name and ARN
+    (table,) = children(mocks, "aws:dynamodb/table:Table")
+    assert (table.name, table.inputs["hashKey"], table.inputs["rangeKey"]) == ("order-table", "pk", "sk")
+    assert outputs == {"name": "et-order", "arn": table.state["arn"]}
+
+
+def test_service_image_alone(mocks, evaluate):
+    from components.service_image import ServiceImage, ServiceImageArgs
+
+    # WHEN an image component is declared
+    args = ServiceImageArgs(
+        repository_name="et-order", context="service_images", dockerfile="service_images/order/Dockerfile"
+    )
+    outputs = evaluate(
+        lambda: {"uri": (i := ServiceImage("order", args)).image_uri, "url": i.repository_url, "arn": i.repository_arn}
+    )
+    # THEN the image is built into the component's own repository, whose URL and ARN it exposes
+    (repository,) = children(mocks, "aws:ecr/repository:Repository")
+    (image,) = children(mocks, "awsx:ecr:Image")
+    assert image.inputs["repositoryUrl"] == repository.state["repositoryUrl"]
+    assert outputs == {
+        "uri": image.state["imageUri"],
+        "url": repository.state["repositoryUrl"],
+        "arn": repository.state["arn"],
+    }
+
+
+def test_service_task_alone(mocks, evaluate):
+    from components.service_task import ServiceTask, ServiceTaskArgs
+
+    # WHEN a task component is declared for a service's bus and table
+    args = ServiceTaskArgs(
+        aws=CTX,
+        family="et-order",
+        container_name="order",
+        image_uri="repo/order@sha256:0",
+        repository_arn="arn:aws:ecr:ap-southeast-1:123456789012:repository/et-order",
+        bus_name="et-order",
+        bus_arn="arn:aws:events:ap-southeast-1:123456789012:event-bus/et-order",
+        table_name="et-order",
+        table_arn="arn:aws:dynamodb:ap-southeast-1:123456789012:table/et-order",
+        log_group_name="/ecs/et-order",
+    )
+    outputs = evaluate(
+        lambda: {
+            "td": (t := ServiceTask("order", args)).task_definition_arn,
+            "task": t.task_role_arn,
+            "exec": t.execution_role_arn,
+        }
+    )
+    # THEN the task definition runs with the two roles it exposes, named after the component
+    (definition,) = children(mocks, "aws:ecs/taskDefinition:TaskDefinition")
+    roles = {r.name: r.state["arn"] for r in children(mocks, "aws:iam/role:Role")}
+    assert roles == {"order-task-role": outputs["task"], "order-execution-role": outputs["exec"]}
+    assert (definition.inputs["taskRoleArn"], definition.inputs["executionRoleArn"]) == (
+        outputs["task"],
+        outputs["exec"],
+    )
+    assert outputs["td"] == definition.state["arn"]
+
+
+def test_local_network_alone(mocks, evaluate):
+    from components.network import LocalNetwork, LocalNetworkArgs
+
+    # WHEN a network is declared over two zones
+    outputs = evaluate(
+        lambda: {
+            "vpc": (
+                n := LocalNetwork(
+                    "network",
+                    LocalNetworkArgs(availability_zones=["ap-southeast-1a", "ap-southeast-1b"], name_prefix="et-"),
+                )
+            ).vpc_id,
+            "subnets": n.public_subnet_ids,
+        }
+    )
+    # THEN it exposes its VPC and one public subnet per zone
+    (vpc,) = children(mocks, "aws:ec2/vpc:Vpc")
+    subnets = children(mocks, "aws:ec2/subnet:Subnet")
+    assert outputs["vpc"] == vpc.state["id"]
+    assert sorted(outputs["subnets"]) == sorted(s.state["id"] for s in subnets) and len(subnets) == 2
