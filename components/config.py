@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from components import naming
@@ -295,6 +296,17 @@ def load_config(raw: Mapping[str, Any], stack: str, project_root: Path | str = "
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def engine_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A stack file's `config:` block as the engine hands it to the program: objects as JSON strings."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+def read_stack_file(path: Path | str) -> dict[str, Any]:
+    """`Pulumi.<stack>.yaml` as the engine hands it to the program (for tests and the sandbox)."""
+    data = (yaml.safe_load(Path(path).read_text()) or {}).get("config") or {}
+    return engine_config(data)
 
 
 def _parse(value: Any) -> Any:

@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from moto.events.models import EventPattern, events_backends
 
 from components import naming
-from components.config import CLUSTER_ARN, TASK_DEFINITION_ARN, StackConfig, load_config
+from components.config import CLUSTER_ARN, TASK_DEFINITION_ARN, StackConfig, load_config, read_stack_file
 from sandbox.emulator import ContainerLaunch, Emulator, start_server
 from sandbox.provision import PROJECT_ROOT, ProvisioningMocks, Recording, create_network, evaluate_program
 from sandbox.runner import TaskRun, TaskRunner
@@ -39,12 +38,6 @@ EXECUTION_STATES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 class SandboxError(Exception):
     """The sandbox cannot run this stack; the message says why and what to change."""
-
-
-def stack_file_config(path: Path) -> dict[str, Any]:
-    """A `Pulumi.<stack>.yaml` as the engine hands it to the program (objects as JSON strings)."""
-    data = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
 
 
 @dataclass
@@ -573,7 +566,7 @@ def run(
 ) -> Report:
     """Deploy `stack_file` into a fresh emulator, play `scenario`, return the report."""
     stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    config = load_config(stack_file_config(stack_file), stack, PROJECT_ROOT)
+    config = load_config(read_stack_file(stack_file), stack, PROJECT_ROOT)
     with Sandbox(
         config, out=out, timeout_seconds=timeout_seconds, task_timeout_seconds=task_timeout_seconds, docker=docker
     ) as sandbox:

@@ -13,7 +13,8 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
+
+from components.config import read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "ap-southeast-1"
@@ -228,8 +229,7 @@ class Mocks(pulumi.runtime.Mocks):
 
 def stack_config(stack: str) -> dict[str, Any]:
     """The raw config map of Pulumi.<stack>.yaml, as the engine passes it (objects as JSON)."""
-    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+    return read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
 
 
 @dataclass

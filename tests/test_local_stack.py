@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
-from components.config import ConfigError, load_config
+from components.config import ConfigError, engine_config, load_config
 from components.ec2_cluster import ECS_AMI_PARAMETER
 from components.local import image_build_paths
 from conftest import ACCOUNT, REGION, ROOT
@@ -41,7 +40,7 @@ def raw_config(stack: str = "local", **changes) -> dict:
             data.pop(full, None)
         else:
             data[full] = value
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+    return engine_config(data)
 
 
 def services_with(name: str, stack: str = "local", **fields) -> dict:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import load_config
-from sandbox.harness import Sandbox, run, stack_file_config
+from components.config import load_config, read_stack_file
+from sandbox.harness import Sandbox, run
 from sandbox.provision import PROJECT_ROOT
 from sandbox.scenario import DEFAULT_SCENARIO, Customer, Order, Scenario, ScenarioError, load_scenario
 
@@ -22,7 +22,7 @@ SMALL = Scenario(customers=[Customer(id="c-1", creditLimit=100)], orders=[Order(
 def play(stack_file: Path, scenario: Scenario, stack: str | None = None) -> dict[str, Any]:
     """Play `scenario` and keep what the tests inspect before the emulator goes away."""
     stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    config = load_config(stack_file_config(stack_file), stack, PROJECT_ROOT)
+    config = load_config(read_stack_file(stack_file), stack, PROJECT_ROOT)
     with Sandbox(config, out=None, timeout_seconds=90) as sandbox:
         report = sandbox.play(scenario)
         sfn = sandbox.client("stepfunctions")
@@ -218,7 +218,7 @@ def test_run_reports_unsettled_orders(tmp_path):
 def test_an_undeliverable_event_is_dead_lettered_or_reported_lost(keep_dlq):
     # GIVEN the cloud stack whose reserve-credit state machine was deleted after the deploy,
     # its target keeping its dead-letter queue or not
-    config = load_config(stack_file_config(PROJECT_ROOT / "Pulumi.cloud.yaml"), "cloud", PROJECT_ROOT)
+    config = load_config(read_stack_file(PROJECT_ROOT / "Pulumi.cloud.yaml"), "cloud", PROJECT_ROOT)
     with Sandbox(config, out=None, timeout_seconds=60) as sandbox:
         sfn, events = sandbox.client("stepfunctions"), sandbox.client("events")
         rule = {"Rule": "event-tasks-cloud-reserve-credit", "EventBusName": "event-tasks-cloud-order"}
