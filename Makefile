@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test lint clean
 
-$(INSTALLED): requirements.txt requirements-dev.txt service_images/common/pyproject.toml
+$(INSTALLED): requirements.txt requirements-dev.txt policy/requirements.txt service_images/common/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
