@@ -211,3 +211,14 @@ def test_the_image_requirements_are_hashed_and_match_the_tested_versions():
     assert len(lines) == len(pins) >= 7
     # AND the images run exactly the versions the tests run against
     assert pins == {name: importlib.metadata.version(name) for name in pins}
+
+
+def test_the_policy_pack_runs_the_programs_pulumi_version():
+    def pins(path: Path) -> dict[str, str]:
+        found = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", path.read_text(), re.M)
+        return {name.lower(): version for name, version in found}
+
+    # THEN the pack's own environment pins the same pulumi as the program, and pins pulumi-policy
+    pack = pins(ROOT / "policy" / "requirements.txt")
+    assert pack["pulumi"] == pins(ROOT / "requirements.txt")["pulumi"]
+    assert pack["pulumi-policy"] == importlib.metadata.version("pulumi-policy")
