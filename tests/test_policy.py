@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import json
 import runpy
+import subprocess
+import sys
 from typing import Any
 
+import grpc
 import pulumi_policy
 import pytest
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -435,3 +440,39 @@ def test_both_stacks_give_every_bus_a_policy(deploy, stack):
     assert any(typ == EVENT_BUS for typ, _ in resources)
     # THEN no bus lacks a policy
     assert buses_without_policy(resources) == []
+
+
+def test_the_served_pack_answers_the_engine_with_mandatory_violations():
+    # GIVEN the pack started as the engine starts it: `python -m pulumi.policy <engine> policy`,
+    # which prints the port of its analyzer on 127.0.0.1
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pulumi.policy", "127.0.0.1:0", "policy"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = process.stdout.readline().strip()
+        assert port.isdigit(), process.stderr.read()
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            analyzer = analyzer_pb2_grpc.AnalyzerStub(channel)
+            # WHEN the engine asks for the pack's policies, then analyzes a log group without retention
+            info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+            props = struct_pb2.Struct()
+            props.update({"name": "/ecs/mine"})
+            urn = "urn:pulumi:dev::event-tasks::aws:cloudwatch/logGroup:LogGroup::mine"
+            request = analyzer_pb2.AnalyzeRequest(type=LOG_GROUP, properties=props, urn=urn, name="mine")
+            response = analyzer.Analyze(request, timeout=30)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    # THEN every policy is served as mandatory
+    mandatory = analyzer_pb2.EnforcementLevel.Value("MANDATORY")
+    assert {(p.name, p.enforcementLevel) for p in info.policies} == {
+        (name, mandatory) for name in (*RESOURCE_RULES, BUS_POLICY_RULE)
+    }
+    # AND the log group's violation comes back mandatory, naming the fix
+    assert [(d.policyName, d.message.splitlines()[-1], d.enforcementLevel) for d in response.diagnostics] == [
+        ("log-group-retention", "the log group keeps its events forever: set retention_in_days", mandatory)
+    ]
