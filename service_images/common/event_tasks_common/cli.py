@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import validate
-
 from .errors import (
     EXIT_BAD_INPUT,
     EXIT_ERROR,

@@ -158,9 +158,7 @@ def read_trigger_event(accept: Mapping[str, str | None], environ: Mapping[str, s
     raw = _required(env, ENV_DETAIL)
     _check_depth(raw)
     try:
-        data = json.loads(
-            raw, parse_float=Decimal, parse_int=validate.parse_int, parse_constant=_reject_constant
-        )
+        data = json.loads(raw, parse_float=Decimal, parse_int=validate.parse_int, parse_constant=_reject_constant)
     except ValueError as exc:
         raise BadInput(ENV_DETAIL, f"not valid JSON ({exc})") from None
     if not isinstance(data, dict):
