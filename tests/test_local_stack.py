@@ -391,10 +391,8 @@ def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
                     "Effect": "Allow",
                     "Action": [
                         "dynamodb:ConditionCheckItem",
-                        "dynamodb:DeleteItem",
                         "dynamodb:GetItem",
                         "dynamodb:PutItem",
-                        "dynamodb:Query",
                         "dynamodb:UpdateItem",
                     ],
                     "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
