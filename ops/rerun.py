@@ -13,6 +13,10 @@ again with the same input, so its task gets the same `eventId` and the use case'
   implement it; the output says so). The name makes it once only: a second run finds it, and
   Step Functions refuses to start a name twice.
 
+Use it for failures nothing compensated: an execution whose failure event a compensation consumed
+has settled its saga, and re-running its forward step could act on an order that has ended (see
+the README's runbook "From alarm to settled saga").
+
 Skipped, and reported: an execution already redriven, one already re-run as `rerun-<name>`, and a
 `rerun-` execution itself (a re-run that failed again is for an operator to look at, not to loop on).
 
@@ -154,7 +158,10 @@ def _why_not_redrive(sfn: Any, arn: str, result: Result) -> str | None:
         (e["type"] for e in sorted(events, key=lambda e: -e["id"]) if e["type"].endswith("StateEntered")), None
     )
     if last_entered == "FailStateEntered":
-        return "it ended in its Fail state (its failure path ran), so a redrive would only fail there again"
+        return (
+            "it ended in its Fail state (its failure path ran and published its failure event), "
+            "so a redrive would only fail there again"
+        )
     return None
 
 
