@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from ops import aws as ops_aws
 from ops.redrive import execution_name, main, redrive
+from sandbox.emulator import start_in_process
 
 REGION = "ap-southeast-1"
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
@@ -373,6 +374,35 @@ def test_an_unknown_aws_error_is_one_line_naming_the_call():
     # THEN it reads as one line naming the call, exit 1
     error = ops_aws.describe(exc)
     assert (str(error), error.code) == ("ReceiveMessage failed (ThrottlingException): Rate exceeded", 1)
+
+
+def test_an_event_the_emulator_dead_lettered_is_redriven_once_its_state_machine_exists(capsys):
+    # GIVEN the sandbox emulator dead-lettering an event whose rule targets a state machine not deployed yet
+    emu = start_in_process(REGION, sync_poll_seconds=0.02)
+    try:
+        sqs, sfn, events = (boto3.client(s, region_name=REGION) for s in ("sqs", "stepfunctions", "events"))
+        machine = f"arn:aws:states:{REGION}:123456789012:stateMachine:reserve"
+        queue = sqs.create_queue(QueueName="reserve-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.create_event_bus(Name="order")
+        events.put_rule(
+            Name="reserve", EventBusName="order", EventPattern=json.dumps({"detail-type": ["OrderCreated"]})
+        )
+        target = {"Id": "machine", "Arn": machine, "DeadLetterConfig": {"Arn": dlq_arn}}
+        events.put_targets(Rule="reserve", EventBusName="order", Targets=[target])
+        entry = {"EventBusName": "order", "Source": "event-tasks.order", "DetailType": "OrderCreated", "Detail": "{}"}
+        event_id = events.put_events(Entries=[entry])["Entries"][0]["EventId"]
+        assert counts(sqs, queue) == (1, 0)
+        # WHEN the cause is fixed (the state machine deployed) and the queue redriven
+        role = f"arn:aws:iam::123456789012:role/{REGION}-sfn"
+        sfn.create_state_machine(name="reserve", definition=DEFINITION, roleArn=role)
+        code = main(["--queue-url", queue, "--state-machine-arn", machine, *FAST])
+        # THEN the emulator's TARGET_ARN matched: the event ran once, under its own id, and the queue is empty
+        assert code == 0, capsys.readouterr().err
+        assert executions(sfn, machine) == [(f"redrive-{event_id}", event_id)]
+        assert counts(sqs, queue) == (0, 0)
+    finally:
+        emu.stop()
 
 
 def test_execution_names_are_valid_for_any_event_id():
