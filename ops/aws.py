@@ -4,6 +4,7 @@ promise (0 done, 1 an AWS operation failed, 2 bad input)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -37,6 +38,13 @@ ACCESS_DENIED = {
     "SignatureDoesNotMatch",
 }
 QUEUE_NOT_FOUND = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line too (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(BAD_INPUT, f"error: {message}; see {self.prog} --help\n")
 
 
 class OpsError(Exception):
@@ -110,6 +118,12 @@ def clients(region: str, *services: str) -> list[Any]:
     return [session.client(service) for service in services]
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """An AWS message as one line: an endpoint may answer with a whole HTML page."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def error_code(exc: botocore.exceptions.ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
@@ -121,7 +135,7 @@ def describe(exc: Exception) -> OpsError:
     if isinstance(exc, botocore.exceptions.ClientError):
         code = error_code(exc)
         operation = exc.operation_name
-        message = exc.response.get("Error", {}).get("Message", "") or code
+        message = one_line(exc.response.get("Error", {}).get("Message", "") or code)
         if code in ACCESS_DENIED:
             return OpsError(
                 f"{operation} was refused ({code}): {message}; use credentials allowed to call it on this resource"
@@ -145,11 +159,11 @@ def describe(exc: Exception) -> OpsError:
     if isinstance(exc, botocore.exceptions.NoRegionError):
         return OpsError(f"no AWS region configured; {REGION_HINT}", BAD_INPUT)
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
-        return OpsError(f"{exc}; check the region and your network (or AWS_ENDPOINT_URL)")
+        return OpsError(f"{one_line(str(exc))}; check the region and your network (or AWS_ENDPOINT_URL)")
     if isinstance(exc, botocore.exceptions.ParamValidationError):
-        return OpsError(" ".join(str(exc).split()), BAD_INPUT)
+        return OpsError(one_line(str(exc)), BAD_INPUT)
     if isinstance(exc, botocore.exceptions.BotoCoreError):
-        return OpsError(" ".join(str(exc).split()))
+        return OpsError(one_line(str(exc)))
     raise exc
 
 

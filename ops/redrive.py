@@ -23,7 +23,6 @@ did not drain within --max-wait; 2 bad arguments (the line names which).
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -227,7 +226,7 @@ def report(result: Result, dry_run: bool, limit: int, max_wait: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.redrive", description=__doc__.split("\n\n")[0])
+    parser = aws.Parser(prog="python -m ops.redrive", description=__doc__.split("\n\n")[0])
     parser.add_argument("--queue-url", required=True, help="the trigger's deadLetterQueueUrl output")
     parser.add_argument("--state-machine-arn", required=True, help="the trigger's stateMachineArn output")
     parser.add_argument("--max", type=int, default=1000, help="redrive at most this many events (default 1000)")

@@ -28,7 +28,6 @@ Exit code: 0 done; 1 an AWS call failed (the line names it; running again is saf
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
@@ -48,6 +47,7 @@ NAME_LIMIT = 80
 RELATIVE = re.compile(r"^(\d+)([smhd])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 # What an endpoint without the RedriveExecution action answers.
+REDRIVE_UNAVAILABLE = "RedriveExecution is not available at this endpoint (see the note)"
 UNSUPPORTED = {"UnknownOperationException", "InvalidAction", "NotImplemented", "NotImplementedException"}
 
 
@@ -151,7 +151,7 @@ def _rerun_one(sfn: Any, state_machine_arn: str, execution: dict[str, Any], resu
 def _why_not_redrive(sfn: Any, arn: str, result: Result) -> str | None:
     """Why this execution is re-run from the start rather than redriven, or None to redrive it."""
     if result.redrive_unavailable:
-        return result.redrive_unavailable
+        return REDRIVE_UNAVAILABLE
     # Newest event first; sorted by id too, as emulators may ignore reverseOrder.
     events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=100)["events"]
     last_entered = next(
@@ -180,10 +180,18 @@ def _redrive(sfn: Any, arn: str, result: Result) -> str | None:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code == "ExecutionNotRedrivable":
             return f"Step Functions will not redrive it: {exc.response['Error'].get('Message', code)}"
-        if code not in UNSUPPORTED and status != 501:
+        if code in UNSUPPORTED or status == 501:
+            result.redrive_unavailable = f"this endpoint does not implement RedriveExecution ({code or status})"
+        elif code == str(status) and status == 500:
+            # No AWS error at all, only a bare HTTP 500 (moto's server answers an action it lacks with
+            # an HTML error page); Step Functions itself always names its error.
+            result.redrive_unavailable = (
+                "this endpoint answered RedriveExecution with a bare HTTP 500, as moto's server does for an "
+                "action it does not implement"
+            )
+        else:
             raise
-        result.redrive_unavailable = f"this endpoint does not implement RedriveExecution ({code or status})"
-    return result.redrive_unavailable
+    return REDRIVE_UNAVAILABLE
 
 
 def _execution(sfn: Any, arn: str) -> dict[str, Any] | None:
@@ -220,7 +228,7 @@ def report(result: Result, since: datetime, until: datetime, dry_run: bool) -> N
 
 
 def main(argv: list[str] | None = None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.rerun", description=__doc__.split("\n\n")[0])
+    parser = aws.Parser(prog="python -m ops.rerun", description=__doc__.split("\n\n")[0])
     parser.add_argument("--state-machine-arn", required=True, help="the trigger's stateMachineArn output")
     parser.add_argument("--since", required=True, help="window start: ISO-8601, or a time ago like 2h")
     parser.add_argument("--until", default=None, help="window end (default: now): ISO-8601, or a time ago")

@@ -405,6 +405,16 @@ def test_an_event_the_emulator_dead_lettered_is_redriven_once_its_state_machine_
         emu.stop()
 
 
+def test_an_error_page_from_the_endpoint_still_reads_as_one_line():
+    # GIVEN an endpoint that answered with an HTML page instead of an AWS error
+    page = "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n" + "<p>x</p>\n" * 100
+    exc = ClientError({"Error": {"Code": "500", "Message": page}}, "ReceiveMessage")
+    # THEN the error is one bounded line
+    message = str(ops_aws.describe(exc))
+    assert "\n" not in message and len(message) < 400
+    assert message.startswith("ReceiveMessage failed (500): <!doctype html> <html lang=en> <title>500")
+
+
 def test_execution_names_are_valid_for_any_event_id():
     # THEN the name keeps Step Functions' charset and length
     assert execution_name("a:b/c d") == "redrive-a-b-c-d"

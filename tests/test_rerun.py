@@ -184,6 +184,23 @@ def test_without_redrive_at_the_endpoint_it_starts_anew_and_says_so(sfn, capsys)
     assert sorted(executions(sfn, arn)) == ["a1", "rerun-a1"]
 
 
+def test_over_http_moto_answers_redrive_with_a_bare_500_and_it_starts_anew(sfn, monkeypatch, capsys):
+    # GIVEN an execution that failed in its task state, behind moto's server (the sandbox), which answers
+    # RedriveExecution with an HTML error page
+    arn = machine(sfn, UNCAUGHT_TASK)
+    run(sfn, arn, "a1", event("e-1"))
+    monkeypatch.setattr(ops_aws, "clients", lambda region, *services: [Redrivable(sfn, refuse="html 500")])
+    # WHEN re-run
+    code = main(["--state-machine-arn", arn, *cli()])
+    settle(sfn, arn)
+    # THEN it says why it could not redrive and starts the execution anew
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "note: this endpoint answered RedriveExecution with a bare HTTP 500" in out
+    assert "  started       a1  event e-1: rerun-a1: RedriveExecution is not available at this endpoint" in out
+    assert sorted(executions(sfn, arn)) == ["a1", "rerun-a1"]
+
+
 class Redrivable:
     """A Step Functions client whose endpoint implements RedriveExecution (moto's does not): a redrive is
     recorded, and the execution's redriveCount shows it, as Step Functions reports it."""
@@ -197,6 +214,10 @@ class Redrivable:
         return getattr(self._client, name)
 
     def redrive_execution(self, executionArn: str, clientToken: str) -> dict:
+        if self._refuse == "html 500":
+            # What moto's server answers for an action it lacks, as botocore reads it.
+            error = {"Code": "500", "Message": "<!doctype html>\n<title>500 Internal Server Error</title>"}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 500}}, "RedriveExecution")
         if self._refuse:
             raise self._client.exceptions.ExecutionNotRedrivable(
                 {"Error": {"Code": "ExecutionNotRedrivable", "Message": self._refuse}}, "RedriveExecution"
@@ -322,6 +343,17 @@ def test_bad_arguments_are_one_line_and_exit_2(args, message, capsys):
     code = main(args)
     # THEN one line names it and the fix, exit 2
     assert (code, capsys.readouterr().err.splitlines()) == (2, [message])
+
+
+def test_a_missing_argument_is_one_line_and_exit_2(capsys):
+    # WHEN the CLI is called without --since
+    with pytest.raises(SystemExit) as exit_:
+        main(["--state-machine-arn", SOME_ARN])
+    # THEN one line names it, not argparse's usage block
+    assert (exit_.value.code, capsys.readouterr().err.splitlines()) == (
+        2,
+        ["error: the following arguments are required: --since; see python -m ops.rerun --help"],
+    )
 
 
 def test_a_state_machine_that_does_not_exist_is_one_line_and_exit_2(sfn, capsys):
