@@ -4,6 +4,7 @@ else stays in the queue, visible; every error is one line."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -162,6 +163,25 @@ def test_a_message_held_by_another_consumer_keeps_the_run_waiting_then_it_says_s
         "error: the queue still counts 1 message(s) after --max-wait 0.2s (held by another consumer or a running "
         "redrive); run again once they are visible"
     ]
+
+
+def test_two_redrives_at_once_run_each_event_once_and_both_see_the_queue_drain(aws):
+    # GIVEN 30 dead-lettered events, one of them twice
+    sqs, sfn, queue, machine = aws
+    for n in range(30):
+        dead_letter(sqs, queue, json.dumps(event(f"e-{n:02d}")), machine)
+    dead_letter(sqs, queue, json.dumps(event("e-07")), machine)
+    # WHEN two operators redrive the same queue at the same time
+    with ThreadPoolExecutor(2) as pool:
+        twins = [pool.submit(redrive, sqs, sfn, queue, machine, wait_seconds=0, max_wait=10) for _ in range(2)]
+        first, second = (twin.result() for twin in twins)
+    # THEN each event ran once, between them (both may report the duplicate's copy as started: Step
+    # Functions answers a start of a running execution's name and input with that execution), and each
+    # run waited for the other's messages to go
+    assert [event_id for _, event_id in executions(sfn, machine)] == [f"e-{n:02d}" for n in range(30)]
+    handled = first.started + first.already_started + second.started + second.already_started
+    assert sorted(handled) == sorted([f"e-{n:02d}" for n in range(30)] + ["e-07"])
+    assert first.drained and second.drained and counts(sqs, queue) == (0, 0)
 
 
 def test_max_stops_early_and_leaves_the_rest_visible(aws, capsys):

@@ -267,6 +267,29 @@ def test_an_execution_step_functions_will_not_redrive_is_started_anew(sfn, monke
     assert executions(sfn, arn)["rerun-a1"] == ("FAILED", "e-1")
 
 
+class TwinStartsFirst(Redrivable):
+    """Another run of the command starts the re-run between this one's check and its StartExecution."""
+
+    def start_execution(self, **kwargs) -> dict:
+        self._client.start_execution(**kwargs)
+        return self._client.start_execution(**{**kwargs, "input": json.dumps({"id": "different"})})
+
+
+def test_a_twin_run_that_starts_the_re_run_first_makes_this_one_skip_it(sfn, monkeypatch, capsys):
+    # GIVEN a failed execution, and a twin run of the command winning the race to re-run it
+    arn = machine(sfn)
+    run(sfn, arn, "a1", event("e-1"))
+    monkeypatch.setattr(ops_aws, "clients", lambda region, *services: [TwinStartsFirst(sfn)])
+    # WHEN this run tries to start the same re-run
+    code = main(["--state-machine-arn", arn, *cli()])
+    settle(sfn, arn)
+    # THEN Step Functions refuses the name a second time, and this run counts it as done, not as an error
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "  skipped       a1  event e-1: already re-run as rerun-a1" in out
+    assert sorted(executions(sfn, arn)) == ["a1", "rerun-a1"]
+
+
 class FailingStart(Redrivable):
     """StartExecution is throttled for the executions named."""
 
