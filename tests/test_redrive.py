@@ -175,12 +175,12 @@ def test_two_redrives_at_once_run_each_event_once_and_both_see_the_queue_drain(a
     with ThreadPoolExecutor(2) as pool:
         twins = [pool.submit(redrive, sqs, sfn, queue, machine, wait_seconds=0, max_wait=10) for _ in range(2)]
         first, second = (twin.result() for twin in twins)
-    # THEN each event ran once, between them (both may report the duplicate's copy as started: Step
-    # Functions answers a start of a running execution's name and input with that execution), and each
-    # run waited for the other's messages to go
+    # THEN each event ran once, and each run waited for the other's messages to go. Both runs may handle
+    # the same event (the duplicate's two copies, or one copy SQS delivers to both: standard queues are
+    # at least once); Step Functions answers a start of a running execution's name and input with it.
     assert [event_id for _, event_id in executions(sfn, machine)] == [f"e-{n:02d}" for n in range(30)]
     handled = first.started + first.already_started + second.started + second.already_started
-    assert sorted(handled) == sorted([f"e-{n:02d}" for n in range(30)] + ["e-07"])
+    assert set(handled) == {f"e-{n:02d}" for n in range(30)} and len(handled) >= 31
     assert first.drained and second.drained and counts(sqs, queue) == (0, 0)
 
 
