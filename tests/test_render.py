@@ -226,9 +226,11 @@ def test_rule_documents():
     rule = "arn:aws:events:ap-southeast-1:123456789012:rule/bus/rule"
     queue = "arn:aws:sqs:ap-southeast-1:123456789012:q"
     machine = "arn:aws:states:ap-southeast-1:123456789012:stateMachine:m"
-    # THEN the pattern matches any listed detail-type, and grants name one resource each
-    assert event_pattern(["CreditLimitExceeded", "CustomerValidationFailed"]) == {
-        "detail-type": ["CreditLimitExceeded", "CustomerValidationFailed"]
+    # THEN the pattern matches any listed detail-type from the bus owner's source only, and grants
+    # name one resource each
+    assert event_pattern(["CreditLimitExceeded", "CustomerValidationFailed"], "event-tasks.customer") == {
+        "source": ["event-tasks.customer"],
+        "detail-type": ["CreditLimitExceeded", "CustomerValidationFailed"],
     }
     assert start_execution_statements(machine) == [
         {"Sid": "StartTheTargetStateMachine", "Effect": "Allow", "Action": "states:StartExecution", "Resource": machine}
