@@ -419,6 +419,9 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         if get_origin(annotation) is dict:
             parts = parts[1:]
             annotation = get_args(annotation)[1]
+        elif get_origin(annotation) is list:  # a list of models: skip the item's index
+            parts = parts[1:]
+            annotation = get_args(annotation)[0]
         model = next(
             (a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)), None
         )
