@@ -413,3 +413,32 @@ def test_a_bad_producer_is_refused_naming_its_key_path(producers, message):
     # WHEN the config is loaded THEN the error names the key path and the fix
     with pytest.raises(ConfigError, match=message):
         load_config(raw, "test", ROOT)
+
+
+def test_in_cloud_a_service_no_trigger_runs_still_admits_its_looked_up_task_role(deploy, mocks):
+    # GIVEN a cloud stack where no trigger runs the order task, but order has a task definition
+    # (its task emits, started by something else), and the customer's has no task role
+    raw = stack_file("cloud")
+    raw["event-tasks:triggers"] = json.dumps({"reserve-credit": TRIGGERS["reserve-credit"]})
+    customer = TASK_DEFS["customer"]
+    mocks.task_definitions[customer] = {**task_definition_answer(customer), "taskRoleArn": ""}
+    # WHEN the stack is deployed
+    stack = deploy("cloud", raw)
+    publishers = {
+        p.inputs["eventBusName"]: p.json("policy")["Statement"][1]["Condition"]
+        for p in stack.of_type("aws:cloudwatch/eventBusPolicy:EventBusPolicy")
+    }
+    # THEN the order task definition was looked up and its task role is the order bus's publisher
+    looked_up = [a["taskDefinition"] for t, a in mocks.calls if t == "aws:ecs/getTaskDefinition:getTaskDefinition"]
+    assert sorted(looked_up) == sorted(TASK_DEFS.values())
+    assert publishers["event-tasks-cloud-order"]["ArnNotEquals"] == {
+        "aws:PrincipalArn": [task_definition_answer(TASK_DEFS["order"])["taskRoleArn"]]
+    }
+    # AND without a task role, the customer bus admits only the state machine running its task
+    assert publishers["event-tasks-cloud-customer"]["ArnNotEquals"] == {
+        "aws:PrincipalArn": [stack.named("reserve-credit-run-task-role").state["arn"]]
+    }
+    # AND no state machine runs order, so nothing was checked or wired for it beyond the lookup
+    assert [m.inputs["name"] for m in stack.of_type("aws:sfn/stateMachine:StateMachine")] == [
+        "event-tasks-cloud-reserve-credit"
+    ]
