@@ -606,7 +606,7 @@ def _local_service_problems(
             f"{key}.image: {str(image)!r} has no Dockerfile; add one or point image at the directory that has it"
         )
     else:
-        problems += _emits_problems(project_root / image, name, f"{key}.image")
+        problems += _emits_problems(project_root / image, name, service, key)
     if service.cpu is not None and not 128 <= service.cpu <= 10240:
         problems.append(f"{key}.cpu: {service.cpu} is outside 128-10240 cpu units for an EC2 task")
     if service.memory is not None and not 128 <= service.memory <= 122880:
@@ -614,19 +614,30 @@ def _local_service_problems(
     return problems
 
 
-def _emits_problems(image_dir: Path, service: str, key: str) -> list[str]:
-    """The service's emits.json must be readable and name the source its task role will enforce."""
+def _emits_problems(image_dir: Path, name: str, service: ServiceSettings, key: str) -> list[str]:
+    """The service's emits.json must be readable and name the source its task role will enforce,
+    and no other account may put what the service itself emits (it would speak for the service)."""
     try:
         emits = read_emits(image_dir)
     except ValueError as error:
-        return [f"{key}: {error}; fix the file (see service_images/README.md)"]
-    expected = naming.event_source(service)
-    if emits is not None and emits.source != expected:
+        return [f"{key}.image: {error}; fix the file (see service_images/README.md)"]
+    if emits is None:
+        return []
+    expected = naming.event_source(name)
+    if emits.source != expected:
         return [
-            f"{key}: {EMITS_FILE} declares source {emits.source!r}, but service {service!r} may only put "
+            f"{key}.image: {EMITS_FILE} declares source {emits.source!r}, but service {name!r} may only put "
             f"{expected!r} on its bus; name the service after its source or fix the declaration"
         ]
-    return []
+    problems = []
+    for index, producer in enumerate(service.producers):
+        own = sorted(set(producer.detailTypes) & set(emits.detail_types))
+        if own:
+            problems.append(
+                f"{key}.producers.{index}.detailTypes: {', '.join(own)} {'is' if len(own) == 1 else 'are'} "
+                f"emitted by {name} itself; another account may not speak for it: remove them"
+            )
+    return problems
 
 
 def pulumi_config_map() -> dict[str, Any]:

@@ -399,6 +399,11 @@ def test_another_account_may_put_only_the_detail_types_config_names(local):
             r"event-tasks:services\.order\.producers: names account 210987654321 twice; list all its detailTypes",
         ),
         (
+            [{"account": OTHER_ACCOUNT, "detailTypes": ["PlaceOrderRequested", "OrderCreated"]}],
+            r"event-tasks:services\.order\.producers\.0\.detailTypes: OrderCreated is emitted by order itself; "
+            r"another account may not speak for it",
+        ),
+        (
             [{"account": OTHER_ACCOUNT, "detailType": ["A"]}],
             r"event-tasks:services\.order\.producers\.0\.detailType: unknown key; allowed here: account, detailTypes",
         ),
