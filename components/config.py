@@ -17,9 +17,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from components import naming
+from components.emits import EMITS_FILE, read_emits
 
 NAMESPACE = naming.PROJECT
-TOP_LEVEL_KEYS = ("environment", "cloud", "local", "services", "triggers", "logRetentionDays")
+TOP_LEVEL_KEYS = ("environment", "cloud", "local", "services", "triggers", "logRetentionDays", "kmsKeyArn")
 
 # Lower-case, digits and hyphens: valid in every physical name we derive (rules, queues, tables,
 # repositories, IAM roles) and in Pulumi logical names.
@@ -32,6 +33,12 @@ TASK_DEFINITION_ARN = re.compile(
     r"^arn:aws[a-z-]*:ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"task-definition/(?P<family>[A-Za-z0-9_-]{1,255}):(?P<revision>[1-9]\d*)$"
 )
+# A key ARN, not an alias: a key policy names the key, and an alias can be repointed under the stack.
+KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/"
+    r"(?P<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
+ACCOUNT_ID = re.compile(r"^\d{12}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")
 INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
@@ -162,6 +169,29 @@ class LocalSettings(_Model):
         return value
 
 
+class Producer(_Model):
+    """Another AWS account allowed to put some detail-types on a service's bus."""
+
+    account: str
+    """12-digit account id (quoted in YAML: it may start with 0)."""
+    detailTypes: list[str] = Field(min_length=1)
+    """The detail-types it may put (with the bus owner's source, the only one the bus admits)."""
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _account(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} must be a quoted string of 12 digits (an account id may start with 0)")
+        if not ACCOUNT_ID.match(value):
+            raise ValueError(f"{value!r} is not an AWS account id (12 digits)")
+        return value
+
+    @field_validator("detailTypes")
+    @classmethod
+    def _detail_types(cls, values: list[str]) -> list[str]:
+        return _detail_types(values)
+
+
 class ServiceSettings(_Model):
     """One micro-service: it gets a bus, and its task can be run by triggers."""
 
@@ -177,6 +207,8 @@ class ServiceSettings(_Model):
     local: the task definition's cpu (default 128)."""
     memory: int | None = Field(None, gt=0)
     """cloud: task-level memory override in MiB; local: the task definition's memory (default 512)."""
+    producers: list[Producer] = []
+    """Other accounts that may put events on this service's bus (none by default)."""
 
     @field_validator("taskDefinitionArn")
     @classmethod
@@ -194,6 +226,15 @@ class ServiceSettings(_Model):
         if value is not None and not CONTAINER_NAME.match(value):
             raise ValueError(f"{value!r} is not a container name (letters, digits, _ and -)")
         return value
+
+    @field_validator("producers")
+    @classmethod
+    def _producers(cls, values: list[Producer]) -> list[Producer]:
+        accounts = [p.account for p in values]
+        twice = sorted({a for a in accounts if accounts.count(a) > 1})
+        if twice:
+            raise ValueError(f"names account {', '.join(twice)} twice; list all its detailTypes in one entry")
+        return values
 
 
 class TriggerSettings(_Model):
@@ -249,6 +290,18 @@ class StackConfig(_Model):
     """Trigger name -> which event runs which task."""
     logRetentionDays: int = 14
     """Retention of the log groups this stack creates."""
+    kmsKeyArn: str | None = None
+    """Customer-managed KMS key for the tables and dead-letter queues; None: AWS-managed encryption."""
+
+    @field_validator("kmsKeyArn")
+    @classmethod
+    def _kms_key_arn(cls, value: str | None) -> str | None:
+        if value is not None and not KMS_KEY_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not a KMS key ARN; expected arn:aws:kms:<region>:<account>:key/<key id> "
+                "(a key ARN, not an alias)"
+            )
+        return value
 
     def container_name(self, service: str) -> str:
         return self.services[service].containerName or service
@@ -318,6 +371,15 @@ def _parse(value: Any) -> Any:
     return value
 
 
+def _detail_types(values: list[str]) -> list[str]:
+    for value in values:
+        if not value.strip() or len(value) > 128:
+            raise ValueError(f"{value!r} is not a detail-type (1-128 characters, not blank)")
+    if len(set(values)) != len(values):
+        raise ValueError(f"lists a detail-type twice: {values}")
+    return values
+
+
 def _ids(values: list[str], pattern: re.Pattern[str], what: str) -> list[str]:
     bad = [v for v in values if not isinstance(v, str) or not pattern.match(v)]
     if bad:
@@ -357,6 +419,9 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         if get_origin(annotation) is dict:
             parts = parts[1:]
             annotation = get_args(annotation)[1]
+        elif get_origin(annotation) is list:  # a list of models: skip the item's index
+            parts = parts[1:]
+            annotation = get_args(annotation)[0]
         model = next(
             (a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)), None
         )
@@ -390,6 +455,13 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             problems.append(
                 f"{ns}:cloud.clusterArn: is in region {cluster['region']} but the "
                 f"stack's aws:region is {config.region}; use a cluster of {config.region}"
+            )
+    if config.kmsKeyArn is not None:
+        key = KMS_KEY_ARN.match(config.kmsKeyArn)
+        if key and key["region"] != config.region:
+            problems.append(
+                f"{ns}:kmsKeyArn: is in region {key['region']} but the stack's aws:region is "
+                f"{config.region}; DynamoDB and SQS use a key of their own region only: use a key of {config.region}"
             )
     if config.local is not None and config.local.minInstances > config.local.maxInstances:
         problems.append(
@@ -533,10 +605,38 @@ def _local_service_problems(
         problems.append(
             f"{key}.image: {str(image)!r} has no Dockerfile; add one or point image at the directory that has it"
         )
+    else:
+        problems += _emits_problems(project_root / image, name, service, key)
     if service.cpu is not None and not 128 <= service.cpu <= 10240:
         problems.append(f"{key}.cpu: {service.cpu} is outside 128-10240 cpu units for an EC2 task")
     if service.memory is not None and not 128 <= service.memory <= 122880:
         problems.append(f"{key}.memory: {service.memory} MiB is outside 128-122880 MiB for an EC2 task")
+    return problems
+
+
+def _emits_problems(image_dir: Path, name: str, service: ServiceSettings, key: str) -> list[str]:
+    """The service's emits.json must be readable and name the source its task role will enforce,
+    and no other account may put what the service itself emits (it would speak for the service)."""
+    try:
+        emits = read_emits(image_dir)
+    except ValueError as error:
+        return [f"{key}.image: {error}; fix the file (see service_images/README.md)"]
+    if emits is None:
+        return []
+    expected = naming.event_source(name)
+    if emits.source != expected:
+        return [
+            f"{key}.image: {EMITS_FILE} declares source {emits.source!r}, but service {name!r} may only put "
+            f"{expected!r} on its bus; name the service after its source or fix the declaration"
+        ]
+    problems = []
+    for index, producer in enumerate(service.producers):
+        own = sorted(set(producer.detailTypes) & set(emits.detail_types))
+        if own:
+            problems.append(
+                f"{key}.producers.{index}.detailTypes: {', '.join(own)} {'is' if len(own) == 1 else 'are'} "
+                f"emitted by {name} itself; another account may not speak for it: remove them"
+            )
     return problems
 
 

@@ -38,6 +38,12 @@ def prefix(stack: str) -> str:
     return f"{PROJECT}-{stack}-"
 
 
+def event_source(service: str) -> str:
+    """The `source` of every event a service emits: what its code sets, its rules match and its
+    task role and bus policy enforce."""
+    return f"{PROJECT}.{service}"
+
+
 def bus_name(stack: str, service: str) -> str:
     return f"{prefix(stack)}{service}"
 

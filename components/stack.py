@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from components import naming
+from components.bus_policy import bus_policies
 from components.cloud import cloud_targets
 from components.config import StackConfig
 from components.iam import AwsContext
@@ -23,13 +24,13 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
     tags = {"project": naming.PROJECT, "stack": stack, "environment": config.environment}
     # Lookups first: a task that could never run fails the program before anything is registered.
     if config.environment == "cloud":
-        targets = cloud_targets(config)
+        targets, task_roles = cloud_targets(config)
     else:
         # Imported here: the cloud stack never loads the EC2/ECR/awsx SDK modules it does not use.
         from components.local import build_local, check_capacity
 
         check_capacity(config)
-        targets = None
+        targets, task_roles = None, {}
     ctx = AwsContext.lookup()
 
     buses = {
@@ -43,10 +44,11 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         "buses": {s: {"name": b.name, "arn": b.arn} for s, b in buses.items()},
     }
     if targets is None:
-        targets, local_outputs = build_local(config, ctx, buses, tags, Path(project_root))
+        targets, local_outputs, task_roles = build_local(config, ctx, buses, tags, Path(project_root))
         outputs.update(local_outputs)
 
     triggers: dict[str, Any] = {}
+    machines: dict[str, RunTaskStateMachine] = {}
     for name, trigger in sorted(config.triggers.items()):
         state_machine = RunTaskStateMachine(
             f"{name}-run-task",
@@ -61,6 +63,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 tags=tags,
             ),
         )
+        machines[name] = state_machine
         rule = TaskTriggerRule(
             f"{name}-trigger",
             TaskTriggerRuleArgs(
@@ -69,9 +72,11 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 rule_name=naming.rule_name(stack, name),
                 dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
                 detail_types=list(trigger.detailTypes),
+                source=naming.event_source(trigger.bus),
                 state_machine_arn=state_machine.arn,
                 maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
                 maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
+                kms_key_arn=config.kmsKeyArn,
                 tags=tags,
             ),
         )
@@ -82,4 +87,6 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
             "deadLetterQueueUrl": rule.dead_letter_queue_url,
         }
     outputs["triggers"] = triggers
+    # Last: a bus's policy names the roles that publish on it, the state machines' among them.
+    bus_policies(config, ctx, buses, task_roles, {name: m.role_arn for name, m in machines.items()})
     return outputs

@@ -30,10 +30,11 @@ def cloud(deploy):
 
 
 def test_cloud_creates_only_wiring(cloud):
-    # THEN: a bus per service, and per trigger a rule, target, DLQ, state machine and two roles
+    # THEN: a bus per service with its policy, and per trigger a rule, target, DLQ, state machine and two roles
     counts = Counter(r.typ for r in cloud.resources if r.custom)
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
+        "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
         "aws:cloudwatch/eventRule:EventRule": 4,
         "aws:cloudwatch/eventTarget:EventTarget": 4,
         "aws:sqs/queue:Queue": 4,
@@ -56,10 +57,11 @@ def test_every_target_is_bound_to_its_bus_with_role_dlq_and_retry(cloud):
         queue = cloud.named(f"{trigger}-trigger-dlq")
         role = cloud.named(f"{trigger}-trigger-role")
         bus_name = f"event-tasks-cloud-{bus}"
-        # THEN the rule lives on the emitting service's bus and matches the detail-types
+        # THEN the rule lives on the emitting service's bus and matches the detail-types from that
+        # service's source
         assert rule.inputs["name"] == f"event-tasks-cloud-{trigger}"
         assert rule.inputs["eventBusName"] == bus_name
-        assert rule.json("eventPattern") == {"detail-type": detail_types}
+        assert rule.json("eventPattern") == {"source": [f"event-tasks.{bus}"], "detail-type": detail_types}
         # AND the target names the same bus and starts this trigger's state machine
         assert target.inputs["eventBusName"] == bus_name
         assert target.inputs["arn"] == machines[f"event-tasks-cloud-{trigger}"].state["arn"]

@@ -48,6 +48,7 @@ def rule_args(**overrides):
             "rule_name": "et-test-reserve",
             "dead_letter_queue_name": "et-test-reserve-dlq",
             "detail_types": ["OrderCreated"],
+            "source": "event-tasks.order",
             "state_machine_arn": MACHINE_ARN,
             **overrides,
         }
@@ -63,10 +64,10 @@ def test_task_trigger_rule_targets_the_machine_on_the_same_bus(mocks, evaluate):
             "role": r.role_arn,
         }
     )
-    # THEN the rule matches the detail-type on that bus
+    # THEN the rule matches the detail-type from the bus owner's source on that bus
     (rule,) = children(mocks, "aws:cloudwatch/eventRule:EventRule")
     assert rule.inputs["eventBusName"] == "et-test-order"
-    assert rule.json("eventPattern") == {"detail-type": ["OrderCreated"]}
+    assert rule.json("eventPattern") == {"source": ["event-tasks.order"], "detail-type": ["OrderCreated"]}
     # AND the target names the same bus, the role, the DLQ and the retry policy
     (target,) = children(mocks, "aws:cloudwatch/eventTarget:EventTarget")
     (queue,) = children(mocks, "aws:sqs/queue:Queue")
@@ -239,6 +240,7 @@ def test_service_task_alone(mocks, evaluate):
         bus_arn="arn:aws:events:ap-southeast-1:123456789012:event-bus/et-order",
         table_name="et-order",
         table_arn="arn:aws:dynamodb:ap-southeast-1:123456789012:table/et-order",
+        event_source="event-tasks.order",
         log_group_name="/ecs/et-order",
     )
     outputs = evaluate(

@@ -17,6 +17,17 @@ from components.local import image_build_paths
 from conftest import ACCOUNT, REGION, ROOT
 
 SERVICES = ("customer", "order")
+# What service_images/<service>/emits.json declares (tests/test_emits.py proves the code agrees).
+EMITS = {
+    "customer": [
+        "CreditLimitExceeded",
+        "CreditReleased",
+        "CreditReserved",
+        "CustomerCreated",
+        "CustomerValidationFailed",
+    ],
+    "order": ["OrderApproved", "OrderCancelled", "OrderCreated", "OrderRejected"],
+}
 TRIGGERS = {
     "reserve-credit": ("customer", ["python", "-m", "customer.reserve_credit"]),
     "approve-order": ("order", ["python", "-m", "order.approve"]),
@@ -60,6 +71,7 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
     counts = Counter(r.typ for r in local.resources if r.custom)
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
+        "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
         "aws:cloudwatch/eventRule:EventRule": 4,
         "aws:cloudwatch/eventTarget:EventTarget": 4,
         "aws:sqs/queue:Queue": 4,
@@ -375,7 +387,8 @@ def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
         name = f"event-tasks-local-{service}"
         # THEN only ECS tasks of this account assume it
         assert role.json("assumeRolePolicy") == trust
-        # AND it may put events on its own bus and read/write its own table, nothing else
+        # AND it may put events on its own bus, with its own source and the detail-types its
+        # emits.json declares, and read/write its own table, nothing else
         assert policy.inputs["role"] == role.state["id"]
         assert policy.json("policy") == {
             "Version": "2012-10-17",
@@ -385,6 +398,12 @@ def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
                     "Effect": "Allow",
                     "Action": "events:PutEvents",
                     "Resource": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}",
+                    "Condition": {
+                        "StringEquals": {
+                            "events:source": f"event-tasks.{service}",
+                            "events:detail-type": EMITS[service],
+                        }
+                    },
                 },
                 {
                     "Sid": "ReadWriteOwnTable",

@@ -25,6 +25,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.session import Session
 
+from components.emits import read_emits
 from components.service_task import task_role_statements
 
 from .saga_world import REGION, bus_name, table_name
@@ -52,8 +53,13 @@ def bus_arn(service: str) -> str:
 
 
 def granted_statements(service: str) -> list[dict[str, Any]]:
-    """The service's task role policy, rendered for the test world's bus and table."""
-    return task_role_statements(bus_arn(service), table_arn(service))
+    """The service's task role policy, rendered for the test world's bus and table, with the
+    source and detail-types the service declares in its `emits.json` (what the stack grants)."""
+    emits = read_emits(Path(SERVICE_IMAGES) / service)
+    assert emits is not None, f"service_images/{service} declares no emits.json"
+    return task_role_statements(
+        bus_arn(service), table_arn(service), source=emits.source, detail_types=emits.detail_types
+    )
 
 
 def granted_actions(service: str) -> set[str]:

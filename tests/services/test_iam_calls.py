@@ -19,11 +19,18 @@ from .test_saga import ROUTES, deliver, place
 
 def test_the_task_role_may_emit_to_its_bus_and_use_its_table_with_the_helpers_calls_only() -> None:
     # GIVEN a service's bus and table WHEN its task role's statements are rendered
-    statements = task_role_statements("BUS-ARN", "TABLE-ARN")
-    # THEN PutEvents on its bus, and on its table GetItem plus the three actions DynamoDB
-    # authorizes inside TransactWriteItems; no DeleteItem, no Query, no Scan
+    statements = task_role_statements("BUS-ARN", "TABLE-ARN", source="event-tasks.order", detail_types=("B", "A"))
+    # THEN PutEvents on its bus with its own source and declared detail-types, and on its table
+    # GetItem plus the three actions DynamoDB authorizes inside TransactWriteItems; no DeleteItem,
+    # no Query, no Scan
     assert statements == [
-        {"Sid": "EmitToOwnBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": "BUS-ARN"},
+        {
+            "Sid": "EmitToOwnBus",
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": "BUS-ARN",
+            "Condition": {"StringEquals": {"events:source": "event-tasks.order", "events:detail-type": ["A", "B"]}},
+        },
         {
             "Sid": "ReadWriteOwnTable",
             "Effect": "Allow",
