@@ -93,11 +93,8 @@ def backoff_seconds(task_retries: int) -> list[int]:
     return [min(FIRST_BACKOFF_SECONDS * 2**n, MAX_BACKOFF_SECONDS) for n in range(task_retries)]
 
 
-def with_failure_path(definition: dict[str, Any], failure: FailurePath, container_name: str) -> dict[str, Any]:
-    """`definition` (one Task state, its StartAt) wrapped with the retry, publish and fail states.
-
-    `container_name` is the container whose exit code decides (a task may have sidecars).
-    """
+def with_failure_path(definition: dict[str, Any], failure: FailurePath) -> dict[str, Any]:
+    """`definition` (one Task state, its StartAt) wrapped with the retry, publish and fail states."""
     if not 0 <= failure.task_retries <= MAX_TASK_RETRIES:
         raise ValueError(f"task_retries must be 0-{MAX_TASK_RETRIES}, got {failure.task_retries}")
     task_name = definition["StartAt"]

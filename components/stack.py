@@ -11,6 +11,7 @@ from typing import Any
 from components import naming
 from components.cloud import cloud_targets
 from components.config import StackConfig
+from components.failure_path import FailurePath
 from components.iam import AwsContext
 from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs
 from components.service_bus import ServiceBus, ServiceBusArgs
@@ -56,6 +57,14 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 log_group_name=naming.state_machine_log_group_name(stack, name),
                 target=targets[trigger.service],
                 command=list(trigger.command),
+                failure=FailurePath(
+                    trigger=name,
+                    service=trigger.service,
+                    bus_name=buses[trigger.service].name,
+                    detail_type=config.failure_detail_type(name),
+                    task_retries=trigger.taskRetries,
+                ),
+                failure_bus_arn=buses[trigger.service].arn,
                 timeout_seconds=trigger.timeoutSeconds,
                 log_retention_days=config.logRetentionDays,
                 tags=tags,

@@ -68,7 +68,7 @@ def machine(emu: Emulator, *, retries: int = 2, detail_type: str = "ReserveCredi
         trigger="reserve-credit", service="customer", bus_name=BUS, detail_type=detail_type, task_retries=retries
     )
     definition = with_failure_path(
-        render_definition(target, ["python", "-m", "customer.reserve_credit"], timeout), failure, "customer"
+        render_definition(target, ["python", "-m", "customer.reserve_credit"], timeout), failure
     )
     emu.boto3_client("events").create_event_bus(Name=BUS)
     return emu.boto3_client("stepfunctions").create_state_machine(
@@ -98,7 +98,9 @@ def test_bad_input_exit_is_not_retried_and_publishes_the_failure_event(emu: Emul
     assert len(runner.launches) == 1
     assert execution["status"] == "FAILED"
     assert execution["error"] == "ReserveCreditFailed"
-    assert execution["cause"] == "States.TaskFailed after 1 attempts: exit codes [2]: Essential container in task exited"
+    assert (
+        execution["cause"] == "States.TaskFailed after 1 attempts: exit codes [2]: Essential container in task exited"
+    )
     # AND exactly one failure event is on the customer's bus, as the contract describes it
     (event,) = failure_events(emu)
     assert {k: v for k, v in event.items() if k != "id"} == {
