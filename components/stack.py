@@ -1,6 +1,7 @@
-"""The whole program for one stack: buses for every service, and per trigger a rule and the state
-machine that runs the target service's task. The environment decides where tasks run: `cloud` looks
-up existing infrastructure, `local` builds it from source (components/local.py).
+"""The whole program for one stack: buses for every service, per trigger a rule, the state machine
+that runs the target service's task and three alarms, and per stack an alerts topic and a dashboard.
+The environment decides where tasks run: `cloud` looks up existing infrastructure, `local` builds it
+from source (components/local.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from components import naming
+from components.alerts import StackAlerts, StackAlertsArgs, WatchedTrigger
 from components.cloud import cloud_targets
 from components.config import StackConfig
 from components.failure_path import FailurePath
@@ -16,6 +18,7 @@ from components.iam import AwsContext
 from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs
 from components.service_bus import ServiceBus, ServiceBusArgs
 from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
+from components.trigger_alarms import TriggerAlarms, TriggerAlarmsArgs
 
 
 def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]:
@@ -48,6 +51,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         outputs.update(local_outputs)
 
     triggers: dict[str, Any] = {}
+    watched: list[WatchedTrigger] = []
     for name, trigger in sorted(config.triggers.items()):
         state_machine = RunTaskStateMachine(
             f"{name}-run-task",
@@ -90,5 +94,46 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
             "stateMachineArn": state_machine.arn,
             "deadLetterQueueUrl": rule.dead_letter_queue_url,
         }
+        watched.append(
+            WatchedTrigger(
+                trigger=name,
+                bus_name=buses[trigger.bus].name,
+                rule_name=rule.name,
+                state_machine_arn=state_machine.arn,
+                dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+            )
+        )
+
+    alerts = StackAlerts(
+        "alerts",
+        StackAlertsArgs(
+            aws=ctx,
+            topic_name=naming.alerts_topic_name(stack),
+            alarm_name_prefix=naming.prefix(stack),
+            dashboard_name=naming.dashboard_name(stack),
+            triggers=watched,
+            emails=list(config.alerts.email),
+            tags=tags,
+        ),
+    )
+    for watch in watched:
+        name = watch.trigger
+        alarms = TriggerAlarms(
+            f"{name}-alarms",
+            TriggerAlarmsArgs(
+                trigger=name,
+                state_machine_arn=watch.state_machine_arn,
+                dead_letter_queue_name=watch.dead_letter_queue_name,
+                failed_alarm_name=naming.alarm_name(stack, name, "failed"),
+                timed_out_alarm_name=naming.alarm_name(stack, name, "timed-out"),
+                dead_letters_alarm_name=naming.alarm_name(stack, name, "dead-letters"),
+                topic_arn=alerts.topic_arn,
+                tags=tags,
+            ),
+        )
+        triggers[name]["alarmNames"] = alarms.alarm_names
+        triggers[name]["alarmArns"] = alarms.alarm_arns
     outputs["triggers"] = triggers
+    outputs["alertsTopicArn"] = alerts.topic_arn
+    outputs["dashboardName"] = alerts.dashboard_name
     return outputs

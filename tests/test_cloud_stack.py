@@ -24,6 +24,15 @@ TASK_DEFS = {
 }
 
 
+ALERTING_TYPES = (
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:sns/topic:Topic",
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:kms/key:Key",
+    "aws:cloudwatch/dashboard:Dashboard",
+)
+
+
 @pytest.fixture
 def cloud(deploy):
     return deploy("cloud")
@@ -32,6 +41,15 @@ def cloud(deploy):
 def test_cloud_creates_only_wiring(cloud):
     # THEN: a bus per service, and per trigger a rule, target, DLQ, state machine and two roles
     counts = Counter(r.typ for r in cloud.resources if r.custom)
+    # AND what tells an operator: three alarms per trigger, one key-encrypted topic and one dashboard
+    alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
+    assert alerting == {
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * counts["aws:cloudwatch/eventRule:EventRule"],
+        "aws:sns/topic:Topic": 1,
+        "aws:sns/topicPolicy:TopicPolicy": 1,
+        "aws:kms/key:Key": 1,
+        "aws:cloudwatch/dashboard:Dashboard": 1,
+    }
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventRule:EventRule": 4,
@@ -111,7 +129,20 @@ def test_outputs_name_every_bus_and_trigger(cloud):
         "ruleArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/event-tasks-cloud-customer/event-tasks-cloud-reject-order",
         "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-reject-order",
         "deadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/event-tasks-cloud-reject-order-dlq",
+        "alarmNames": {
+            "failed": "event-tasks-cloud-reject-order-failed",
+            "timedOut": "event-tasks-cloud-reject-order-timed-out",
+            "deadLetters": "event-tasks-cloud-reject-order-dead-letters",
+        },
+        "alarmArns": {
+            "failed": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-failed",
+            "timedOut": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-timed-out",
+            "deadLetters": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-dead-letters",
+        },
     }
+    # AND the stack's alerts topic and dashboard
+    assert cloud.outputs["alertsTopicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:event-tasks-cloud-alerts"
+    assert cloud.outputs["dashboardName"] == "event-tasks-cloud"
 
 
 @pytest.mark.parametrize(
