@@ -199,3 +199,28 @@ def test_a_missing_task_definition_fails_naming_its_arn(deploy, mocks):
     ):
         deploy("cloud")
     assert mocks.resources == []
+
+
+def test_every_trigger_has_its_three_alarms_on_the_topic_and_a_dashboard_row(cloud):
+    topic = cloud.outputs["alertsTopicArn"]
+    (topic_resource,) = cloud.of_type("aws:sns/topic:Topic")
+    assert topic == topic_resource.state["arn"]
+    alarms = {r.inputs["name"]: r for r in cloud.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    for trigger, out in cloud.outputs["triggers"].items():
+        # GIVEN the trigger's alarms as the outputs name them
+        failed, timed_out, dead = (alarms[out["alarmNames"][k]] for k in ("failed", "timedOut", "deadLetters"))
+        # THEN they watch its state machine and its dead-letter queue, and notify the stack's topic
+        assert failed.inputs["dimensions"] == {"StateMachineArn": out["stateMachineArn"]}
+        assert timed_out.inputs["dimensions"] == {"StateMachineArn": out["stateMachineArn"]}
+        assert dead.inputs["dimensions"] == {"QueueName": out["deadLetterQueueUrl"].rsplit("/", 1)[1]}
+        assert {a.inputs["metricName"] for a in (failed, timed_out, dead)} == {
+            "ExecutionsFailed",
+            "ExecutionsTimedOut",
+            "ApproximateNumberOfMessagesVisible",
+        }
+        assert all(a.inputs["alarmActions"] == [topic] for a in (failed, timed_out, dead))
+    # AND the dashboard has a row for every trigger
+    (dashboard,) = cloud.of_type("aws:cloudwatch/dashboard:Dashboard")
+    assert dashboard.inputs["dashboardName"] == cloud.outputs["dashboardName"]
+    rows = {w["properties"]["title"].split(":")[0] for w in dashboard.json("dashboardBody")["widgets"]}
+    assert rows == set(cloud.outputs["triggers"])
