@@ -57,7 +57,7 @@ class StackAlertsArgs:
     """Tags for every resource that takes them."""
 
 
-def key_policy(partition: Any, account_id: Any) -> dict[str, Any]:
+def key_policy(partition: Any, account_id: Any, alarm_arn_pattern: Any) -> dict[str, Any]:
     """The topic key's policy: the account administers it, CloudWatch may encrypt alarm notifications."""
     return policy_document(
         [
@@ -70,13 +70,17 @@ def key_policy(partition: Any, account_id: Any) -> dict[str, Any]:
                 "Resource": "*",
             },
             {
-                # As AWS documents it for alarms publishing to an encrypted topic; SNS makes these calls
-                # on CloudWatch's behalf, so the topic policy, not this one, narrows to our alarms.
+                # What alarms need to publish to an encrypted topic (SNS "compatibility with AWS
+                # services"); the request carries the alarm as source, as for the topic policy.
                 "Sid": "LetCloudWatchAlarmsEncryptNotifications",
                 "Effect": "Allow",
                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": alarm_arn_pattern},
+                },
             },
         ]
     )
@@ -172,11 +176,14 @@ class StackAlerts(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         ctx = args.aws
 
+        alarm_arns = pulumi.Output.format(
+            "arn:{0}:cloudwatch:{1}:{2}:alarm:{3}*", ctx.partition, ctx.region, ctx.account_id, args.alarm_name_prefix
+        )
         key = aws.kms.Key(
             f"{name}-key",
             description=f"Encrypts the alerts topic {args.topic_name}",
             enable_key_rotation=True,
-            policy=pulumi.Output.json_dumps(key_policy(ctx.partition, ctx.account_id)),
+            policy=pulumi.Output.json_dumps(key_policy(ctx.partition, ctx.account_id, alarm_arns)),
             tags=args.tags,
             opts=child,
         )
@@ -186,9 +193,6 @@ class StackAlerts(pulumi.ComponentResource):
             kms_master_key_id=key.arn,
             tags=args.tags,
             opts=child,
-        )
-        alarm_arns = pulumi.Output.format(
-            "arn:{0}:cloudwatch:{1}:{2}:alarm:{3}*", ctx.partition, ctx.region, ctx.account_id, args.alarm_name_prefix
         )
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",

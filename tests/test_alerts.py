@@ -103,8 +103,9 @@ def test_only_this_stacks_alarms_in_this_account_may_publish():
 
 def test_the_key_lets_the_account_administer_it_and_cloudwatch_encrypt(evaluate):
     # WHEN the key policy is resolved (the root ARN is formatted from the account)
-    policy = evaluate(lambda: pulumi.Output.from_input(key_policy("aws", "123456789012")))
-    # THEN the account keeps control of the key and CloudWatch may only encrypt notifications
+    pattern = "arn:aws:cloudwatch:ap-southeast-1:123456789012:alarm:event-tasks-test-*"
+    policy = evaluate(lambda: pulumi.Output.from_input(key_policy("aws", "123456789012", pattern)))
+    # THEN the account keeps control of the key and only this stack's alarms may encrypt notifications
     assert policy == {
         "Version": "2012-10-17",
         "Statement": [
@@ -121,6 +122,10 @@ def test_the_key_lets_the_account_administer_it_and_cloudwatch_encrypt(evaluate)
                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": "123456789012"},
+                    "ArnLike": {"aws:SourceArn": pattern},
+                },
             },
         ],
     }

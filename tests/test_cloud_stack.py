@@ -207,7 +207,8 @@ def test_every_trigger_has_its_three_alarms_on_the_topic_and_a_dashboard_row(clo
     assert topic == topic_resource.state["arn"]
     alarms = {r.inputs["name"]: r for r in cloud.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     for trigger, out in cloud.outputs["triggers"].items():
-        # GIVEN the trigger's alarms as the outputs name them
+        # GIVEN the trigger's alarms as the outputs name them (scoped by stack and trigger)
+        assert out["alarmNames"]["failed"] == f"event-tasks-cloud-{trigger}-failed"
         failed, timed_out, dead = (alarms[out["alarmNames"][k]] for k in ("failed", "timedOut", "deadLetters"))
         # THEN they watch its state machine and its dead-letter queue, and notify the stack's topic
         assert failed.inputs["dimensions"] == {"StateMachineArn": out["stateMachineArn"]}
