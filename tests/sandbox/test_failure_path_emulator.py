@@ -207,3 +207,19 @@ def test_wait_scale_must_be_positive(emu: Emulator) -> None:
     # THEN a scale that would never end (or never wait) is refused
     with pytest.raises(ValueError, match="wait scale must be > 0"):
         emu.set_wait_scale(0)
+
+
+def test_bad_input_on_a_retry_stops_the_retries(emu: Emulator) -> None:
+    # GIVEN a task that crashes once, then reports bad input
+    runner = ExitCodes(emu, 137, 2)
+    emu.set_task_runner(runner)
+    # WHEN the event runs it with retries left
+    execution = run(emu, machine(emu, retries=5))
+    # THEN the second attempt's bad input ends it: no third attempt, the failure event counts two
+    assert len(runner.launches) == 2
+    (event,) = failure_events(emu)
+    assert (event["detail"]["attempts"], event["detail"]["cause"]) == (
+        2,
+        "exit codes [2]: Essential container in task exited",
+    )
+    assert execution["status"] == "FAILED"
