@@ -18,9 +18,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from components import naming
 from components.emits import EMITS_FILE, read_emits
+from components.failure_path import MAX_TASK_RETRIES
 
 NAMESPACE = naming.PROJECT
-TOP_LEVEL_KEYS = ("environment", "cloud", "local", "services", "triggers", "logRetentionDays", "kmsKeyArn")
+TOP_LEVEL_KEYS = (
+    "environment",
+    "cloud",
+    "local",
+    "services",
+    "triggers",
+    "logRetentionDays",
+    "kmsKeyArn",
+    "alerts",
+)
 
 # Lower-case, digits and hyphens: valid in every physical name we derive (rules, queues, tables,
 # repositories, IAM roles) and in Pulumi logical names.
@@ -43,6 +53,10 @@ SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")
 INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+# What SNS accepts as an email endpoint, roughly: one @, a dotted domain, no spaces.
+# The failure detail-type is also written into an ASL intrinsic string ('{}\\ are reserved there).
+FAILURE_DETAIL_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,127}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Graviton families (a1, t4g, m7gd, c6gn, ...): the local stack builds linux/amd64 images and boots
 # the x86_64 ECS AMI, so an arm64 instance would never start and tasks would wait forever.
 ARM64_INSTANCE_TYPE = re.compile(r"^(a1|[a-z]+\d+[a-z]*g[a-z]*)\.")
@@ -252,6 +266,10 @@ class TriggerSettings(_Model):
     """Fail the execution (and stop the task) after this many seconds."""
     retry: RetryPolicy = RetryPolicy()
     """EventBridge delivery retries before the event is dead-lettered."""
+    taskRetries: int = Field(2, ge=0, le=MAX_TASK_RETRIES)
+    """Runs of the task after a failed one (never after exit code 2, bad input), with backoff."""
+    failureDetailType: str | None = None
+    """detail-type of the event published when the task gives up (default `<Trigger>Failed`)."""
 
     @field_validator("detailTypes")
     @classmethod
@@ -268,6 +286,33 @@ class TriggerSettings(_Model):
     def _command(cls, values: list[str]) -> list[str]:
         if any(not v.strip() for v in values):
             raise ValueError(f"has a blank argument: {values}")
+        return values
+
+    @field_validator("failureDetailType")
+    @classmethod
+    def _failure_detail_type(cls, value: str | None) -> str | None:
+        if value is not None and not FAILURE_DETAIL_TYPE.match(value):
+            raise ValueError(
+                f"{value!r} is not a detail-type of 1-128 letters, digits, spaces and . _ : - "
+                "starting with a letter or digit; or leave it out for <Trigger>Failed"
+            )
+        return value
+
+
+class AlertSettings(_Model):
+    """Who hears about failures: the stack's alerts topic and its subscriptions."""
+
+    email: list[str] = []
+    """Addresses subscribed to the alerts topic (each confirms by mail before it receives alarms)."""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not EMAIL.match(v)]
+        if bad:
+            raise ValueError(f"{bad} {'is not an email address' if len(bad) == 1 else 'are not email addresses'}")
+        if len(set(values)) != len(values):
+            raise ValueError(f"lists an address twice: {values}")
         return values
 
 
@@ -302,6 +347,13 @@ class StackConfig(_Model):
                 "(a key ARN, not an alias)"
             )
         return value
+
+    alerts: AlertSettings = AlertSettings()
+    """Subscriptions of the stack's alerts topic (alarms always exist; the topic may have none)."""
+
+    def failure_detail_type(self, trigger: str) -> str:
+        """detail-type of `trigger`'s failure event: its override, or `<Trigger in PascalCase>Failed`."""
+        return self.triggers[trigger].failureDetailType or naming.failure_detail_type(trigger)
 
     def container_name(self, service: str) -> str:
         return self.services[service].containerName or service
@@ -493,6 +545,8 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
                 )
         runners.setdefault(trigger.service, []).append(name)
 
+    problems += _failure_loop_problems(config)
+
     for name, service in sorted(config.services.items()):
         key = f"{ns}:services.{name}"
         if cloud:
@@ -500,6 +554,45 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
         else:
             problems += _local_service_problems(config, name, service, project_root, key)
     return problems
+
+
+def _failure_loop_problems(config: StackConfig) -> list[str]:
+    """Refuse failure events that would run, through triggers, into the trigger that failed.
+
+    A trigger that gives up publishes its failure event on its service's bus; if that event starts
+    (perhaps via other triggers' failures) the same trigger again, one broken task loops forever.
+    """
+    runs: dict[str, list[str]] = {}  # trigger -> triggers its failure event starts
+    for name, trigger in config.triggers.items():
+        detail_type = config.failure_detail_type(name)
+        runs[name] = sorted(
+            other for other, t in config.triggers.items() if t.bus == trigger.service and detail_type in t.detailTypes
+        )
+    problems = []
+    for start in sorted(runs):
+        path = _path_back(runs, start)
+        if path:
+            problems.append(
+                f"{NAMESPACE}:triggers.{start}.failureDetailType: the failure event "
+                f"{config.failure_detail_type(start)!r} loops back into {start!r} ({' -> '.join(path)}); "
+                "route a failure event only to triggers whose own failures end elsewhere"
+            )
+    return problems
+
+
+def _path_back(runs: dict[str, list[str]], start: str) -> list[str]:
+    """The shortest chain of failure events from `start` back to `start`, if any."""
+    queue: list[list[str]] = [[start]]
+    seen = {start}
+    while queue:
+        path = queue.pop(0)
+        for nxt in runs.get(path[-1], []):
+            if nxt == start:
+                return [*path, start]
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append([*path, nxt])
+    return []
 
 
 def _name_problems(

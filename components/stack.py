@@ -1,6 +1,7 @@
-"""The whole program for one stack: buses for every service, and per trigger a rule and the state
-machine that runs the target service's task. The environment decides where tasks run: `cloud` looks
-up existing infrastructure, `local` builds it from source (components/local.py).
+"""The whole program for one stack: buses for every service, per trigger a rule, the state machine
+that runs the target service's task and three alarms, and per stack an alerts topic and a dashboard.
+The environment decides where tasks run: `cloud` looks up existing infrastructure, `local` builds it
+from source (components/local.py).
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from components import naming
+from components.alerts import StackAlerts, StackAlertsArgs, WatchedTrigger
 from components.bus_policy import bus_policies
 from components.cloud import cloud_targets
 from components.config import StackConfig
+from components.failure_path import FailurePath
 from components.iam import AwsContext
 from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs
 from components.service_bus import ServiceBus, ServiceBusArgs
 from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
+from components.trigger_alarms import TriggerAlarms, TriggerAlarmsArgs
 
 
 def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]:
@@ -49,6 +53,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
 
     triggers: dict[str, Any] = {}
     machines: dict[str, RunTaskStateMachine] = {}
+    watched: list[WatchedTrigger] = []
     for name, trigger in sorted(config.triggers.items()):
         state_machine = RunTaskStateMachine(
             f"{name}-run-task",
@@ -58,6 +63,14 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 log_group_name=naming.state_machine_log_group_name(stack, name),
                 target=targets[trigger.service],
                 command=list(trigger.command),
+                failure=FailurePath(
+                    trigger=name,
+                    service=trigger.service,
+                    bus_name=buses[trigger.service].name,
+                    detail_type=config.failure_detail_type(name),
+                    task_retries=trigger.taskRetries,
+                ),
+                failure_bus_arn=buses[trigger.service].arn,
                 timeout_seconds=trigger.timeoutSeconds,
                 log_retention_days=config.logRetentionDays,
                 tags=tags,
@@ -86,7 +99,48 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
             "stateMachineArn": state_machine.arn,
             "deadLetterQueueUrl": rule.dead_letter_queue_url,
         }
+        watched.append(
+            WatchedTrigger(
+                trigger=name,
+                bus_name=buses[trigger.bus].name,
+                rule_name=rule.name,
+                state_machine_arn=state_machine.arn,
+                dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+            )
+        )
+
+    alerts = StackAlerts(
+        "alerts",
+        StackAlertsArgs(
+            aws=ctx,
+            topic_name=naming.alerts_topic_name(stack),
+            alarm_name_prefix=naming.prefix(stack),
+            dashboard_name=naming.dashboard_name(stack),
+            triggers=watched,
+            emails=list(config.alerts.email),
+            tags=tags,
+        ),
+    )
+    for watch in watched:
+        name = watch.trigger
+        alarms = TriggerAlarms(
+            f"{name}-alarms",
+            TriggerAlarmsArgs(
+                trigger=name,
+                state_machine_arn=watch.state_machine_arn,
+                dead_letter_queue_name=watch.dead_letter_queue_name,
+                failed_alarm_name=naming.alarm_name(stack, name, "failed"),
+                timed_out_alarm_name=naming.alarm_name(stack, name, "timed-out"),
+                dead_letters_alarm_name=naming.alarm_name(stack, name, "dead-letters"),
+                topic_arn=alerts.topic_arn,
+                tags=tags,
+            ),
+        )
+        triggers[name]["alarmNames"] = alarms.alarm_names
+        triggers[name]["alarmArns"] = alarms.alarm_arns
     outputs["triggers"] = triggers
     # Last: a bus's policy names the roles that publish on it, the state machines' among them.
     bus_policies(config, ctx, buses, task_roles, {name: m.role_arn for name, m in machines.items()})
+    outputs["alertsTopicArn"] = alerts.topic_arn
+    outputs["dashboardName"] = alerts.dashboard_name
     return outputs

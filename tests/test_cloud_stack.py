@@ -24,6 +24,15 @@ TASK_DEFS = {
 }
 
 
+ALERTING_TYPES = (
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:sns/topic:Topic",
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:kms/key:Key",
+    "aws:cloudwatch/dashboard:Dashboard",
+)
+
+
 @pytest.fixture
 def cloud(deploy):
     return deploy("cloud")
@@ -32,6 +41,15 @@ def cloud(deploy):
 def test_cloud_creates_only_wiring(cloud):
     # THEN: a bus per service with its policy, and per trigger a rule, target, DLQ, state machine and two roles
     counts = Counter(r.typ for r in cloud.resources if r.custom)
+    # AND what tells an operator: three alarms per trigger, one key-encrypted topic and one dashboard
+    alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
+    assert alerting == {
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * counts["aws:cloudwatch/eventRule:EventRule"],
+        "aws:sns/topic:Topic": 1,
+        "aws:sns/topicPolicy:TopicPolicy": 1,
+        "aws:kms/key:Key": 1,
+        "aws:cloudwatch/dashboard:Dashboard": 1,
+    }
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
@@ -113,7 +131,20 @@ def test_outputs_name_every_bus_and_trigger(cloud):
         "ruleArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/event-tasks-cloud-customer/event-tasks-cloud-reject-order",
         "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-reject-order",
         "deadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/event-tasks-cloud-reject-order-dlq",
+        "alarmNames": {
+            "failed": "event-tasks-cloud-reject-order-failed",
+            "timedOut": "event-tasks-cloud-reject-order-timed-out",
+            "deadLetters": "event-tasks-cloud-reject-order-dead-letters",
+        },
+        "alarmArns": {
+            "failed": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-failed",
+            "timedOut": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-timed-out",
+            "deadLetters": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-dead-letters",
+        },
     }
+    # AND the stack's alerts topic and dashboard
+    assert cloud.outputs["alertsTopicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:event-tasks-cloud-alerts"
+    assert cloud.outputs["dashboardName"] == "event-tasks-cloud"
 
 
 @pytest.mark.parametrize(
@@ -170,3 +201,29 @@ def test_a_missing_task_definition_fails_naming_its_arn(deploy, mocks):
     ):
         deploy("cloud")
     assert mocks.resources == []
+
+
+def test_every_trigger_has_its_three_alarms_on_the_topic_and_a_dashboard_row(cloud):
+    topic = cloud.outputs["alertsTopicArn"]
+    (topic_resource,) = cloud.of_type("aws:sns/topic:Topic")
+    assert topic == topic_resource.state["arn"]
+    alarms = {r.inputs["name"]: r for r in cloud.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    for trigger, out in cloud.outputs["triggers"].items():
+        # GIVEN the trigger's alarms as the outputs name them (scoped by stack and trigger)
+        assert out["alarmNames"]["failed"] == f"event-tasks-cloud-{trigger}-failed"
+        failed, timed_out, dead = (alarms[out["alarmNames"][k]] for k in ("failed", "timedOut", "deadLetters"))
+        # THEN they watch its state machine and its dead-letter queue, and notify the stack's topic
+        assert failed.inputs["dimensions"] == {"StateMachineArn": out["stateMachineArn"]}
+        assert timed_out.inputs["dimensions"] == {"StateMachineArn": out["stateMachineArn"]}
+        assert dead.inputs["dimensions"] == {"QueueName": out["deadLetterQueueUrl"].rsplit("/", 1)[1]}
+        assert {a.inputs["metricName"] for a in (failed, timed_out, dead)} == {
+            "ExecutionsFailed",
+            "ExecutionsTimedOut",
+            "ApproximateNumberOfMessagesVisible",
+        }
+        assert all(a.inputs["alarmActions"] == [topic] for a in (failed, timed_out, dead))
+    # AND the dashboard has a row for every trigger
+    (dashboard,) = cloud.of_type("aws:cloudwatch/dashboard:Dashboard")
+    assert dashboard.inputs["dashboardName"] == cloud.outputs["dashboardName"]
+    rows = {w["properties"]["title"].split(":")[0] for w in dashboard.json("dashboardBody")["widgets"]}
+    assert rows == set(cloud.outputs["triggers"])

@@ -4,6 +4,7 @@ import json
 
 import pulumi
 
+from components.failure_path import FailurePath
 from components.iam import AwsContext
 from components.run_task_state_machine import (
     FargateLaunch,
@@ -16,6 +17,7 @@ from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
 
 CTX = AwsContext(partition="aws", region="ap-southeast-1", account_id="123456789012")
 MACHINE_ARN = "arn:aws:states:ap-southeast-1:123456789012:stateMachine:sm"
+CUSTOMER_BUS_ARN = "arn:aws:events:ap-southeast-1:123456789012:event-bus/et-test-customer"
 
 
 def children(mocks, typ):
@@ -132,6 +134,14 @@ def machine_args(**overrides):
             "log_group_name": "/aws/vendedlogs/states/et-test-reserve",
             "target": target,
             "command": ["python", "-m", "customer.reserve_credit"],
+            "failure": FailurePath(
+                trigger="reserve-credit",
+                service="customer",
+                bus_name=pulumi.Output.from_input("et-test-customer"),
+                detail_type="ReserveCreditFailed",
+                task_retries=1,
+            ),
+            "failure_bus_arn": pulumi.Output.from_input(CUSTOMER_BUS_ARN),
             "timeout_seconds": 300,
             "log_retention_days": 30,
             **overrides,
@@ -160,6 +170,16 @@ def test_run_task_state_machine(mocks, evaluate):
         "arn:aws:ecs:ap-southeast-1:123456789012:task-definition/customer:5"
     )
     assert definition["States"]["RunTask"]["TimeoutSeconds"] == 300
+    # AND the run-task state is wrapped by the failure path, which publishes on the resolved bus
+    assert definition["StartAt"] == "CountFirstAttempt"
+    assert definition["States"]["RunTask"]["Catch"][0]["Next"] == "InspectFailure"
+    assert definition["States"]["DecideRetry"]["Choices"][0]["NumericLessThanEquals"] == 1
+    (entry,) = definition["States"]["PublishFailure"]["Parameters"]["Entries"]
+    assert (entry["EventBusName"], entry["Source"], entry["DetailType"]) == (
+        "et-test-customer",
+        "event-tasks.customer",
+        "ReserveCreditFailed",
+    )
     # AND it logs to its own vended log group with retention, and traces with X-Ray
     assert logs.inputs["name"] == "/aws/vendedlogs/states/et-test-reserve"
     assert logs.inputs["retentionInDays"] == 30
@@ -180,12 +200,23 @@ def test_run_task_state_machine(mocks, evaluate):
         "WatchAndStopStartedTasks",
         "ManageSyncCompletionRule",
         "PassTaskRolesToEcs",
+        "PublishTheFailureEvent",
         "DeliverExecutionLogs",
         "SendTraces",
     ]
     assert json.loads(policy.inputs["policy"])["Statement"][3]["Resource"] == [
         "arn:aws:iam::123456789012:role/customer-task"
     ]
+    # AND it may put its failure event on the customer bus only, with its own source and detail-type
+    assert policy.json("policy")["Statement"][4] == {
+        "Sid": "PublishTheFailureEvent",
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": CUSTOMER_BUS_ARN,
+        "Condition": {
+            "StringEquals": {"events:source": "event-tasks.customer", "events:detail-type": "ReserveCreditFailed"}
+        },
+    }
     assert outputs == {"arn": machine.state["arn"], "name": "et-test-reserve", "role_arn": role.state["arn"]}
 
 

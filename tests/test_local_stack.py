@@ -65,10 +65,24 @@ def local(deploy):
     return deploy("local")
 
 
+ALERTING_TYPES = (
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:sns/topic:Topic",
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:kms/key:Key",
+    "aws:cloudwatch/dashboard:Dashboard",
+)
+
+
 def test_local_creates_network_cluster_and_per_service_resources(local):
     # THEN: the cloud wiring, plus a public-only VPC, an EC2-backed cluster and per service
     # (2) a table, a repository with lifecycle, two roles with a policy each, logs, a task definition
     counts = Counter(r.typ for r in local.resources if r.custom)
+    # AND what tells an operator, as in cloud (tests/test_cloud_stack.py checks it in detail)
+    alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
+    assert alerting == {typ: 1 for typ in ALERTING_TYPES} | {
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * counts["aws:cloudwatch/eventRule:EventRule"]
+    }
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
