@@ -28,12 +28,17 @@ def test_emit_raises_when_eventbridge_did_not_accept_the_event() -> None:
 
 
 def test_emit_refuses_a_detail_too_large_for_the_consumers_container_overrides() -> None:
-    # GIVEN a detail whose JSON would not fit in a consumer's RunTask overrides (8192 characters)
+    # GIVEN a detail that, escaped in a consumer's RunTask overrides (8192 characters) and wrapped
+    # twice by failure events, would not fit: 1,100 quotes are 2,2xx characters of JSON, but each
+    # is 4 characters once that JSON is escaped into the overrides
     client = boto3.client("events", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(client)  # no response queued: any PutEvents call would fail the test
     # WHEN emitting it
-    with stubber, pytest.raises(EmitFailed, match=r"OrderCreated detail is 6\d{3} characters.*within 6144"):
-        emit(client, bus_name="b", source="event-tasks.order", detail_type="OrderCreated", detail={"note": "x" * 6200})
+    with (
+        stubber,
+        pytest.raises(EmitFailed, match=r"OrderCreated detail is 4\d{3} characters as a consumer.*within 4096"),
+    ):
+        emit(client, bus_name="b", source="event-tasks.order", detail_type="OrderCreated", detail={"note": '"' * 1100})
     # THEN nothing was sent
     stubber.assert_no_pending_responses()
 
