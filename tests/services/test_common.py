@@ -141,3 +141,25 @@ def test_a_refused_emit_fails_the_task_and_a_rerun_delivers_the_recorded_event(
     retried = world.run("order.place", ["--order-id", "o-1", "--customer-id", "c-1", "--total", "60"])
     assert retried.code == 0
     assert [e["detail-type"] for e in world.emitted("order")] == ["OrderCreated"]
+
+
+def test_failure_reports_are_read_through_nesting_but_not_without_end() -> None:
+    # GIVEN an OrderCreated reported by failure events nested 3 and 4 deep
+    from event_tasks_common import failure
+    from event_tasks_common.trigger import Detail
+
+    def report(inner: dict, trigger: str) -> dict:
+        return {"trigger": trigger, "event": {"id": "x", "detail-type": "T", "source": "s", "detail": inner}}
+
+    three = report(report(report({"orderId": "o-1"}, "a"), "b"), "c")
+    # WHEN / THEN three levels reach the business event, under the field path it was read from
+    found = failure.original(Detail(three))
+    assert (found.detail.data, found.detail.prefix) == (
+        {"orderId": "o-1"},
+        "eventDetail.event.detail.event.detail.event.detail",
+    )
+    # AND a fourth level is refused as bad input
+    with pytest.raises(BadInput, match=r"failure events nested deeper than 3 levels"):
+        failure.original(Detail(report(three, "d")))
+    # AND the reason names the failed trigger
+    assert failure.reason("reserve-credit") == "RESERVE_CREDIT_FAILED"
