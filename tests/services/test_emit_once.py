@@ -343,3 +343,13 @@ def test_the_outcome_record_holds_the_announced_detail(world: World) -> None:
         "order.approve",
         emitted["id"],
     )
+
+
+def test_a_malformed_event_key_wins_over_a_misconfigured_task(world: World) -> None:
+    # GIVEN a task without TABLE_NAME and a CreditReserved whose eventKey names another event
+    detail = {"orderId": "o-1", "customerId": "c-1", "amount": 60, "eventKey": "OrderApproved:o-1"}
+    # WHEN approve runs
+    result = world.run("order.approve", event=event("CreditReserved", CUSTOMER, detail, "e-1"), env={"TABLE_NAME": ""})
+    # THEN the bad input is reported (exit 2), as every trigger problem is, before any AWS access
+    assert result.code == 2
+    assert result.err.startswith("bad input: eventDetail.eventKey:")

@@ -1,6 +1,7 @@
 """Shared runtime of the event-tasks service images (Order, Customer).
 
-- ``read_trigger_event`` / ``trigger_present``: the triggering event from the container env
+- ``read_event`` (``read_trigger_event`` + its ``eventKey``) / ``trigger_present``: the triggering
+  event from the container env
 - ``Context``: the service's own table and bus, from ``TABLE_NAME`` / ``EVENT_BUS_NAME``
 - ``settle`` / ``Decision`` / ``Outcome``: exactly-once state change keyed on the event id and
   eventKey, then announce each fact once (``outbox``: the emit-once records)
@@ -23,7 +24,7 @@ from .errors import (
     ConfigError,
     EmitFailed,
 )
-from .process import Context, Decision, Outcome, Settled, decide_once, marker_key, settle
+from .process import Context, Decision, Outcome, Settled, decide_once, marker_key, read_event, settle
 from .store import Table
 from .trigger import (
     ANY_SOURCE,
@@ -63,6 +64,7 @@ __all__ = [
     "identifier",
     "marker_key",
     "outbox",
+    "read_event",
     "read_trigger_event",
     "run",
     "settle",

@@ -45,7 +45,7 @@ from .bus import check_detail, emit
 from .contradiction import Contradiction, warn_contradicting
 from .errors import BadInput, ConcurrentUpdate, ConfigError
 from .store import Op, Table
-from .trigger import ENV_DETAIL, ENV_ID, TriggerEvent
+from .trigger import ENV_DETAIL, ENV_ID, TriggerEvent, read_trigger_event
 
 ATTEMPTS = 5
 
@@ -151,6 +151,14 @@ def trigger_event_key(event: TriggerEvent | None) -> str | None:
     if not value.startswith(f"{event.detail_type}:"):
         raise BadInput(field_name, f"{value!r} is not a key of a {event.detail_type} event")
     return value
+
+
+def read_event(accept: Mapping[str, str | None], environ: Mapping[str, str] | None = None) -> TriggerEvent:
+    """``read_trigger_event`` plus the check of the event's ``eventKey``: all of the trigger is
+    validated before any AWS access, so bad input wins over a misconfigured task."""
+    event = read_trigger_event(accept, environ)
+    trigger_event_key(event)
+    return event
 
 
 def _marker_op(table: Table, key: tuple[str, str], event: TriggerEvent, use_case: str, outcome: Outcome) -> Op:

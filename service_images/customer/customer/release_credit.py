@@ -34,7 +34,7 @@ from event_tasks_common import (
     Decision,
     Outcome,
     failure,
-    read_trigger_event,
+    read_event,
     run,
     settle,
 )
@@ -52,7 +52,7 @@ def handle(argv: Sequence[str]) -> int:
         prog="python -m customer.release_credit",
         description="Release the credit reserved for a cancelled or rejected order.",
     ).parse_args(argv)
-    event = read_trigger_event(TRIGGERS)
+    event = read_event(TRIGGERS)
     ended, facts = event.detail_type, event.detail
     if event.detail_type == "ReleaseCreditFailed":
         reported = failure.reported(event.detail)

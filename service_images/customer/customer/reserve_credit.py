@@ -30,7 +30,7 @@ from event_tasks_common import (
     Context,
     Decision,
     Outcome,
-    read_trigger_event,
+    read_event,
     run,
     settle,
 )
@@ -45,7 +45,7 @@ def handle(argv: Sequence[str]) -> int:
     ArgumentParser(prog="python -m customer.reserve_credit", description="Reserve credit for an order.").parse_args(
         argv
     )
-    event = read_trigger_event(TRIGGERS)
+    event = read_event(TRIGGERS)
     order_id = event.detail.identifier("orderId")
     customer_id = event.detail.identifier("customerId")
     amount = event.detail.amount("total")

@@ -26,7 +26,7 @@ from event_tasks_common import (
     Contradiction,
     Decision,
     Outcome,
-    read_trigger_event,
+    read_event,
     run,
     settle,
 )
@@ -40,7 +40,7 @@ TRIGGERS = {"CreditReserved": "event-tasks.customer"}
 
 def handle(argv: Sequence[str]) -> int:
     ArgumentParser(prog="python -m order.approve", description=DESCRIPTION).parse_args(argv)
-    event = read_trigger_event(TRIGGERS)
+    event = read_event(TRIGGERS)
     order_id = event.detail.identifier("orderId")
     customer_id = event.detail.identifier("customerId")
     amount = event.detail.amount("amount")

@@ -26,7 +26,7 @@ from event_tasks_common import (
     Outcome,
     amount_arg,
     identifier,
-    read_trigger_event,
+    read_event,
     run,
     settle,
     trigger_present,
@@ -63,7 +63,7 @@ def handle(argv: Sequence[str]) -> int:
     elif not trigger_present():
         raise BadInput("arguments", "give --order-id, --customer-id and --total, or start the task with an event")
     else:
-        event = read_trigger_event(TRIGGERS)
+        event = read_event(TRIGGERS)
         order_id = event.detail.identifier("orderId")
         customer_id = event.detail.identifier("customerId")
         total = event.detail.amount("total")

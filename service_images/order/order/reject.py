@@ -36,7 +36,7 @@ from event_tasks_common import (
     Decision,
     Outcome,
     failure,
-    read_trigger_event,
+    read_event,
     run,
     settle,
 )
@@ -55,7 +55,7 @@ CREDIT_LIMIT_EXCEEDED = "CREDIT_LIMIT_EXCEEDED"
 
 def handle(argv: Sequence[str]) -> int:
     ArgumentParser(prog="python -m order.reject", description=DESCRIPTION).parse_args(argv)
-    event = read_trigger_event(TRIGGERS)
+    event = read_event(TRIGGERS)
     refusal = event.detail_type in REFUSALS
     if refusal:
         facts = event.detail
