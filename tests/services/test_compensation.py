@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+import customer.model
+
 from .saga_world import Crash, World, crash_after_commit, event, failure_event, only
 
 ORDER = "event-tasks.order"
@@ -253,3 +255,30 @@ def test_release_credit_failed_reporting_another_event_is_bad_input(world: World
     # THEN exit 2 naming the reported detail-type
     assert result.code == 2
     assert result.err.startswith("bad input: eventDetail.event.detail-type: expected one of")
+
+
+def test_a_late_reservation_racing_the_release_of_a_rejected_order_reserves_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN o-1 rejected after ReserveCreditFailed (nothing committed), and a late reserve_credit
+    # (a zombie attempt, an ops re-run) that read "no decision" just before the release ran
+    created = given_order(world)
+    rejected = only(deliver(world, failure_event(created, "reserve-credit", "customer")))
+    real_load = customer.model.load_credit
+    raced: list[str] = []
+
+    def load_then_release(table, order_id):
+        found = real_load(table, order_id)
+        if not raced:
+            raced.append(order_id)
+            assert world.run("customer.release_credit", event=rejected).code == 0
+        return found
+
+    monkeypatch.setattr(customer.model, "load_credit", load_then_release)
+    # WHEN the late reservation commits after that
+    result = world.run("customer.reserve_credit", event=created)
+    # THEN its stale decision is refused by the CLOSED decision: nothing reserved, nothing emitted
+    assert result.code == 0
+    assert "already decided (CLOSED)" in result.out
+    assert_settled(world, "REJECTED", 0)
+    assert world.emitted("customer") == []
