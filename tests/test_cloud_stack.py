@@ -12,11 +12,28 @@ TRIGGERS = {
     "approve-order": ("customer", ["CreditReserved"], "order", ["python", "-m", "order.approve"]),
     "reject-order": (
         "customer",
-        ["CreditLimitExceeded", "CustomerValidationFailed"],
+        ["CreditLimitExceeded", "CustomerValidationFailed", "ReserveCreditFailed"],
         "order",
         ["python", "-m", "order.reject"],
     ),
-    "release-credit": ("order", ["OrderCancelled"], "customer", ["python", "-m", "customer.release_credit"]),
+    "reject-failed-order": (
+        "order",
+        ["ApproveOrderFailed", "RejectOrderFailed"],
+        "order",
+        ["python", "-m", "order.reject"],
+    ),
+    "release-credit": (
+        "order",
+        ["OrderCancelled", "OrderRejected"],
+        "customer",
+        ["python", "-m", "customer.release_credit"],
+    ),
+    "release-failed-credit": (
+        "customer",
+        ["ReleaseCreditFailed"],
+        "customer",
+        ["python", "-m", "customer.release_credit"],
+    ),
 }
 TASK_DEFS = {
     "order": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3",
@@ -53,14 +70,14 @@ def test_cloud_creates_only_wiring(cloud):
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
-        "aws:cloudwatch/eventRule:EventRule": 4,
-        "aws:cloudwatch/eventTarget:EventTarget": 4,
-        "aws:sqs/queue:Queue": 4,
-        "aws:sqs/queuePolicy:QueuePolicy": 4,
-        "aws:iam/role:Role": 8,
-        "aws:iam/rolePolicy:RolePolicy": 8,
-        "aws:sfn/stateMachine:StateMachine": 4,
-        "aws:cloudwatch/logGroup:LogGroup": 4,
+        "aws:cloudwatch/eventRule:EventRule": 6,
+        "aws:cloudwatch/eventTarget:EventTarget": 6,
+        "aws:sqs/queue:Queue": 6,
+        "aws:sqs/queuePolicy:QueuePolicy": 6,
+        "aws:iam/role:Role": 12,
+        "aws:iam/rolePolicy:RolePolicy": 12,
+        "aws:sfn/stateMachine:StateMachine": 6,
+        "aws:cloudwatch/logGroup:LogGroup": 6,
     }
     # AND no compute: the cluster and task definitions are looked up, never created
     assert not [r for r in cloud.resources if r.typ.startswith(("aws:ecs/", "aws:ec2/", "awsx:"))]

@@ -32,7 +32,9 @@ TRIGGERS = {
     "reserve-credit": ("customer", ["python", "-m", "customer.reserve_credit"]),
     "approve-order": ("order", ["python", "-m", "order.approve"]),
     "reject-order": ("order", ["python", "-m", "order.reject"]),
+    "reject-failed-order": ("order", ["python", "-m", "order.reject"]),
     "release-credit": ("customer", ["python", "-m", "customer.release_credit"]),
+    "release-failed-credit": ("customer", ["python", "-m", "customer.release_credit"]),
 }
 
 
@@ -86,14 +88,14 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
-        "aws:cloudwatch/eventRule:EventRule": 4,
-        "aws:cloudwatch/eventTarget:EventTarget": 4,
-        "aws:sqs/queue:Queue": 4,
-        "aws:sqs/queuePolicy:QueuePolicy": 4,
-        "aws:sfn/stateMachine:StateMachine": 4,
-        "aws:iam/role:Role": 8 + 1 + 2 * 2,
-        "aws:iam/rolePolicy:RolePolicy": 8 + 2 * 2,
-        "aws:cloudwatch/logGroup:LogGroup": 4 + 2,
+        "aws:cloudwatch/eventRule:EventRule": 6,
+        "aws:cloudwatch/eventTarget:EventTarget": 6,
+        "aws:sqs/queue:Queue": 6,
+        "aws:sqs/queuePolicy:QueuePolicy": 6,
+        "aws:sfn/stateMachine:StateMachine": 6,
+        "aws:iam/role:Role": 12 + 1 + 2 * 2,
+        "aws:iam/rolePolicy:RolePolicy": 12 + 2 * 2,
+        "aws:cloudwatch/logGroup:LogGroup": 6 + 2,
         "aws:ec2/vpc:Vpc": 1,
         "aws:ec2/subnet:Subnet": 2,
         "aws:ec2/internetGateway:InternetGateway": 1,

@@ -432,7 +432,6 @@ def test_both_stacks_satisfy_every_resource_policy(deploy, stack):
     assert governed == set(RESOURCE_RULES)
 
 
-@pytest.mark.xfail(strict=False, reason="bus policies land with issue 9 item 1")
 @pytest.mark.parametrize("stack", ["local", "cloud"])
 def test_both_stacks_give_every_bus_a_policy(deploy, stack):
     # GIVEN the stack's graph (the engine hands stack policies the resources' outputs)

@@ -78,7 +78,11 @@ def test_python_m_order_place_against_the_endpoint_from_the_environment(endpoint
     assert from_attributes(item["Item"])["status"] == "PENDING"
     emitted = drain(sqs, queue_url)
     assert [(e["source"], e["detail-type"], e["detail"]) for e in emitted] == [
-        ("event-tasks.order", "OrderCreated", {"orderId": "o-1", "customerId": "c-1", "total": 60})
+        (
+            "event-tasks.order",
+            "OrderCreated",
+            {"orderId": "o-1", "customerId": "c-1", "total": 60, "eventKey": "OrderCreated:o-1"},
+        )
     ]
 
     # WHEN the next step runs as a process, triggered through the env-var contract
