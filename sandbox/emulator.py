@@ -867,15 +867,24 @@ def _claim() -> None:
         raise RuntimeError("an emulator is already active in this process: stop() it first")
 
 
-def start_server(region: str = DEFAULT_REGION, *, sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS) -> Emulator:
+def start_server(
+    region: str = DEFAULT_REGION,
+    *,
+    account_id: str | None = None,
+    sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS,
+) -> Emulator:
     """Start moto as an HTTP server on 127.0.0.1 (free port), patched, with Step Functions on.
 
     Sets ``MOTO_PORT`` (the ASL interpreter calls ``localhost:$MOTO_PORT``) and fake credentials
     if none are set; ``stop()`` resets moto's state, stops the server and restores both.
+    ``account_id`` (default: moto's 123456789012) becomes ``MOTO_ACCOUNT_ID``, which moto reads on
+    every request, so a stack file written for any account runs unchanged.
     """
     _claim()
     with contextlib.ExitStack() as stack:
         _set_env(stack, {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region}, override=False)
+        if account_id is not None:
+            _set_env(stack, {"MOTO_ACCOUNT_ID": account_id}, override=True)
         werkzeug = logging.getLogger("werkzeug")  # one line per request otherwise
         stack.callback(werkzeug.setLevel, werkzeug.level)
         werkzeug.setLevel(logging.WARNING)

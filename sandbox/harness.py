@@ -188,7 +188,9 @@ class Sandbox:
         self.stop()
 
     def start(self) -> None:
-        self.emulator = start_server(self.config.region)
+        # The emulator takes the stack file's region and, for cloud, the account its ARNs name.
+        cluster = CLUSTER_ARN.match(self.config.cloud.clusterArn) if self.config.cloud else None
+        self.emulator = start_server(self.config.region, account_id=cluster["account"] if cluster else None)
         try:
             self._deploy()
         except Exception:
@@ -240,12 +242,7 @@ class Sandbox:
         assert config.cloud is not None
         account = self.client("sts").get_caller_identity()["Account"]
         cluster = CLUSTER_ARN.match(config.cloud.clusterArn)
-        assert cluster is not None
-        if cluster["account"] != account:
-            raise SandboxError(
-                f"event-tasks:cloud.clusterArn: account {cluster['account']} is not the "
-                f"emulator's account {account}; use {account} in the sandbox stack file"
-            )
+        assert cluster is not None and cluster["account"] == account  # start() made them equal
         self.client("ecs").create_cluster(clusterName=cluster["name"])
         ec2 = self.client("ec2")
         vpc_id, subnets = create_network(ec2, "10.1.0.0/16")

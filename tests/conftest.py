@@ -17,6 +17,8 @@ import pytest
 from components.config import read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
+# The tests' own stack files: the shipped Pulumi.<stack>.yaml belong to the user, who edits them.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
 
@@ -228,8 +230,8 @@ class Mocks(pulumi.runtime.Mocks):
 
 
 def stack_config(stack: str) -> dict[str, Any]:
-    """The raw config map of Pulumi.<stack>.yaml, as the engine passes it (objects as JSON)."""
-    return read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    """The raw config map of the fixture tests/fixtures/Pulumi.<stack>.yaml, as the engine passes it."""
+    return read_stack_file(FIXTURES / f"Pulumi.{stack}.yaml")
 
 
 @dataclass
@@ -272,7 +274,7 @@ def evaluate(mocks: Mocks) -> Callable[..., Any]:
 
 @pytest.fixture
 def deploy(mocks: Mocks, evaluate: Callable[..., Any]) -> Callable[..., Deployment]:
-    """Evaluate the whole program for `stack` with `raw` config (default: Pulumi.<stack>.yaml)."""
+    """Evaluate the whole program for `stack` with `raw` config (default: the fixture Pulumi.<stack>.yaml)."""
     from components.config import load_config
     from components.stack import build
 

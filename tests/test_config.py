@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.config import ConfigError, load_config
+from components.config import ConfigError, load_config, read_stack_file
 from conftest import ROOT, stack_config
 
 
@@ -41,8 +41,16 @@ def with_trigger(name, **fields):
     return triggers
 
 
-def test_the_shipped_cloud_config_loads():
-    # WHEN Pulumi.cloud.yaml is validated
+@pytest.mark.parametrize("path", sorted(ROOT.glob("Pulumi.*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_stack_file_is_valid(path):
+    # GIVEN a stack file the user owns at the project root (its values are theirs: not asserted)
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    # WHEN it is validated THEN it loads as a config of that stack
+    assert load_config(read_stack_file(path), stack, ROOT).stack == stack
+
+
+def test_the_cloud_fixture_loads():
+    # WHEN the cloud fixture is validated
     config = load_config(stack_config("cloud"), "cloud", ROOT)
     # THEN defaults are filled in and references resolve
     assert config.environment == "cloud"

@@ -14,7 +14,7 @@ import yaml
 from components.config import ConfigError, engine_config, load_config
 from components.ec2_cluster import ECS_AMI_PARAMETER
 from components.local import image_build_paths
-from conftest import ACCOUNT, REGION, ROOT
+from conftest import ACCOUNT, FIXTURES, REGION, ROOT
 
 SERVICES = ("customer", "order")
 TRIGGERS = {
@@ -27,7 +27,7 @@ TRIGGERS = {
 
 def config_file(stack: str) -> dict:
     """The parsed `config:` of Pulumi.<stack>.yaml."""
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return yaml.safe_load((FIXTURES / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def raw_config(stack: str = "local", **changes) -> dict:
