@@ -63,7 +63,7 @@ AWS_PROVIDER_KEYS = (
 )
 # Namespaces a key may live in: the project's, the engine's own, and the providers the program uses.
 # A key anywhere else is a typo that would otherwise be ignored silently.
-OTHER_NAMESPACES = ("pulumi", "awsx")
+OTHER_NAMESPACES = ("pulumi", "docker-build")
 # Where the aws provider takes its region from when `aws:region` is not set, in its order.
 REGION_ENV_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 

@@ -27,7 +27,7 @@ from moto.events.models import EventPattern, events_backends
 from components import naming
 from components.config import CLUSTER_ARN, TASK_DEFINITION_ARN, StackConfig, load_config, read_stack_file
 from sandbox.emulator import ContainerLaunch, Emulator, start_server
-from sandbox.provision import PROJECT_ROOT, ProvisioningMocks, Recording, create_network, evaluate_program
+from sandbox.provision import IMAGE_TYPE, PROJECT_ROOT, ProvisioningMocks, Recording, create_network, evaluate_program
 from sandbox.runner import TaskRun, TaskRunner
 from sandbox.scenario import Scenario
 
@@ -214,17 +214,29 @@ class Sandbox:
             config = self._stand_in_for_shared_environment(sources)
         mocks = ProvisioningMocks(self.client, config.region)
         self.recording = evaluate_program(mocks, config)
-        for image in self.recording.of_type("awsx:ecr:Image"):
-            sources[image.state["imageUri"]] = (PROJECT_ROOT / image.inputs["dockerfile"]).parent
+        # A task definition names `<repository>@<digest>`; docker can only tag a local build
+        # `<repository>:<tag>`, so --docker runs the digest reference as that tag.
+        local_images: dict[str, str] = {}
+        for image in self.recording.of_type(IMAGE_TYPE):
+            (tag,) = image.inputs["tags"]
+            uri = f"{tag.rsplit(':', 1)[0]}@{image.state['digest']}"
+            sources[uri] = (PROJECT_ROOT / image.inputs["dockerfile"]["location"]).parent
+            local_images[uri] = tag
         if self.docker:
-            for tag, source in sources.items():
-                self._docker_build(source, tag)
+            for uri, source in sources.items():
+                self._docker_build(source, local_images.get(uri, uri))
         for cluster in self.recording.of_type("aws:ecs/cluster:Cluster"):
             # The emulator neither scales nor queues tasks in PROVISIONING: give it room up front
             # (each instance takes fourteen 512 MiB tasks at once).
             for _ in range(CONTAINER_INSTANCES):
                 self._register_container_instance(cluster.inputs["name"])
-        self.runner = TaskRunner(self.emulator, sources, timeout_seconds=self.task_timeout_seconds, docker=self.docker)
+        self.runner = TaskRunner(
+            self.emulator,
+            sources,
+            timeout_seconds=self.task_timeout_seconds,
+            docker=self.docker,
+            local_images=local_images,
+        )
         self.emulator.set_task_runner(self.runner)
         self.say(
             f"deployed stack {config.stack!r} ({config.environment}) into the emulator: "

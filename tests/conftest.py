@@ -181,8 +181,10 @@ class Mocks(pulumi.runtime.Mocks):
                 "privateSubnetIds": [],
                 "isolatedSubnetIds": [],
             }
-        if typ == "awsx:ecr:Image":
-            return {"imageUri": f"{inputs.get('repositoryUrl', 'repo')}@sha256:{'0' * 64}"}
+        if typ == "docker-build:index:Image":
+            # A component under mocks: one resource with the outputs the program reads.
+            digest = f"sha256:{'0' * 64}"
+            return {"digest": digest, "ref": f"{inputs['tags'][0]}@{digest}"}
         return {}
 
     def _answer(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -192,6 +194,15 @@ class Mocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
                 "userId": "AIDTEST",
                 "id": ACCOUNT,
+            }
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {
+                "authorizationToken": "QVdTOnRva2Vu",  # base64 of AWS:token
+                "userName": "AWS",
+                "password": "token",
+                "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "id": REGION,
             }
         if token == "aws:index/getRegion:getRegion":
             return {"region": REGION, "name": REGION, "id": REGION}
