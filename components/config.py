@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from components import naming
 
 NAMESPACE = naming.PROJECT
-TOP_LEVEL_KEYS = ("environment", "cloud", "local", "services", "triggers", "logRetentionDays")
+TOP_LEVEL_KEYS = ("environment", "cloud", "local", "services", "triggers", "logRetentionDays", "protect")
 # Config keys of the pinned pulumi-aws provider (pulumi_aws/config/vars.py; a test keeps them equal).
 AWS_PROVIDER_KEYS = (
     "accessKey",
@@ -223,6 +223,19 @@ class ServiceSettings(_Model):
     local: the task definition's cpu (default 128)."""
     memory: int | None = Field(None, gt=0)
     """cloud: task-level memory override in MiB; local: the task definition's memory (default 512)."""
+    formerNames: list[str] = []
+    """local only: earlier names of this service, oldest first. Its table and repository keep the
+    oldest name's physical names and alias its URNs, so renaming the service replaces no data."""
+
+    @field_validator("formerNames")
+    @classmethod
+    def _former_names(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not NAME_PATTERN.match(v)]
+        if bad:
+            raise ValueError(f"{bad} are not service names (lower-case letters, digits and hyphens)")
+        if len(set(values)) != len(values):
+            raise ValueError(f"lists a name twice: {values}")
+        return values
 
     @field_validator("taskDefinitionArn")
     @classmethod
@@ -295,6 +308,17 @@ class StackConfig(_Model):
     """Trigger name -> which event runs which task."""
     logRetentionDays: int = 14
     """Retention of the log groups this stack creates."""
+    protect: StrictBool | None = None
+    """Protect the stateful resources (tables, repositories) from deletion; default: true for
+    cloud, false for local. Either way they are retained when Pulumi would delete them."""
+
+    @property
+    def protected(self) -> bool:
+        return self.environment == "cloud" if self.protect is None else self.protect
+
+    def data_name(self, service: str) -> str:
+        """The name the service's data (table, repository) is physically named after."""
+        return (self.services[service].formerNames or [service])[0]
 
     def container_name(self, service: str) -> str:
         return self.services[service].containerName or service
@@ -521,6 +545,14 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             f"{ns}:triggers.{name}", name, "trigger", config.stack, naming.trigger_names(config.stack, name)
         )
 
+    for name, service in sorted(config.services.items()):
+        taken = sorted(set(service.formerNames) & set(config.services))
+        if taken:
+            problems.append(
+                f"{ns}:services.{name}.formerNames: {', '.join(taken)} is a current service; "
+                "list only names no service has any more"
+            )
+
     runners: dict[str, list[str]] = {}
     for name, trigger in sorted(config.triggers.items()):
         for field in ("bus", "service"):
@@ -571,6 +603,8 @@ def _cloud_service_problems(
     config: StackConfig, name: str, service: ServiceSettings, runners: list[str], key: str
 ) -> list[str]:
     problems = []
+    if service.formerNames:
+        problems.append(f"{key}.formerNames: only allowed when environment is local; the cloud stack owns no data")
     if service.image is not None:
         problems.append(
             f"{key}.image: only allowed when environment is local; the cloud stack runs "
@@ -689,6 +723,8 @@ def _read(bag: Any, name: str, secret: bool) -> Any:
             return bag.get_object(name)
         if name == "logRetentionDays":
             return bag.get_int(name)
+        if name == "protect":
+            return bag.get_bool(name)
     except pulumi.ConfigTypeError:
         pass
     return bag.get(name)

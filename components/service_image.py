@@ -1,12 +1,13 @@
 """`ServiceImage`: a service's container image, built from source and pushed to its own ECR repository.
 
-Produces an ECR repository (scan on push, deletable with the stack even when it holds images, a
+Produces an ECR repository (scan on push, deletable even when it holds images, a
 lifecycle policy expiring all but the newest images) and a `docker_build.Image` (pulumi-docker-build)
 that builds the Dockerfile with BuildKit for one platform, pushes it with the registry's own
 credentials and keeps its build cache in the same repository. The image URI is pinned by digest,
 so a task definition changes exactly when the image content changes.
 
-`pulumi preview` builds nothing (`build_on_preview=False`), so it needs no Docker daemon;
+The repository is retained when Pulumi would delete it, protected on request, and every resource is
+aliased to its former names. `pulumi preview` builds nothing (`build_on_preview=False`), so it needs no Docker daemon;
 `pulumi up` needs one (BuildKit) on the machine that runs it.
 """
 
@@ -19,6 +20,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
+
+from components.renames import renamed, stateful
 
 # The tag each build pushes (tasks never use it: they pin the digest) and the tag of the build cache.
 IMAGE_TAG = "latest"
@@ -59,6 +62,10 @@ class ServiceImageArgs:
     """Images kept in the repository; older ones expire."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for the repository."""
+    protect: bool = False
+    """Protect the repository (`pulumi destroy` and replacements stop at it); it is retained on delete anyway."""
+    former_names: tuple[str, ...] = ()
+    """Earlier names of this component: aliased, so a rename replaces nothing."""
 
 
 class ServiceImage(pulumi.ComponentResource):
@@ -72,8 +79,13 @@ class ServiceImage(pulumi.ComponentResource):
     """ARN of the repository (for the execution role's pull grant)."""
 
     def __init__(self, name: str, args: ServiceImageArgs, opts: pulumi.ResourceOptions | None = None):
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(aliases=renamed(name, name, args.former_names))
+        )
         super().__init__("event-tasks:index:ServiceImage", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+
+        def child(suffix: str) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, aliases=renamed(f"{name}-{suffix}", name, args.former_names))
 
         repository = aws.ecr.Repository(
             f"{name}-repository",
@@ -84,16 +96,17 @@ class ServiceImage(pulumi.ComponentResource):
             # Every build re-pushes the `latest` and cache tags, so tags must stay mutable; tasks pin
             # the digest instead.
             image_tag_mutability="MUTABLE",
-            # `pulumi destroy` of a developer stack must not stop at a repository holding images.
+            # Pulumi retains the repository (`stateful`); whoever deletes it by hand, after `pulumi
+            # state delete`, must not be stopped by the images it holds.
             force_delete=True,
             tags=args.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(stateful(args.protect), child("repository")),
         )
         aws.ecr.LifecyclePolicy(
             f"{name}-lifecycle",
             repository=repository.name,
             policy=json.dumps(lifecycle_policy(args.keep_images)),
-            opts=child,
+            opts=child("lifecycle"),
         )
         # ECR's token for this registry, as `docker login` would use it; the password stays secret.
         token = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
@@ -127,7 +140,7 @@ class ServiceImage(pulumi.ComponentResource):
                     )
                 )
             ],
-            opts=child,
+            opts=child("image"),
         )
         self.image_uri = pulumi.Output.concat(repository.repository_url, "@", image.digest)
         self.repository_url = repository.repository_url
