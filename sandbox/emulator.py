@@ -1,8 +1,9 @@
-"""Emulated AWS for `make demo`: moto 5.2.5 plus the five workarounds the event-tasks flow needs.
+"""Emulated AWS for `make demo`: moto 5.2.5 plus the named workarounds the event-tasks flow needs.
 
 The demo runs EventBridge → Step Functions (Standard, ``arn:aws:states:::ecs:runTask.sync``) → ECS
-on moto, inside this process. moto 5.2.5 breaks that flow in five places; each workaround lives in
-one ``_workaround_*`` function whose docstring says what moto does, what AWS does and why we patch.
+on moto, inside this process. moto 5.2.5 breaks that flow in several places; each workaround lives
+in one ``_workaround_<letter>_*`` function (all listed in ``_activate``) whose docstring says what
+moto does, what AWS does and why we patch.
 ``tests/sandbox/test_emulator.py`` proves every defect against unpatched moto: when moto fixes one,
 that test fails and names the workaround to delete.
 

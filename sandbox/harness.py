@@ -40,6 +40,10 @@ class SandboxError(Exception):
     """The sandbox cannot run this stack; the message says why and what to change."""
 
 
+class EnvironmentLacks(SandboxError):
+    """This machine lacks something the sandbox needs (a Docker engine, a free port)."""
+
+
 @dataclass
 class Report:
     """What happened, and whether the run passes."""
@@ -190,7 +194,10 @@ class Sandbox:
     def start(self) -> None:
         # The emulator takes the stack file's region and, for cloud, the account its ARNs name.
         cluster = CLUSTER_ARN.match(self.config.cloud.clusterArn) if self.config.cloud else None
-        self.emulator = start_server(self.config.region, account_id=cluster["account"] if cluster else None)
+        try:
+            self.emulator = start_server(self.config.region, account_id=cluster["account"] if cluster else None)
+        except OSError as error:
+            raise EnvironmentLacks(f"cannot start the emulator's server on 127.0.0.1: {error}") from None
         try:
             self._deploy()
         except Exception:
@@ -352,8 +359,12 @@ class Sandbox:
             str(source / "Dockerfile"),
             str(source.parent),
         ]
-        if subprocess.run(argv, check=False).returncode != 0:
-            raise SandboxError(f"--docker: `{' '.join(argv)}` failed; is a Docker engine running?")
+        try:
+            built = subprocess.run(argv, check=False).returncode == 0
+        except FileNotFoundError:
+            built = False
+        if not built:
+            raise EnvironmentLacks(f"--docker: `{' '.join(argv)}` failed; is a Docker engine running?")
 
     # -- playing a scenario ---------------------------------------------------------------------
 
@@ -456,26 +467,34 @@ class Sandbox:
                 ],
                 timeline,
             )
+        # Each phase waits for the one before to settle: after a timeout the later phases and the
+        # invariants would judge a half-finished run, so the timeout is the one problem reported.
+        phase = "the placed orders to settle"
         settled = self.wait_until_quiet(timeline, deadline)
-        for order_id in scenario.cancel:
-            self.run_command("order", ["python", "-m", "order.cancel", "--order-id", order_id], timeline)
-        settled = settled and self.wait_until_quiet(timeline, deadline)
-        if scenario.replayEvents:
+        if settled and scenario.cancel:
+            phase = "the cancellations to settle"
+            for order_id in scenario.cancel:
+                self.run_command("order", ["python", "-m", "order.cancel", "--order-id", order_id], timeline)
+            settled = self.wait_until_quiet(timeline, deadline)
+        if settled and scenario.replayEvents:
+            phase = "the replayed events to settle"
             before = self.report([])
             self.replay(self.emulator.events.emitted, timeline)
-            settled = settled and self.wait_until_quiet(timeline, deadline)
+            settled = self.wait_until_quiet(timeline, deadline)
             after = self.report([])
-            if (after.orders, after.customers) != (before.orders, before.customers):
+            if settled and (after.orders, after.customers) != (before.orders, before.customers):
                 problems.append(
                     f"replaying the events changed the outcome: orders {before.orders} -> "
                     f"{after.orders}, customers {before.customers} -> {after.customers}"
                 )
-        if not settled:
-            problems.append(
-                f"the system was not quiet within {self.timeout_seconds:g} s "
-                f"(running tasks: {len(self.emulator.running_tasks())})"
-            )
-        report = self.report(problems)
+        if settled:
+            report = self.report(problems)
+        else:
+            report = self.report([])
+            report.problems = [
+                f"timed out after {self.timeout_seconds:g} s waiting for {phase} "
+                f"({len(self.emulator.running_tasks())} tasks still running); raise --timeout"
+            ]
         report.seconds = time.monotonic() - started
         return report
 

@@ -88,6 +88,8 @@ class TaskRunner:
         finally:
             try:
                 self.emulator.complete_task(launch.task_arn, run.exit_code, reason)
+            except KeyError:
+                pass  # the sandbox stopped first (a timeout): nobody waits for this task any more
             finally:  # the timeline shows the task even if the emulator is already gone
                 if self.on_finish is not None:
                     self.on_finish(run)
