@@ -4,12 +4,17 @@ VENV := venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: help demo test lint clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt policy/requirements.txt service_images/common/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+## help: list these targets (from their `## target:` comments)
+help:
+	@awk '/^## [a-z-]+: / { sub(/^## /, ""); t = $$0; sub(/: .*/, "", t); sub(/^[a-z-]+: /, ""); printf "  %-6s %s\n", t, $$0; next } \
+	      /^## / { sub(/^## /, ""); printf "  %-6s %s\n", "", $$0 }' $(MAKEFILE_LIST)
 
 ## demo: run the saga end to end on a local AWS emulator (ARGS="--stack cloud --help" ...)
 demo: $(INSTALLED)
@@ -28,5 +33,6 @@ lint: $(INSTALLED)
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(PY) .ci/check_workflows.py .github/workflows/*.yml
 
+## clean: remove venv/ and the caches
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -3,18 +3,21 @@
 `load_config` turns the raw config map Pulumi hands the program (namespaced keys, structured values as
 JSON strings) into a `StackConfig`, or raises `ConfigError` listing every problem with its key path.
 It runs before any resource is registered, so a bad config never half-creates a stack.
+`pulumi_config_map` reads that map through `pulumi.Config`.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from components import naming
 from components.emits import EMITS_FILE, read_emits
@@ -30,7 +33,51 @@ TOP_LEVEL_KEYS = (
     "logRetentionDays",
     "kmsKeyArn",
     "alerts",
+    "protect",
 )
+# Config keys of the pinned pulumi-aws provider (pulumi_aws/config/vars.py; a test keeps them equal).
+AWS_PROVIDER_KEYS = (
+    "accessKey",
+    "allowedAccountIds",
+    "assumeRoleWithWebIdentity",
+    "assumeRoles",
+    "customCaBundle",
+    "defaultTags",
+    "ec2MetadataServiceEndpoint",
+    "ec2MetadataServiceEndpointMode",
+    "endpoints",
+    "forbiddenAccountIds",
+    "httpProxy",
+    "httpsProxy",
+    "ignoreTags",
+    "insecure",
+    "maxRetries",
+    "noProxy",
+    "profile",
+    "region",
+    "retryMode",
+    "s3UsEast1RegionalEndpoint",
+    "s3UsePathStyle",
+    "secretKey",
+    "sharedConfigFiles",
+    "sharedCredentialsFiles",
+    "skipCredentialsValidation",
+    "skipMetadataApiCheck",
+    "skipRegionValidation",
+    "skipRequestingAccountId",
+    "stsRegion",
+    "tagPolicyCompliance",
+    "token",
+    "tokenBucketRateLimiterCapacity",
+    "useDualstackEndpoint",
+    "useFipsEndpoint",
+    "userAgents",
+)
+# Namespaces a key may live in: the project's, the engine's own, and the providers the program uses.
+# A key anywhere else is a typo that would otherwise be ignored silently.
+OTHER_NAMESPACES = ("pulumi", "docker-build")
+# Where the aws provider takes its region from when `aws:region` is not set, in its order.
+REGION_ENV_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
 # Lower-case, digits and hyphens: valid in every physical name we derive (rules, queues, tables,
 # repositories, IAM roles) and in Pulumi logical names.
@@ -224,6 +271,20 @@ class ServiceSettings(_Model):
     producers: list[Producer] = []
     """Other accounts that may put events on this service's bus (none by default)."""
 
+    formerNames: list[str] = []
+    """local only: earlier names of this service, oldest first. Its table and repository keep the
+    oldest name's physical names and alias its URNs, so renaming the service replaces no data."""
+
+    @field_validator("formerNames")
+    @classmethod
+    def _former_names(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not NAME_PATTERN.match(v)]
+        if bad:
+            raise ValueError(f"{bad} are not service names (lower-case letters, digits and hyphens)")
+        if len(set(values)) != len(values):
+            raise ValueError(f"lists a name twice: {values}")
+        return values
+
     @field_validator("taskDefinitionArn")
     @classmethod
     def _task_definition_arn(cls, value: str | None) -> str | None:
@@ -355,6 +416,18 @@ class StackConfig(_Model):
         """detail-type of `trigger`'s failure event: its override, or `<Trigger in PascalCase>Failed`."""
         return self.triggers[trigger].failureDetailType or naming.failure_detail_type(trigger)
 
+    protect: StrictBool | None = None
+    """Protect the stateful resources (tables, repositories) from deletion; default: true for
+    cloud, false for local. Either way they are retained when Pulumi would delete them."""
+
+    @property
+    def protected(self) -> bool:
+        return self.environment == "cloud" if self.protect is None else self.protect
+
+    def data_name(self, service: str) -> str:
+        """The name the service's data (table, repository) is physically named after."""
+        return (self.services[service].formerNames or [service])[0]
+
     def container_name(self, service: str) -> str:
         return self.services[service].containerName or service
 
@@ -362,26 +435,50 @@ class StackConfig(_Model):
         return self.services[service].image or f"service_images/{service}"
 
 
-def load_config(raw: Mapping[str, Any], stack: str, project_root: Path | str = ".") -> StackConfig:
+def load_config(
+    raw: Mapping[str, Any],
+    stack: str,
+    project_root: Path | str = ".",
+    environ: Mapping[str, str] | None = None,
+) -> StackConfig:
     """Validate the raw Pulumi config map (keys like `event-tasks:services`) for `stack`.
 
     Structured values may be JSON strings (how the Pulumi engine passes them) or already parsed.
+    The region is the aws provider's: `aws:region`, else `AWS_REGION` / `AWS_DEFAULT_REGION` from
+    `environ` (default: this process's environment).
     """
     problems: list[str] = []
     data: dict[str, Any] = {"stack": stack}
+    environ = os.environ if environ is None else environ
     region = raw.get("aws:region")
-    if not region:
-        problems.append("aws:region: required; set it with `pulumi config set aws:region <region>`")
+    source = "aws:region"
+    for variable in REGION_ENV_VARS:
+        if region is None and environ.get(variable):
+            region, source = environ[variable], variable
+    if _is_secret(region):
+        problems.append(_secret_problem("aws:region"))
+    elif not region:
+        problems.append(
+            "aws:region: required; set it with `pulumi config set aws:region <region>` "
+            f"or export {' or '.join(REGION_ENV_VARS)}"
+        )
     elif not REGION_PATTERN.match(str(region)):
-        problems.append(f"aws:region: {region!r} is not an AWS region (like ap-southeast-1)")
+        problems.append(f"{source}: {region!r} is not an AWS region (like ap-southeast-1)")
     else:
         data["region"] = region
     for key, value in raw.items():
         namespace, _, name = key.partition(":")
         if namespace != NAMESPACE:
+            problems += _foreign_key_problems(key, namespace, name)
             continue
         if name not in TOP_LEVEL_KEYS:
-            problems.append(f"{key}: unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+            problems.append(
+                f"{key}: unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)}"
+                + _did_you_mean(name, TOP_LEVEL_KEYS, NAMESPACE)
+            )
+            continue
+        if _is_secret(value):
+            problems.append(_secret_problem(key))
             continue
         data[name] = _parse(value)
     if "environment" not in data:
@@ -412,6 +509,46 @@ def read_stack_file(path: Path | str) -> dict[str, Any]:
     """`Pulumi.<stack>.yaml` as the engine hands it to the program (for tests and the sandbox)."""
     data = (yaml.safe_load(Path(path).read_text()) or {}).get("config") or {}
     return engine_config(data)
+
+
+def _did_you_mean(name: str, choices: tuple[str, ...] | list[str], namespace: str) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f"; did you mean `{namespace}:{close[0]}`?" if close else ""
+
+
+def _foreign_key_problems(key: str, namespace: str, name: str) -> list[str]:
+    """A key outside the project's namespace must be a provider's (or the engine's) real key."""
+    if namespace == "aws":
+        if name in AWS_PROVIDER_KEYS:
+            return []
+        return [
+            f"{key}: not a config key of the aws provider{_did_you_mean(name, AWS_PROVIDER_KEYS, 'aws')} "
+            "(its keys: region, profile, defaultTags, assumeRoles, ...)"
+        ]
+    if namespace in OTHER_NAMESPACES:
+        return []
+    known = (NAMESPACE, "aws", *OTHER_NAMESPACES)
+    close = difflib.get_close_matches(namespace, known, n=1)
+    hint = f"; did you mean `{close[0]}:{name}`?" if close else ""
+    return [
+        f"{key}: unknown namespace {namespace!r}{hint} (keys belong to this project, `{NAMESPACE}:`, "
+        f"or a provider it uses: {', '.join(f'`{n}:`' for n in known[1:])})"
+    ]
+
+
+def _is_secret(value: Any) -> bool:
+    import pulumi
+
+    return isinstance(value, pulumi.Output)
+
+
+def _secret_problem(key: str) -> str:
+    # The values become physical names, ARNs and tags, which Pulumi stores and shows in plain text:
+    # using a secret here would quietly reveal it.
+    return (
+        f"{key}: is a secret, but its values become resource names, ARNs and tags that Pulumi "
+        f"stores in plain text; set it without --secret (`pulumi config set {key} ...`)"
+    )
 
 
 def _parse(value: Any) -> Any:
@@ -535,6 +672,14 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             f"{ns}:triggers.{name}", name, "trigger", config.stack, naming.trigger_names(config.stack, name)
         )
 
+    for name, service in sorted(config.services.items()):
+        taken = sorted(set(service.formerNames) & set(config.services))
+        if taken:
+            problems.append(
+                f"{ns}:services.{name}.formerNames: {', '.join(taken)} is a current service; "
+                "list only names no service has any more"
+            )
+
     runners: dict[str, list[str]] = {}
     for name, trigger in sorted(config.triggers.items()):
         for field in ("bus", "service"):
@@ -626,6 +771,8 @@ def _cloud_service_problems(
     config: StackConfig, name: str, service: ServiceSettings, runners: list[str], key: str
 ) -> list[str]:
     problems = []
+    if service.formerNames:
+        problems.append(f"{key}.formerNames: only allowed when environment is local; the cloud stack owns no data")
     if service.image is not None:
         problems.append(
             f"{key}.image: only allowed when environment is local; the cloud stack runs "
@@ -734,7 +881,46 @@ def _emits_problems(image_dir: Path, name: str, service: ServiceSettings, key: s
 
 
 def pulumi_config_map() -> dict[str, Any]:
-    """The whole config map the engine handed this program, namespaced keys to raw values."""
-    from pulumi.runtime import config as runtime_config
+    """The stack's config as `load_config` takes it, read through `pulumi.Config`.
 
-    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    The engine's config bag (`pulumi.runtime.get_config_env`) gives only the key names. Values of
+    this project's keys come from `Config.get_object`; a key the user set with `--secret` comes
+    from `Config.get_secret_object`, an `Output` that stays secret (and `load_config` refuses it).
+    Of the providers' keys only `aws:region` is read; the others' names suffice to catch typos.
+    """
+    import pulumi
+    from pulumi import runtime
+
+    secret_keys = set(runtime.get_config_secret_keys_env())
+    raw: dict[str, Any] = {}
+    for key in sorted(runtime.get_config_env()):
+        namespace, _, name = key.partition(":")
+        bag = pulumi.Config(namespace)
+        secret = runtime.is_config_secret(key) or key in secret_keys
+        if namespace == NAMESPACE:
+            raw[key] = _read(bag, name, secret)
+        elif key == "aws:region":
+            raw[key] = bag.get_secret(name) if secret else bag.get(name)
+        else:
+            raw[key] = None  # never read: a provider's key may hold credentials
+    return raw
+
+
+def _read(bag: Any, name: str, secret: bool) -> Any:
+    """One of this project's keys, typed as the model wants it; a value of the wrong type is handed
+    over as its string, so `load_config` names the key and the expected type."""
+    import pulumi
+
+    objects = name in ("cloud", "local", "services", "triggers")
+    if secret:
+        return bag.get_secret_object(name) if objects else bag.get_secret(name)
+    try:
+        if objects:
+            return bag.get_object(name)
+        if name == "logRetentionDays":
+            return bag.get_int(name)
+        if name == "protect":
+            return bag.get_bool(name)
+    except pulumi.ConfigTypeError:
+        pass
+    return bag.get(name)

@@ -143,23 +143,29 @@ def build_local(
     services: dict[str, Any] = {}
     for service in sorted(config.services):
         settings = config.services[service]
+        # A renamed service keeps its data: same physical names, old URNs aliased.
+        former = tuple(settings.formerNames)
         table = ServiceTable(
             service,
             ServiceTableArgs(
-                table_name=naming.table_name(stack, service),
+                table_name=naming.table_name(stack, config.data_name(service)),
                 kms_key_arn=config.kmsKeyArn,
                 tags=tags,
+                protect=config.protected,
+                former_names=former,
             ),
         )
         context, dockerfile = image_build_paths(config.image_path(service))
         image = ServiceImage(
             service,
             ServiceImageArgs(
-                repository_name=naming.repository_name(stack, service),
+                repository_name=naming.repository_name(stack, config.data_name(service)),
                 context=context,
                 dockerfile=dockerfile,
                 platform=PLATFORM,
                 tags=tags,
+                protect=config.protected,
+                former_names=former,
             ),
         )
         container = config.container_name(service)

@@ -1,8 +1,9 @@
-"""Emulated AWS for `make demo`: moto 5.2.5 plus the five workarounds the event-tasks flow needs.
+"""Emulated AWS for `make demo`: moto 5.2.5 plus the named workarounds the event-tasks flow needs.
 
 The demo runs EventBridge → Step Functions (Standard, ``arn:aws:states:::ecs:runTask.sync``) → ECS
-on moto, inside this process. moto 5.2.5 breaks that flow in five places; each workaround lives in
-one ``_workaround_*`` function whose docstring says what moto does, what AWS does and why we patch.
+on moto, inside this process. moto 5.2.5 breaks that flow in several places; each workaround lives
+in one ``_workaround_<letter>_*`` function (all listed in ``_activate``) whose docstring says what
+moto does, what AWS does and why we patch.
 ``tests/sandbox/test_emulator.py`` proves every defect against unpatched moto: when moto fixes one,
 that test fails and names the workaround to delete.
 
@@ -905,15 +906,24 @@ def _claim() -> None:
         raise RuntimeError("an emulator is already active in this process: stop() it first")
 
 
-def start_server(region: str = DEFAULT_REGION, *, sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS) -> Emulator:
+def start_server(
+    region: str = DEFAULT_REGION,
+    *,
+    account_id: str | None = None,
+    sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS,
+) -> Emulator:
     """Start moto as an HTTP server on 127.0.0.1 (free port), patched, with Step Functions on.
 
     Sets ``MOTO_PORT`` (the ASL interpreter calls ``localhost:$MOTO_PORT``) and fake credentials
     if none are set; ``stop()`` resets moto's state, stops the server and restores both.
+    ``account_id`` (default: moto's 123456789012) becomes ``MOTO_ACCOUNT_ID``, which moto reads on
+    every request, so a stack file written for any account runs unchanged.
     """
     _claim()
     with contextlib.ExitStack() as stack:
         _set_env(stack, {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region}, override=False)
+        if account_id is not None:
+            _set_env(stack, {"MOTO_ACCOUNT_ID": account_id}, override=True)
         werkzeug = logging.getLogger("werkzeug")  # one line per request otherwise
         stack.callback(werkzeug.setLevel, werkzeug.level)
         werkzeug.setLevel(logging.WARNING)

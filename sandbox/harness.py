@@ -27,7 +27,7 @@ from moto.events.models import EventPattern, events_backends
 from components import naming
 from components.config import CLUSTER_ARN, TASK_DEFINITION_ARN, StackConfig, load_config, read_stack_file
 from sandbox.emulator import ContainerLaunch, Emulator, start_server
-from sandbox.provision import PROJECT_ROOT, ProvisioningMocks, Recording, create_network, evaluate_program
+from sandbox.provision import IMAGE_TYPE, PROJECT_ROOT, ProvisioningMocks, Recording, create_network, evaluate_program
 from sandbox.runner import TaskRun, TaskRunner
 from sandbox.scenario import Scenario
 
@@ -38,6 +38,10 @@ EXECUTION_STATES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 class SandboxError(Exception):
     """The sandbox cannot run this stack; the message says why and what to change."""
+
+
+class EnvironmentLacks(SandboxError):
+    """This machine lacks something the sandbox needs (a Docker engine, a free port)."""
 
 
 @dataclass
@@ -188,7 +192,12 @@ class Sandbox:
         self.stop()
 
     def start(self) -> None:
-        self.emulator = start_server(self.config.region)
+        # The emulator takes the stack file's region and, for cloud, the account its ARNs name.
+        cluster = CLUSTER_ARN.match(self.config.cloud.clusterArn) if self.config.cloud else None
+        try:
+            self.emulator = start_server(self.config.region, account_id=cluster["account"] if cluster else None)
+        except OSError as error:
+            raise EnvironmentLacks(f"cannot start the emulator's server on 127.0.0.1: {error}") from None
         # The workflows back off 30 s, 60 s... before retrying a failed task; a hundredth keeps the order.
         self.emulator.set_wait_scale(0.01)
         try:
@@ -214,17 +223,29 @@ class Sandbox:
             config = self._stand_in_for_shared_environment(sources)
         mocks = ProvisioningMocks(self.client, config.region)
         self.recording = evaluate_program(mocks, config)
-        for image in self.recording.of_type("awsx:ecr:Image"):
-            sources[image.state["imageUri"]] = (PROJECT_ROOT / image.inputs["dockerfile"]).parent
+        # A task definition names `<repository>@<digest>`; docker can only tag a local build
+        # `<repository>:<tag>`, so --docker runs the digest reference as that tag.
+        local_images: dict[str, str] = {}
+        for image in self.recording.of_type(IMAGE_TYPE):
+            (tag,) = image.inputs["tags"]
+            uri = f"{tag.rsplit(':', 1)[0]}@{image.state['digest']}"
+            sources[uri] = (PROJECT_ROOT / image.inputs["dockerfile"]["location"]).parent
+            local_images[uri] = tag
         if self.docker:
-            for tag, source in sources.items():
-                self._docker_build(source, tag)
+            for uri, source in sources.items():
+                self._docker_build(source, local_images.get(uri, uri))
         for cluster in self.recording.of_type("aws:ecs/cluster:Cluster"):
             # The emulator neither scales nor queues tasks in PROVISIONING: give it room up front
             # (each instance takes fourteen 512 MiB tasks at once).
             for _ in range(CONTAINER_INSTANCES):
                 self._register_container_instance(cluster.inputs["name"])
-        self.runner = TaskRunner(self.emulator, sources, timeout_seconds=self.task_timeout_seconds, docker=self.docker)
+        self.runner = TaskRunner(
+            self.emulator,
+            sources,
+            timeout_seconds=self.task_timeout_seconds,
+            docker=self.docker,
+            local_images=local_images,
+        )
         self.emulator.set_task_runner(self.runner)
         self.say(
             f"deployed stack {config.stack!r} ({config.environment}) into the emulator: "
@@ -242,12 +263,7 @@ class Sandbox:
         assert config.cloud is not None
         account = self.client("sts").get_caller_identity()["Account"]
         cluster = CLUSTER_ARN.match(config.cloud.clusterArn)
-        assert cluster is not None
-        if cluster["account"] != account:
-            raise SandboxError(
-                f"event-tasks:cloud.clusterArn: account {cluster['account']} is not the "
-                f"emulator's account {account}; use {account} in the sandbox stack file"
-            )
+        assert cluster is not None and cluster["account"] == account  # start() made them equal
         self.client("ecs").create_cluster(clusterName=cluster["name"])
         ec2 = self.client("ec2")
         vpc_id, subnets = create_network(ec2, "10.1.0.0/16")
@@ -345,8 +361,12 @@ class Sandbox:
             str(source / "Dockerfile"),
             str(source.parent),
         ]
-        if subprocess.run(argv, check=False).returncode != 0:
-            raise SandboxError(f"--docker: `{' '.join(argv)}` failed; is a Docker engine running?")
+        try:
+            built = subprocess.run(argv, check=False).returncode == 0
+        except FileNotFoundError:
+            built = False
+        if not built:
+            raise EnvironmentLacks(f"--docker: `{' '.join(argv)}` failed; is a Docker engine running?")
 
     # -- playing a scenario ---------------------------------------------------------------------
 
@@ -449,26 +469,34 @@ class Sandbox:
                 ],
                 timeline,
             )
+        # Each phase waits for the one before to settle: after a timeout the later phases and the
+        # invariants would judge a half-finished run, so the timeout is the one problem reported.
+        phase = "the placed orders to settle"
         settled = self.wait_until_quiet(timeline, deadline)
-        for order_id in scenario.cancel:
-            self.run_command("order", ["python", "-m", "order.cancel", "--order-id", order_id], timeline)
-        settled = settled and self.wait_until_quiet(timeline, deadline)
-        if scenario.replayEvents:
+        if settled and scenario.cancel:
+            phase = "the cancellations to settle"
+            for order_id in scenario.cancel:
+                self.run_command("order", ["python", "-m", "order.cancel", "--order-id", order_id], timeline)
+            settled = self.wait_until_quiet(timeline, deadline)
+        if settled and scenario.replayEvents:
+            phase = "the replayed events to settle"
             before = self.report([])
             self.replay(self.emulator.events.emitted, timeline)
-            settled = settled and self.wait_until_quiet(timeline, deadline)
+            settled = self.wait_until_quiet(timeline, deadline)
             after = self.report([])
-            if (after.orders, after.customers) != (before.orders, before.customers):
+            if settled and (after.orders, after.customers) != (before.orders, before.customers):
                 problems.append(
                     f"replaying the events changed the outcome: orders {before.orders} -> "
                     f"{after.orders}, customers {before.customers} -> {after.customers}"
                 )
-        if not settled:
-            problems.append(
-                f"the system was not quiet within {self.timeout_seconds:g} s "
-                f"(running tasks: {len(self.emulator.running_tasks())})"
-            )
-        report = self.report(problems)
+        if settled:
+            report = self.report(problems)
+        else:
+            report = self.report([])
+            report.problems = [
+                f"timed out after {self.timeout_seconds:g} s waiting for {phase} "
+                f"({len(self.emulator.running_tasks())} tasks still running); raise --timeout"
+            ]
         report.seconds = time.monotonic() - started
         return report
 

@@ -13,6 +13,8 @@ recorded but not created; `Recording.recorded_only` lists them.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 from collections.abc import Callable
@@ -26,6 +28,8 @@ from components.config import StackConfig
 from components.stack import build
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# pulumi-docker-build's image: under mocks one resource, answered with a digest (nothing is built).
+IMAGE_TYPE = "docker-build:index:Image"
 
 
 @dataclass
@@ -91,7 +95,7 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/metricAlarm:MetricAlarm": self._metric_alarm,
             "aws:cloudwatch/dashboard:Dashboard": self._dashboard,
             "awsx:ec2:Vpc": self._vpc,
-            "awsx:ecr:Image": self._image,
+            IMAGE_TYPE: self._image,
         }
 
     # -- the Mocks interface -----------------------------------------------------------------
@@ -117,6 +121,17 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
                 "arn": identity["Arn"],
                 "userId": identity["UserId"],
                 "id": identity["Account"],
+            }
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            data = self._client("ecr").get_authorization_token()["authorizationData"][0]
+            user, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+            return {
+                "authorizationToken": data["authorizationToken"],
+                "userName": user,
+                "password": password,
+                "proxyEndpoint": data["proxyEndpoint"],
+                "expiresAt": str(data["expiresAt"]),
+                "id": self.region,
             }
         if token == "aws:index/getRegion:getRegion":
             return {"region": self.region, "name": self.region, "id": self.region}
@@ -384,8 +399,10 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
 
     def _image(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         # No Docker engine here: the image is not built; its source directory runs as a process.
-        uri = f"{i['repositoryUrl']}:{name}"
-        return uri, {"imageUri": uri}
+        # The digest stands for the build's content: the same inputs give the same digest.
+        digest = "sha256:" + hashlib.sha256(json.dumps(i, sort_keys=True, default=str).encode()).hexdigest()
+        (tag,) = i["tags"]
+        return f"{name}-{digest[7:19]}", {"digest": digest, "ref": f"{tag}@{digest}"}
 
 
 def _whole_numbers(value: Any) -> Any:

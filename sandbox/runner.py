@@ -49,6 +49,8 @@ class TaskRunner:
     """Kill a task that runs longer (exit 137, like an OOM-killed or stopped container)."""
     docker: bool = False
     """Run the built image with `docker run` instead of the source directory."""
+    local_images: dict[str, str] = field(default_factory=dict)
+    """With `docker`: image URI -> the local tag built for it (a digest reference cannot be built)."""
     on_finish: Callable[[TaskRun], None] | None = None
     """Called when a task started by ECS ends (not for one-off commands)."""
     runs: list[TaskRun] = field(default_factory=list)
@@ -86,6 +88,8 @@ class TaskRunner:
         finally:
             try:
                 self.emulator.complete_task(launch.task_arn, run.exit_code, reason)
+            except KeyError:
+                pass  # the sandbox stopped first (a timeout): nobody waits for this task any more
             finally:  # the timeline shows the task even if the emulator is already gone
                 if self.on_finish is not None:
                     self.on_finish(run)
@@ -108,7 +112,7 @@ class TaskRunner:
                 "--network",
                 "host",
                 *[a for k in env if k not in HOST_ONLY for a in ("-e", k)],
-                container.image or "",
+                self.local_images.get(container.image or "", container.image or ""),
                 *command,
             ]
             cwd = None

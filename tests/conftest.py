@@ -17,6 +17,8 @@ import pytest
 from components.config import read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
+# The tests' own stack files: the shipped Pulumi.<stack>.yaml belong to the user, who edits them.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
 
@@ -190,8 +192,10 @@ class Mocks(pulumi.runtime.Mocks):
                 "privateSubnetIds": [],
                 "isolatedSubnetIds": [],
             }
-        if typ == "awsx:ecr:Image":
-            return {"imageUri": f"{inputs.get('repositoryUrl', 'repo')}@sha256:{'0' * 64}"}
+        if typ == "docker-build:index:Image":
+            # A component under mocks: one resource with the outputs the program reads.
+            digest = f"sha256:{'0' * 64}"
+            return {"digest": digest, "ref": f"{inputs['tags'][0]}@{digest}"}
         return {}
 
     def _answer(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +205,15 @@ class Mocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
                 "userId": "AIDTEST",
                 "id": ACCOUNT,
+            }
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {
+                "authorizationToken": "QVdTOnRva2Vu",  # base64 of AWS:token
+                "userName": "AWS",
+                "password": "token",
+                "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "id": REGION,
             }
         if token == "aws:index/getRegion:getRegion":
             return {"region": REGION, "name": REGION, "id": REGION}
@@ -239,8 +252,8 @@ class Mocks(pulumi.runtime.Mocks):
 
 
 def stack_config(stack: str) -> dict[str, Any]:
-    """The raw config map of Pulumi.<stack>.yaml, as the engine passes it (objects as JSON)."""
-    return read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    """The raw config map of the fixture tests/fixtures/Pulumi.<stack>.yaml, as the engine passes it."""
+    return read_stack_file(FIXTURES / f"Pulumi.{stack}.yaml")
 
 
 @dataclass
@@ -283,7 +296,7 @@ def evaluate(mocks: Mocks) -> Callable[..., Any]:
 
 @pytest.fixture
 def deploy(mocks: Mocks, evaluate: Callable[..., Any]) -> Callable[..., Deployment]:
-    """Evaluate the whole program for `stack` with `raw` config (default: Pulumi.<stack>.yaml)."""
+    """Evaluate the whole program for `stack` with `raw` config (default: the fixture Pulumi.<stack>.yaml)."""
     from components.config import load_config
     from components.stack import build
 

@@ -248,10 +248,11 @@ def test_service_image_alone(mocks, evaluate):
     )
     # THEN the image is built into the component's own repository, whose URL and ARN it exposes
     (repository,) = children(mocks, "aws:ecr/repository:Repository")
-    (image,) = children(mocks, "awsx:ecr:Image")
-    assert image.inputs["repositoryUrl"] == repository.state["repositoryUrl"]
+    (image,) = children(mocks, "docker-build:index:Image")
+    assert image.inputs["tags"] == [f"{repository.state['repositoryUrl']}:latest"]
+    # AND its URI pins the pushed digest, not the mutable tag
     assert outputs == {
-        "uri": image.state["imageUri"],
+        "uri": f"{repository.state['repositoryUrl']}@{image.state['digest']}",
         "url": repository.state["repositoryUrl"],
         "arn": repository.state["arn"],
     }

@@ -8,13 +8,15 @@ import copy
 from collections import Counter
 from pathlib import Path
 
+import pulumi
 import pytest
 import yaml
 
 from components.config import ConfigError, engine_config, load_config
 from components.ec2_cluster import ECS_AMI_PARAMETER
 from components.local import image_build_paths
-from conftest import ACCOUNT, REGION, ROOT
+from components.stack import build
+from conftest import ACCOUNT, FIXTURES, REGION, ROOT, stack_config
 
 SERVICES = ("customer", "order")
 # What service_images/<service>/emits.json declares (tests/test_emits.py proves the code agrees).
@@ -40,7 +42,7 @@ TRIGGERS = {
 
 def config_file(stack: str) -> dict:
     """The parsed `config:` of Pulumi.<stack>.yaml."""
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return yaml.safe_load((FIXTURES / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def raw_config(stack: str = "local", **changes) -> dict:
@@ -60,6 +62,11 @@ def services_with(name: str, stack: str = "local", **fields) -> dict:
     services = copy.deepcopy(config_file(stack)["event-tasks:services"])
     services[name].update(fields)
     return services
+
+
+# How a secret value is marked on the wire (pulumi.runtime.rpc._special_sig_key / _special_secret_sig).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 @pytest.fixture
@@ -113,9 +120,10 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
         "aws:ecr/repository:Repository": 2,
         "aws:ecr/lifecyclePolicy:LifecyclePolicy": 2,
         "aws:ecs/taskDefinition:TaskDefinition": 2,
+        "docker-build:index:Image": 2,
     }
     # AND one image build per service
-    assert sorted(r.name for r in local.of_type("awsx:ecr:Image")) == ["customer-image", "order-image"]
+    assert sorted(r.name for r in local.of_type("docker-build:index:Image")) == ["customer-image", "order-image"]
     # AND no launch configuration (refused in new accounts) and no NAT (the costly idle part)
     assert not local.of_type("aws:ec2/launchConfiguration:LaunchConfiguration")
     assert not local.of_type("aws:ec2/natGateway:NatGateway")
@@ -310,15 +318,34 @@ def test_each_service_image_is_built_from_its_directory_into_its_own_repository(
             ]
         }
         # AND the image is built for amd64 from service_images/ with the service's Dockerfile,
-        # paths relative to the project root, both existing
-        assert image.inputs == {
-            "repositoryUrl": repository.state["repositoryUrl"],
-            "context": "service_images",
-            "dockerfile": f"service_images/{service}/Dockerfile",
-            "platform": "linux/amd64",
+        # paths relative to the project root, both existing; pushed to the repository with ECR's
+        # token, its build cache kept there too; and never built by a preview (no Docker daemon)
+        url = repository.state["repositoryUrl"]
+        cache = f"{url}:buildcache"
+        inputs = dict(image.inputs)
+        registries = inputs.pop("registries")
+        (cache_to,) = inputs.pop("cacheTo")
+        assert inputs == {
+            "context": {"location": "service_images"},
+            "dockerfile": {"location": f"service_images/{service}/Dockerfile"},
+            "platforms": ["linux/amd64"],
+            "push": True,
+            "buildOnPreview": False,
+            "tags": [f"{url}:latest"],
+            "cacheFrom": [{"registry": {"ref": cache}}],
+            "network": "default",  # the SDK's default, filled in
         }
-        assert (ROOT / image.inputs["context"]).is_dir()
-        assert (ROOT / image.inputs["dockerfile"]).is_file()
+        assert {k: cache_to["registry"][k] for k in ("ref", "mode", "imageManifest", "ociMediaTypes")} == {
+            "ref": cache,
+            "mode": "max",
+            "imageManifest": True,
+            "ociMediaTypes": True,
+        }
+        # AND the registry credentials reach the provider as a secret (Pulumi's secret envelope)
+        assert registries[SECRET_SIG] == SECRET_VALUE_SIG
+        assert registries["value"] == [{"address": url, "username": "AWS", "password": "token"}]
+        assert (ROOT / image.inputs["context"]["location"]).is_dir()
+        assert (ROOT / image.inputs["dockerfile"]["location"]).is_file()
 
 
 def test_each_service_owns_a_table_with_the_key_schema_the_services_use(local):
@@ -360,7 +387,7 @@ def test_each_task_definition_runs_the_built_image_with_its_resources_and_logs(l
         assert task.json("containerDefinitions") == [
             {
                 "name": service,
-                "image": image.state["imageUri"],
+                "image": f"{local.named(f'{service}-repository').state['repositoryUrl']}@{image.state['digest']}",
                 "essential": True,
                 "environment": [
                     {"name": "AWS_DEFAULT_REGION", "value": REGION},
@@ -378,7 +405,7 @@ def test_each_task_definition_runs_the_built_image_with_its_resources_and_logs(l
                 },
             }
         ]
-        assert image.state["imageUri"].startswith(f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}@sha256:")
+        assert image.state["digest"].startswith("sha256:")
 
 
 def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
@@ -673,3 +700,21 @@ def test_a_task_that_fits_a_larger_instance_type_is_accepted(deploy):
     definitions = stack.of_type("aws:ecs/taskDefinition:TaskDefinition")
     (order,) = [t for t in definitions if t.inputs["family"] == "event-tasks-local-order"]
     assert order.inputs["memory"] == "4096"
+
+
+def test_a_preview_of_local_builds_no_image(mocks):
+    # GIVEN the local stack evaluated as `pulumi preview` does (preview=True)
+    pulumi.runtime.set_mocks(mocks, project="event-tasks", stack="local", preview=True)
+
+    @pulumi.runtime.test
+    def program():
+        return pulumi.Output.from_input(build(load_config(stack_config("local"), "local", ROOT), ROOT))
+
+    program()
+    # THEN every image is registered with buildOnPreview false: the provider builds nothing, so a
+    # preview needs no Docker daemon
+    images = [r for r in mocks.resources if r.typ == "docker-build:index:Image"]
+    assert len(images) == 2
+    assert [r.inputs["buildOnPreview"] for r in images] == [False, False]
+    # AND no other resource type builds or runs containers
+    assert not [r for r in mocks.resources if r.typ.startswith(("docker:", "awsx:ecr", "command:"))]

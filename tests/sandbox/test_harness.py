@@ -16,6 +16,8 @@ from sandbox.harness import Sandbox, run
 from sandbox.provision import PROJECT_ROOT
 from sandbox.scenario import DEFAULT_SCENARIO, Customer, Order, Scenario, ScenarioError, load_scenario
 
+# The tests' own stack files (the shipped ones belong to the user).
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SMALL = Scenario(customers=[Customer(id="c-1", creditLimit=100)], orders=[Order(id="o-1", customerId="c-1", total=60)])
 
 
@@ -46,7 +48,7 @@ def play(stack_file: Path, scenario: Scenario, stack: str | None = None) -> dict
 def test_the_default_demo_settles_the_saga_and_survives_replay():
     # GIVEN the local stack and the shipped scenario (one cancellation, every event replayed)
     # WHEN it is played
-    result = play(PROJECT_ROOT / "Pulumi.local.yaml", load_scenario(DEFAULT_SCENARIO))
+    result = play(FIXTURES / "Pulumi.local.yaml", load_scenario(DEFAULT_SCENARIO))
     report = result["report"]
     # THEN every order reached its end state, credit is back to 0, nothing was lost or changed twice
     assert report.problems == []
@@ -83,7 +85,7 @@ def test_the_default_demo_settles_the_saga_and_survives_replay():
 
 def test_the_cloud_stack_runs_on_the_looked_up_task_definitions():
     # GIVEN the cloud stack (its shared cluster and task definitions stood in for by the sandbox)
-    result = play(PROJECT_ROOT / "Pulumi.cloud.yaml", SMALL)
+    result = play(FIXTURES / "Pulumi.cloud.yaml", SMALL)
     # THEN the order is approved through the cloud wiring
     assert result["report"].problems == []
     assert result["report"].orders == {"o-1": "APPROVED"}
@@ -95,10 +97,27 @@ def test_the_cloud_stack_runs_on_the_looked_up_task_definitions():
     assert task["TaskDefinitionArn"].endswith(":task-definition/customer:5")
 
 
+def test_a_cloud_stack_file_of_another_account_and_region_plays(tmp_path):
+    # GIVEN the cloud fixture moved to account 210987654321 and region eu-west-1 (every ARN too)
+    text = (FIXTURES / "Pulumi.cloud.yaml").read_text()
+    assert "123456789012" in text and "ap-southeast-1" in text
+    path = tmp_path / "Pulumi.cloud.yaml"
+    path.write_text(text.replace("123456789012", "210987654321").replace("ap-southeast-1", "eu-west-1"))
+    # WHEN the saga is played on it
+    result = play(path, SMALL)
+    # THEN the emulator ran as that account and region, and the order went through the cloud wiring
+    assert result["report"].problems == []
+    assert result["report"].orders == {"o-1": "APPROVED"}
+    (execution,) = result["executions"]["event-tasks-cloud-reserve-credit"]
+    assert execution["stateMachineArn"].startswith("arn:aws:states:eu-west-1:210987654321:stateMachine:")
+    task = json.loads(execution["output"])
+    assert task["TaskDefinitionArn"] == "arn:aws:ecs:eu-west-1:210987654321:task-definition/customer:5"
+
+
 @pytest.fixture(scope="module")
 def extended(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The local stack file plus two triggers added only here: one that works, one that fails."""
-    data = yaml.safe_load((PROJECT_ROOT / "Pulumi.local.yaml").read_text())
+    data = yaml.safe_load((FIXTURES / "Pulumi.local.yaml").read_text())
     data["config"]["event-tasks:triggers"].update(
         {
             "audit-approved": {
@@ -169,8 +188,8 @@ def test_the_summary_json_and_exit_code(tmp_path):
             sys.executable,
             "-m",
             "sandbox",
-            "--stack",
-            "cloud",
+            "--config",
+            str(FIXTURES / "Pulumi.cloud.yaml"),
             "--quiet",
             "--scenario",
             str(scenario),
@@ -211,7 +230,7 @@ def test_a_bad_scenario_names_the_key(tmp_path, text, message):
 
 def test_run_reports_unsettled_orders(tmp_path):
     # GIVEN the cloud stack with the reserve-credit trigger removed: nobody answers OrderCreated
-    data = yaml.safe_load((PROJECT_ROOT / "Pulumi.cloud.yaml").read_text())
+    data = yaml.safe_load((FIXTURES / "Pulumi.cloud.yaml").read_text())
     del data["config"]["event-tasks:triggers"]["reserve-credit"]
     path = tmp_path / "Pulumi.cloud.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -226,7 +245,7 @@ def test_run_reports_unsettled_orders(tmp_path):
 def test_an_undeliverable_event_is_dead_lettered_or_reported_lost(keep_dlq):
     # GIVEN the cloud stack whose reserve-credit state machine was deleted after the deploy,
     # its target keeping its dead-letter queue or not
-    config = load_config(read_stack_file(PROJECT_ROOT / "Pulumi.cloud.yaml"), "cloud", PROJECT_ROOT)
+    config = load_config(read_stack_file(FIXTURES / "Pulumi.cloud.yaml"), "cloud", PROJECT_ROOT)
     with Sandbox(config, out=None, timeout_seconds=60) as sandbox:
         sfn, events = sandbox.client("stepfunctions"), sandbox.client("events")
         rule = {"Rule": "event-tasks-cloud-reserve-credit", "EventBusName": "event-tasks-cloud-order"}
