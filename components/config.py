@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from components import naming
 
 NAMESPACE = naming.PROJECT
-TOP_LEVEL_KEYS = ("environment", "cloud", "local", "services", "triggers", "logRetentionDays")
+TOP_LEVEL_KEYS = ("environment", "cloud", "local", "services", "triggers", "logRetentionDays", "archiveDays")
 
 # Lower-case, digits and hyphens: valid in every physical name we derive (rules, queues, tables,
 # repositories, IAM roles) and in Pulumi logical names.
@@ -81,6 +81,24 @@ FARGATE_SIZES: dict[int, range | tuple[int, ...]] = {
     8192: range(16384, 61441, 4096),
     16384: range(32768, 122881, 8192),
 }
+# EventBridge Scheduler expressions (recurring only: a trigger is a standing flow, not a one-off `at(...)`).
+RATE_EXPRESSION = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
+CRON_EXPRESSION = re.compile(r"^cron\((?P<fields>[^()]*)\)$")
+# Per cron field (minutes, hours, day-of-month, month, day-of-week, year): allowed characters and the
+# numeric range, as the Scheduler's cron reference gives them.
+CRON_FIELDS = (
+    ("minutes", re.compile(r"^[0-9,*/-]+$"), 0, 59),
+    ("hours", re.compile(r"^[0-9,*/-]+$"), 0, 23),
+    ("day-of-month", re.compile(r"^([0-9,*/-]+|\?|L|L-\d+|\d+W|LW)$"), 1, 31),
+    ("month", re.compile(r"^([0-9,*/-]+|[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3})*)$"), 1, 12),
+    ("day-of-week", re.compile(r"^([0-9,*/-]+|\?|\d?L|\d#\d|[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3})*)$"), 1, 7),
+    ("year", re.compile(r"^[0-9,*/-]+$"), 1970, 2199),
+)
+# EventBridge quotas a large stack meets (Service Quotas, per region and account): rules per event
+# bus (adjustable, default 300; one is kept free for the bus archive's managed rule) and targets
+# per rule (fixed, 5: each trigger's rule has exactly one).
+RULES_PER_BUS = 300
+TARGETS_PER_RULE = 5
 # ECS container overrides are capped at 8192 characters; Step Functions limits a state's TimeoutSeconds.
 MAX_TIMEOUT_SECONDS = 31_536_000
 
@@ -197,12 +215,14 @@ class ServiceSettings(_Model):
 
 
 class TriggerSettings(_Model):
-    """An event on one service's bus that runs another service's task."""
+    """An event on one service's bus (or a schedule) that runs a service's task."""
 
-    bus: str
-    """The service whose bus carries the event."""
-    detailTypes: list[str] = Field(min_length=1)
-    """detail-type values that start the task."""
+    bus: str | None = None
+    """The service whose bus carries the event (not with `schedule`)."""
+    detailTypes: list[str] | None = Field(None, min_length=1)
+    """detail-type values that start the task (not with `schedule`)."""
+    schedule: str | None = None
+    """EventBridge Scheduler expression, `rate(...)` or `cron(...)`, instead of `bus`/`detailTypes`."""
     service: str
     """The service whose task runs."""
     command: list[str] = Field(min_length=1)
@@ -214,13 +234,24 @@ class TriggerSettings(_Model):
 
     @field_validator("detailTypes")
     @classmethod
-    def _detail_types(cls, values: list[str]) -> list[str]:
+    def _detail_types(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return values
         for value in values:
             if not value.strip() or len(value) > 128:
                 raise ValueError(f"{value!r} is not a detail-type (1-128 characters, not blank)")
         if len(set(values)) != len(values):
             raise ValueError(f"lists a detail-type twice: {values}")
         return values
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            schedule_expression_problem = _schedule_problem(value)
+            if schedule_expression_problem:
+                raise ValueError(f"{value!r} {schedule_expression_problem}")
+        return value
 
     @field_validator("command")
     @classmethod
@@ -249,6 +280,8 @@ class StackConfig(_Model):
     """Trigger name -> which event runs which task."""
     logRetentionDays: int = 14
     """Retention of the log groups this stack creates."""
+    archiveDays: int = Field(7, ge=0, le=36500)
+    """Days each bus's EventBridge archive keeps events for replay; 0: no archive."""
 
     def container_name(self, service: str) -> str:
         return self.services[service].containerName or service
@@ -316,6 +349,39 @@ def _parse(value: Any) -> Any:
         except json.JSONDecodeError:
             return value
     return value
+
+
+def _schedule_problem(expression: str) -> str | None:
+    """Why `expression` is not a recurring EventBridge Scheduler expression, or None."""
+    rate = RATE_EXPRESSION.match(expression)
+    if expression.startswith("rate("):
+        if not rate:
+            return "is not a rate expression; use rate(<n> minutes|hours|days), e.g. rate(1 day) or rate(15 minutes)"
+        value, unit = int(rate["value"]), rate["unit"]
+        if value < 1:
+            return "has a rate below 1; use a positive whole number, e.g. rate(5 minutes)"
+        if (value == 1) != (not unit.endswith("s")):
+            fixed = unit.rstrip("s") if value == 1 else unit.rstrip("s") + "s"
+            return f"must use the {'singular' if value == 1 else 'plural'} unit; write rate({value} {fixed})"
+        return None
+    cron = CRON_EXPRESSION.match(expression)
+    if expression.startswith("cron("):
+        fields = cron["fields"].split() if cron else []
+        if len(fields) != len(CRON_FIELDS):
+            return (
+                "is not a cron expression; use cron(minutes hours day-of-month month day-of-week year), "
+                "six fields, e.g. cron(0 3 * * ? *)"
+            )
+        for text, (name, pattern, low, high) in zip(fields, CRON_FIELDS, strict=True):
+            numbers = [int(n) for n in re.findall(r"\d+", text)] if "#" not in text else []
+            if not pattern.match(text) or any(n > high or (n < low and "/" not in text) for n in numbers):
+                return f"has an invalid {name} field {text!r} (values {low}-{high})"
+        if (fields[2] == "?") == (fields[4] == "?"):
+            return "must have '?' in exactly one of day-of-month and day-of-week, e.g. cron(0 3 * * ? *)"
+        return None
+    if expression.startswith("at("):
+        return "is a one-time schedule; a trigger recurs: use rate(...) or cron(...)"
+    return "is not a schedule expression; use rate(<n> <unit>) or cron(<six fields>), e.g. rate(1 day)"
 
 
 def _ids(values: list[str], pattern: re.Pattern[str], what: str) -> list[str]:
@@ -412,14 +478,26 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
         )
 
     runners: dict[str, list[str]] = {}
+    rules_per_bus: dict[str, list[str]] = {}
     for name, trigger in sorted(config.triggers.items()):
+        problems += _trigger_source_problems(f"{ns}:triggers.{name}", trigger)
+        if trigger.bus is not None:
+            rules_per_bus.setdefault(trigger.bus, []).append(name)
         for field in ("bus", "service"):
             value = getattr(trigger, field)
-            if value not in config.services:
+            if value is not None and value not in config.services:
                 problems.append(
                     f"{ns}:triggers.{name}.{field}: {value!r} is not a service; services are: {', '.join(services)}"
                 )
         runners.setdefault(trigger.service, []).append(name)
+    rules_allowed = RULES_PER_BUS - (1 if config.archiveDays else 0)
+    for bus, names in sorted(rules_per_bus.items()):
+        if len(names) > rules_allowed:
+            problems.append(
+                f"{ns}:triggers: {len(names)} triggers on the {bus} bus exceed EventBridge's {RULES_PER_BUS} "
+                f"rules per bus (one kept for the archive); move triggers to another bus or raise the quota "
+                "and this limit together"
+            )
 
     for name, service in sorted(config.services.items()):
         key = f"{ns}:services.{name}"
@@ -427,6 +505,22 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             problems += _cloud_service_problems(config, name, service, runners.get(name, []), key)
         else:
             problems += _local_service_problems(config, name, service, project_root, key)
+    return problems
+
+
+def _trigger_source_problems(key: str, trigger: TriggerSettings) -> list[str]:
+    """A trigger runs on events (bus + detailTypes) or on a schedule, never both, never neither."""
+    if trigger.schedule is not None:
+        given = [f for f in ("bus", "detailTypes") if getattr(trigger, f) is not None]
+        if given:
+            return [
+                f"{key}.schedule: a trigger runs on a schedule or on events, not both; remove "
+                f"{' and '.join(given)} (or schedule)"
+            ]
+        return []
+    problems = [
+        f"{key}.{f}: required (or give schedule instead)" for f in ("bus", "detailTypes") if getattr(trigger, f) is None
+    ]
     return problems
 
 

@@ -32,6 +32,7 @@ QUEUE = NameLimit("SQS queue name", 80)
 BUS = NameLimit("EventBridge bus name", 256)
 TABLE = NameLimit("DynamoDB table name", 255)
 REPOSITORY = NameLimit("ECR repository name", 256)
+ARCHIVE = NameLimit("EventBridge archive name", 48)
 
 
 def prefix(stack: str) -> str:
@@ -48,6 +49,15 @@ def rule_name(stack: str, trigger: str) -> str:
 
 def state_machine_name(stack: str, trigger: str) -> str:
     return f"{prefix(stack)}{trigger}"
+
+
+def schedule_name(stack: str, trigger: str) -> str:
+    # Scheduler names stop at 64 characters, like rule names: the RULE limit covers both.
+    return f"{prefix(stack)}{trigger}"
+
+
+def archive_name(stack: str, service: str) -> str:
+    return f"{prefix(stack)}{service}"
 
 
 def dead_letter_queue_name(stack: str, trigger: str) -> str:
@@ -96,6 +106,7 @@ def service_names(stack: str, service: str) -> list[tuple[NameLimit, str]]:
     """Every length-limited physical name a service produces."""
     return [
         (BUS, bus_name(stack, service)),
+        (ARCHIVE, archive_name(stack, service)),
         (TABLE, table_name(stack, service)),
         (REPOSITORY, repository_name(stack, service)),
     ]

@@ -14,6 +14,7 @@ from components.config import StackConfig
 from components.iam import AwsContext
 from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs
 from components.service_bus import ServiceBus, ServiceBusArgs
+from components.task_schedule import TaskSchedule, TaskScheduleArgs
 from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
 
 
@@ -61,6 +62,29 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 tags=tags,
             ),
         )
+        if trigger.schedule is not None:
+            schedule = TaskSchedule(
+                f"{name}-schedule",
+                TaskScheduleArgs(
+                    aws=ctx,
+                    schedule_name=naming.schedule_name(stack, name),
+                    trigger=name,
+                    schedule_expression=trigger.schedule,
+                    dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+                    state_machine_arn=state_machine.arn,
+                    maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
+                    maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
+                    tags=tags,
+                ),
+            )
+            triggers[name] = {
+                "schedule": schedule.name,
+                "scheduleArn": schedule.arn,
+                "stateMachineArn": state_machine.arn,
+                "deadLetterQueueUrl": schedule.dead_letter_queue_url,
+            }
+            continue
+        assert trigger.bus is not None and trigger.detailTypes is not None  # load_config: events or schedule
         rule = TaskTriggerRule(
             f"{name}-trigger",
             TaskTriggerRuleArgs(

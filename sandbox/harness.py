@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from moto.events.models import EventPattern, events_backends
 
 from components import naming
 from components.config import CLUSTER_ARN, TASK_DEFINITION_ARN, StackConfig, load_config, read_stack_file
+from components.task_schedule import EXECUTION_ID, SCHEDULE_ARN, SCHEDULED_TIME
 from sandbox.emulator import ContainerLaunch, Emulator, start_server
 from sandbox.provision import PROJECT_ROOT, ProvisioningMocks, Recording, create_network, evaluate_program
 from sandbox.runner import TaskRun, TaskRunner
@@ -409,7 +411,35 @@ class Sandbox:
                 rule.send_to_targets(copy.deepcopy(message))
             timeline.poll()
 
-    def play(self, scenario: Scenario) -> Report:
+    def tick(self, trigger: str, timeline: Timeline, scheduled_time: str | None = None) -> str:
+        """Fire a schedule once, as EventBridge Scheduler would: the emulator stores schedules but never
+        invokes them. The input is the deployed schedule's own (rendered by `scheduled_event`), with
+        the Scheduler's context attributes filled in; returns the execution ARN."""
+        assert self.recording is not None
+        found = self.recording.outputs.get("triggers", {}).get(trigger)
+        if not found or "scheduleArn" not in found:
+            scheduled = sorted(t for t, o in self.recording.outputs.get("triggers", {}).items() if "scheduleArn" in o)
+            raise SandboxError(
+                f"--tick {trigger}: not a scheduled trigger of this stack; scheduled triggers: "
+                f"{', '.join(scheduled) or 'none'}"
+            )
+        group, name = found["scheduleArn"].split(":schedule/", 1)[1].split("/", 1)
+        target = self.client("scheduler").get_schedule(Name=name, GroupName=group)["Target"]
+        when = scheduled_time or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        execution_id = str(uuid.uuid4())
+        given = (
+            target["Input"]
+            .replace(SCHEDULED_TIME, when)
+            .replace(EXECUTION_ID, execution_id)
+            .replace(SCHEDULE_ARN, found["scheduleArn"])
+        )
+        arn = self.client("stepfunctions").start_execution(
+            stateMachineArn=target["Arn"], name=f"tick-{execution_id}", input=given
+        )["executionArn"]
+        timeline.say(f"tick   {trigger} at {when} -> started execution {_short(arn)}")
+        return arn
+
+    def play(self, scenario: Scenario, ticks: tuple[str, ...] = ()) -> Report:
         assert self.emulator is not None and self.recording is not None and self.runner is not None
         started = time.monotonic()
         deadline = started + self.timeout_seconds
@@ -451,6 +481,9 @@ class Sandbox:
         for order_id in scenario.cancel:
             self.run_command("order", ["python", "-m", "order.cancel", "--order-id", order_id], timeline)
         settled = settled and self.wait_until_quiet(timeline, deadline)
+        for trigger in ticks:
+            self.tick(trigger, timeline)
+            settled = settled and self.wait_until_quiet(timeline, deadline)
         if scenario.replayEvents:
             before = self.report([])
             self.replay(self.emulator.events.emitted, timeline)
@@ -563,14 +596,22 @@ def run(
     task_timeout_seconds: float = 30.0,
     docker: bool = False,
     stack: str | None = None,
+    ticks: tuple[str, ...] = (),
 ) -> Report:
-    """Deploy `stack_file` into a fresh emulator, play `scenario`, return the report."""
+    """Deploy `stack_file` into a fresh emulator, play `scenario` (then fire `ticks`), return the report."""
     stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     config = load_config(read_stack_file(stack_file), stack, PROJECT_ROOT)
+    scheduled = sorted(name for name, t in config.triggers.items() if t.schedule is not None)
+    for trigger in ticks:
+        if trigger not in scheduled:
+            raise SandboxError(
+                f"--tick {trigger}: not a scheduled trigger of {stack_file.name}; scheduled triggers: "
+                f"{', '.join(scheduled) or 'none'}"
+            )
     with Sandbox(
         config, out=out, timeout_seconds=timeout_seconds, task_timeout_seconds=task_timeout_seconds, docker=docker
     ) as sandbox:
-        return sandbox.play(scenario)
+        return sandbox.play(scenario, ticks)
 
 
 if __name__ == "__main__":  # pragma: no cover - use `python -m sandbox`

@@ -77,6 +77,8 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "aws:iam/rolePolicyAttachment:RolePolicyAttachment": self._role_policy_attachment,
             "aws:cloudwatch/logGroup:LogGroup": self._log_group,
             "aws:sfn/stateMachine:StateMachine": self._state_machine,
+            "aws:scheduler/scheduleGroup:ScheduleGroup": self._schedule_group,
+            "aws:scheduler/schedule:Schedule": self._schedule,
             "aws:ecs/cluster:Cluster": self._cluster,
             "aws:ecs/capacityProvider:CapacityProvider": self._capacity_provider,
             "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": self._cluster_capacity_providers,
@@ -256,6 +258,35 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             name=i["name"], definition=i["definition"], roleArn=i["roleArn"], type=i.get("type", "STANDARD")
         )["stateMachineArn"]
         return arn, {"arn": arn}
+
+    def _schedule_group(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        arn = self._client("scheduler").create_schedule_group(Name=i["name"])["ScheduleGroupArn"]
+        return i["name"], {"arn": arn}
+
+    def _schedule(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        # The emulator stores the schedule but never fires it: `Sandbox.tick` does what a tick does.
+        target = i["target"]
+        params: dict[str, Any] = {"Arn": target["arn"], "RoleArn": target["roleArn"]}
+        if "input" in target:
+            params["Input"] = target["input"]
+        if target.get("deadLetterConfig", {}).get("arn"):
+            params["DeadLetterConfig"] = {"Arn": target["deadLetterConfig"]["arn"]}
+        if target.get("retryPolicy"):
+            policy = target["retryPolicy"]
+            params["RetryPolicy"] = {
+                "MaximumEventAgeInSeconds": policy["maximumEventAgeInSeconds"],
+                "MaximumRetryAttempts": policy["maximumRetryAttempts"],
+            }
+        group = i.get("groupName", "default")
+        arn = self._client("scheduler").create_schedule(
+            Name=i["name"],
+            GroupName=group,
+            ScheduleExpression=i["scheduleExpression"],
+            ScheduleExpressionTimezone=i.get("scheduleExpressionTimezone", "UTC"),
+            FlexibleTimeWindow={"Mode": i["flexibleTimeWindow"]["mode"]},
+            Target=params,
+        )["ScheduleArn"]
+        return f"{group}/{i['name']}", {"arn": arn}
 
     def _cluster(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         cluster = self._client("ecs").create_cluster(clusterName=i["name"])["cluster"]

@@ -103,7 +103,7 @@ BAD = [
         "task definition missing for a run service",
         cloud_raw(services={**parsed("services"), "customer": {}}),
         r"event-tasks:services\.customer\.taskDefinitionArn: required in cloud because trigger\(s\) "
-        r"release-credit, reserve-credit run",
+        r"(.*, )?release-credit, reserve-credit run",
     ),
     (
         "bad subnet id",

@@ -22,7 +22,10 @@ TRIGGERS = {
     "approve-order": ("order", ["python", "-m", "order.approve"]),
     "reject-order": ("order", ["python", "-m", "order.reject"]),
     "release-credit": ("customer", ["python", "-m", "customer.release_credit"]),
+    "confirm-credit": ("customer", ["python", "-m", "customer.confirm_credit"]),
+    "expire-reservations": ("customer", ["python", "-m", "customer.expire_reservations", "--older-than", "24h"]),
 }
+SCHEDULED = ("expire-reservations",)
 
 
 def config_file(stack: str) -> dict:
@@ -58,16 +61,19 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
     # THEN: the cloud wiring, plus a public-only VPC, an EC2-backed cluster and per service
     # (2) a table, a repository with lifecycle, two roles with a policy each, logs, a task definition
     counts = Counter(r.typ for r in local.resources if r.custom)
+    triggers, scheduled = len(TRIGGERS), len(SCHEDULED)
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
-        "aws:cloudwatch/eventRule:EventRule": 4,
-        "aws:cloudwatch/eventTarget:EventTarget": 4,
-        "aws:sqs/queue:Queue": 4,
-        "aws:sqs/queuePolicy:QueuePolicy": 4,
-        "aws:sfn/stateMachine:StateMachine": 4,
-        "aws:iam/role:Role": 8 + 1 + 2 * 2,
-        "aws:iam/rolePolicy:RolePolicy": 8 + 2 * 2,
-        "aws:cloudwatch/logGroup:LogGroup": 4 + 2,
+        "aws:cloudwatch/eventRule:EventRule": triggers - scheduled,
+        "aws:cloudwatch/eventTarget:EventTarget": triggers - scheduled,
+        "aws:scheduler/scheduleGroup:ScheduleGroup": scheduled,
+        "aws:scheduler/schedule:Schedule": scheduled,
+        "aws:sqs/queue:Queue": triggers,
+        "aws:sqs/queuePolicy:QueuePolicy": triggers,
+        "aws:sfn/stateMachine:StateMachine": triggers,
+        "aws:iam/role:Role": 2 * triggers + 1 + 2 * 2,
+        "aws:iam/rolePolicy:RolePolicy": 2 * triggers + 2 * 2,
+        "aws:cloudwatch/logGroup:LogGroup": triggers + 2,
         "aws:ec2/vpc:Vpc": 1,
         "aws:ec2/subnet:Subnet": 2,
         "aws:ec2/internetGateway:InternetGateway": 1,
