@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from components import naming
+from components.bus_archive import BusArchive, BusArchiveArgs
 from components.cloud import cloud_targets
 from components.config import StackConfig
 from components.iam import AwsContext
@@ -43,6 +44,18 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         "environment": config.environment,
         "buses": {s: {"name": b.name, "arn": b.arn} for s, b in buses.items()},
     }
+    if config.archiveDays:
+        outputs["archives"] = {
+            service: BusArchive(
+                service,
+                BusArchiveArgs(
+                    archive_name=naming.archive_name(stack, service),
+                    bus_arn=bus.arn,
+                    retention_days=config.archiveDays,
+                ),
+            ).arn
+            for service, bus in buses.items()
+        }
     if targets is None:
         targets, local_outputs = build_local(config, ctx, buses, tags, Path(project_root))
         outputs.update(local_outputs)

@@ -562,10 +562,11 @@ class Sandbox:
         for event in log.emitted:
             bus = event["event-bus"]
             if bus not in rules:
+                # Managed rules (the bus archive's) deliver to AWS itself, not to a state machine.
                 rules[bus] = [
                     (r["Arn"], EventPattern.load(r["EventPattern"]))
                     for r in events_api.list_rules(EventBusName=bus)["Rules"]
-                    if r.get("EventPattern")
+                    if r.get("EventPattern") and not r.get("ManagedBy")
                 ]
             for rule_arn, pattern in rules[bus]:
                 if pattern.matches_event(event) and (event["id"], rule_arn) not in handled:

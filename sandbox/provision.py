@@ -70,6 +70,7 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/eventBus:EventBus": self._event_bus,
             "aws:cloudwatch/eventRule:EventRule": self._event_rule,
             "aws:cloudwatch/eventTarget:EventTarget": self._event_target,
+            "aws:cloudwatch/eventArchive:EventArchive": self._event_archive,
             "aws:sqs/queue:Queue": self._queue,
             "aws:sqs/queuePolicy:QueuePolicy": self._queue_policy,
             "aws:iam/role:Role": self._role,
@@ -210,6 +211,15 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"put_targets refused {name}: {response['FailedEntries']}")
         return name, {"targetId": name}
+
+    def _event_archive(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        arn = self._client("events").create_archive(
+            ArchiveName=i["name"],
+            EventSourceArn=i["eventSourceArn"],
+            Description=i.get("description", ""),
+            RetentionDays=i.get("retentionDays", 0),
+        )["ArchiveArn"]
+        return i["name"], {"arn": arn}
 
     def _queue(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         attributes = {}

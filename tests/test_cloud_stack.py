@@ -45,6 +45,7 @@ def test_cloud_creates_only_wiring(cloud):
     triggers = len(TRIGGERS) + len(SCHEDULED)
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
+        "aws:cloudwatch/eventArchive:EventArchive": 2,
         "aws:cloudwatch/eventRule:EventRule": len(TRIGGERS),
         "aws:cloudwatch/eventTarget:EventTarget": len(TRIGGERS),
         "aws:scheduler/scheduleGroup:ScheduleGroup": len(SCHEDULED),

@@ -64,6 +64,7 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
     triggers, scheduled = len(TRIGGERS), len(SCHEDULED)
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
+        "aws:cloudwatch/eventArchive:EventArchive": 2,
         "aws:cloudwatch/eventRule:EventRule": triggers - scheduled,
         "aws:cloudwatch/eventTarget:EventTarget": triggers - scheduled,
         "aws:scheduler/scheduleGroup:ScheduleGroup": scheduled,

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from components.config import load_config, read_stack_file
+from ops.replay import main as replay_main
 from sandbox.emulator import ContainerLaunch
 from sandbox.harness import Sandbox, SandboxError, Timeline, run
 from sandbox.provision import PROJECT_ROOT
@@ -92,6 +93,7 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     path = tmp_path_factory.mktemp("stack") / "Pulumi.triggers.yaml"
     path.write_text(yaml.safe_dump(STACK))
     config = load_config(read_stack_file(path), "triggers", PROJECT_ROOT)
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
     with Sandbox(config, out=None, timeout_seconds=120) as sandbox:
         assert sandbox.emulator is not None and sandbox.recording is not None
         report = sandbox.play(SCENARIO)
@@ -120,13 +122,31 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ticks = [sandbox.tick("expire-reservations", timeline, when) for _ in range(2)]
         assert sandbox.wait_until_quiet(timeline, time.monotonic() + 120)
         after = sandbox.report([])
+        executions = _executions(sandbox)
+        # AND THEN the whole window is replayed from both buses' archives with ops.replay
+        outputs = tmp_path_factory.mktemp("outputs") / "outputs.json"
+        outputs.write_text(json.dumps(sandbox.recording.outputs))
+        time.sleep(1.1)  # every archived event is before --to (to the second)
+        window = ["--from", started, "--to", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())]
+        delivered = len(sandbox.emulator.events.deliveries)
+        replays = [
+            replay_main(
+                ["--bus", bus, *window, "--stack-outputs", str(outputs), "--poll", "0.1"], sandbox.client("events")
+            )
+            for bus in ("order", "customer")
+        ]
+        assert sandbox.wait_until_quiet(timeline, time.monotonic() + 180)
+        replayed = sandbox.report([])
         return {
+            "replays": replays,
+            "replayed": replayed,
+            "replay_deliveries": sandbox.emulator.events.deliveries[delivered:],
             "report": report,
             "before": before,
             "after": after,
             "when": when,
             "ticks": ticks,
-            "executions": _executions(sandbox),
+            "executions": executions,
             "emitted": sandbox.emulator.events.emitted,
             "deliveries": sandbox.emulator.events.deliveries,
         }
@@ -191,3 +211,16 @@ def test_ticking_a_trigger_that_is_not_scheduled_is_refused_before_anything_runs
         r"scheduled triggers: expire-reservations",
     ):
         run(path, SCENARIO, out=None, ticks=("reserve-credit",))
+
+
+def test_replaying_the_whole_window_changes_no_outcome(played):
+    # GIVEN the settled saga, the expired reservation and the archive of both buses
+    # THEN both replays completed, every flow ran again, and orders and credit are as before
+    assert played["replays"] == [0, 0]
+    rerun = {d.rule_arn.rsplit("/", 1)[-1].removeprefix("event-tasks-triggers-") for d in played["replay_deliveries"]}
+    assert {"reserve-credit", "approve-order", "confirm-credit", "audit-created"} <= rerun
+    assert (played["replayed"].orders, played["replayed"].customers) == (
+        played["after"].orders,
+        played["after"].customers,
+    )
+    assert played["replayed"].problems == []
