@@ -408,7 +408,9 @@ class Sandbox:
                 "detail": copy.deepcopy(event["detail"]),
             }
             for rule in list(backend.event_buses[event["event-bus"]].rules.values()):
-                rule.send_to_targets(copy.deepcopy(message))
+                # A duplicate delivery reaches the rules' targets; the archive keeps the one original.
+                if not rule.managed_by:
+                    rule.send_to_targets(copy.deepcopy(message))
             timeline.poll()
 
     def tick(self, trigger: str, timeline: Timeline, scheduled_time: str | None = None) -> str:
