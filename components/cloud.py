@@ -74,6 +74,8 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
             launch=launch,
             cpu=settings.cpu,
             memory=settings.memory,
+            # The existing task role must allow the SSM messages actions (README): not checked here.
+            enable_execute_command=settings.enableExecuteCommand,
         )
     if problems:
         raise ConfigError(problems)

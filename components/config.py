@@ -166,6 +166,8 @@ class LocalSettings(_Model):
     """Auto scaling group minimum; 0 lets the cluster scale to zero when idle."""
     maxInstances: int = Field(2, ge=1, le=100)
     """Auto scaling group maximum."""
+    containerInsights: bool = False
+    """CloudWatch Container Insights on the cluster (billed as custom metrics and log ingestion)."""
 
     @field_validator("instanceType")
     @classmethod
@@ -195,6 +197,8 @@ class ServiceSettings(_Model):
     local: the task definition's cpu (default 128)."""
     memory: int | None = Field(None, gt=0)
     """cloud: task-level memory override in MiB; local: the task definition's memory (default 512)."""
+    enableExecuteCommand: bool = False
+    """ECS Exec into this service's tasks (RunTask EnableExecuteCommand; SSM messages on the task role)."""
 
     @field_validator("taskDefinitionArn")
     @classmethod

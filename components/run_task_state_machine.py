@@ -84,6 +84,8 @@ class TaskTarget:
     """Task-level cpu override."""
     memory: int | None = None
     """Task-level memory override (MiB)."""
+    enable_execute_command: bool = False
+    """Start the task with ECS Exec on (the task role must allow the SSM messages channels)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,11 @@ def render_definition(target: TaskTarget, command: list[str], timeout_seconds: i
         "TaskDefinition": target.task_definition_arn,
         **_render_launch(target.launch),
         "Overrides": overrides,
+        # Cost allocation and ownership: the task carries its task definition's tags.
+        "PropagateTags": "TASK_DEFINITION",
     }
+    if target.enable_execute_command:
+        parameters["EnableExecuteCommand"] = True
     return {
         "Comment": f"Run {target.container_name} with {' '.join(command)} and wait for it to stop",
         "StartAt": TASK_STATE,
@@ -203,6 +209,14 @@ def run_task_statements(
             "Resource": "*",
         },
         {
+            # PropagateTags tags the task at RunTask: tag-on-create needs TagResource on it.
+            "Sid": "TagTheTasksItStarts",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": _tasks_of(cluster_arn),
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+        },
+        {
             "Sid": "ManageSyncCompletionRule",
             "Effect": "Allow",
             "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
@@ -221,6 +235,12 @@ def run_task_statements(
             }
         )
     return statements
+
+
+def _tasks_of(cluster_arn: str) -> str:
+    """`arn:…:cluster/<name>` → `arn:…:task/<name>/*`, the ARNs of the cluster's tasks."""
+    prefix, _, name = cluster_arn.partition(":cluster/")
+    return f"{prefix}:task/{name}/*"
 
 
 def observability_statements() -> list[dict[str, Any]]:

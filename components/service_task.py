@@ -33,6 +33,13 @@ TABLE_ACTIONS = (
 # no public IP, and the VPC has no NAT, so they could not reach ECR or any AWS API; awsvpc would
 # also cost one ENI per task (a t3.micro has two).
 NETWORK_MODE = "bridge"
+# The SSM Session Manager channels the ECS Exec agent opens from inside the task.
+EXECUTE_COMMAND_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class ServiceTaskArgs:
     """Task cpu units (1024 = one vCPU)."""
     memory: int = 512
     """Task memory in MiB (a hard limit)."""
+    enable_execute_command: bool = False
+    """Let the task role open ECS Exec sessions (SSM messages channels)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for every resource."""
 
@@ -104,9 +113,10 @@ def container_definitions(
     ]
 
 
-def task_role_statements(bus_arn: Any, table_arn: Any) -> list[dict[str, Any]]:
-    """What the service's code may do: emit to its own bus, read and write its own table."""
-    return [
+def task_role_statements(bus_arn: Any, table_arn: Any, *, execute_command: bool = False) -> list[dict[str, Any]]:
+    """What the service's code may do: emit to its own bus, read and write its own table; with
+    `execute_command`, also what the ECS Exec agent in the task needs (AWS documents it on `*`)."""
+    statements = [
         {
             "Sid": "EmitToOwnBus",
             "Effect": "Allow",
@@ -120,6 +130,16 @@ def task_role_statements(bus_arn: Any, table_arn: Any) -> list[dict[str, Any]]:
             "Resource": table_arn,
         },
     ]
+    if execute_command:
+        statements.append(
+            {
+                "Sid": "OpenExecuteCommandChannels",
+                "Effect": "Allow",
+                "Action": list(EXECUTE_COMMAND_ACTIONS),
+                "Resource": "*",
+            }
+        )
+    return statements
 
 
 def execution_role_statements(repository_arn: Any, log_streams_arn: Any) -> list[dict[str, Any]]:
@@ -186,7 +206,7 @@ class ServiceTask(pulumi.ComponentResource):
             f"{name}-task",
             description=f"ECS task {args.family}: emit to its own bus, use its own table",
             trust=trust,
-            statements=task_role_statements(args.bus_arn, args.table_arn),
+            statements=task_role_statements(args.bus_arn, args.table_arn, execute_command=args.enable_execute_command),
             tags=args.tags,
             parent=self,
         )

@@ -177,12 +177,13 @@ def test_run_task_state_machine(mocks, evaluate):
     assert sids == [
         "RunTheTaskDefinitionRevision",
         "WatchAndStopStartedTasks",
+        "TagTheTasksItStarts",
         "ManageSyncCompletionRule",
         "PassTaskRolesToEcs",
         "DeliverExecutionLogs",
         "SendTraces",
     ]
-    assert json.loads(policy.inputs["policy"])["Statement"][3]["Resource"] == [
+    assert json.loads(policy.inputs["policy"])["Statement"][4]["Resource"] == [
         "arn:aws:iam::123456789012:role/customer-task"
     ]
     assert outputs == {"arn": machine.state["arn"], "name": "et-test-reserve", "role_arn": role.state["arn"]}

@@ -554,7 +554,8 @@ ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3"
         (
             "local",
             {"local_": {"instances": 2}},
-            r"event-tasks:local\.instances: unknown key; allowed here: instanceType, maxInstances, minInstances",
+            r"event-tasks:local\.instances: unknown key; allowed here: containerInsights, instanceType, "
+            r"maxInstances, minInstances",
         ),
         (
             "local",
@@ -588,7 +589,12 @@ def test_pulumi_local_yaml_is_valid_and_spells_out_the_defaults(project):
     # THEN it runs the saga's services with the defaults
     assert config.environment == "local" and config.region == REGION
     assert config.local is not None
-    assert config.local.model_dump() == {"instanceType": "t3.micro", "minInstances": 0, "maxInstances": 2}
+    assert config.local.model_dump() == {
+        "instanceType": "t3.micro",
+        "minInstances": 0,
+        "maxInstances": 2,
+        "containerInsights": False,
+    }
     assert {s: (config.image_path(s), v.cpu, v.memory) for s, v in config.services.items()} == {
         s: (f"service_images/{s}", 128, 512) for s in SERVICES
     }
