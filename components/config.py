@@ -99,6 +99,21 @@ CRON_FIELDS = (
 # per rule (fixed, 5: each trigger's rule has exactly one).
 RULES_PER_BUS = 300
 TARGETS_PER_RULE = 5
+# EventBridge's event pattern size (Service Quotas: 2048 characters by default, adjustable to 4096),
+# counted on the pattern as the program serialises it.
+EVENT_PATTERN_MAX = 2048
+# Content-filter operators EventBridge documents for event patterns.
+FILTER_OPERATORS = (
+    "prefix",
+    "suffix",
+    "anything-but",
+    "numeric",
+    "exists",
+    "cidr",
+    "equals-ignore-case",
+    "wildcard",
+)
+NUMERIC_COMPARISONS = ("<", "<=", "=", ">", ">=")
 # ECS container overrides are capped at 8192 characters; Step Functions limits a state's TimeoutSeconds.
 MAX_TIMEOUT_SECONDS = 31_536_000
 
@@ -227,6 +242,8 @@ class TriggerSettings(_Model):
     """detail-type values that start the task (not with `schedule`)."""
     schedule: str | None = None
     """EventBridge Scheduler expression, `rate(...)` or `cron(...)`, instead of `bus`/`detailTypes`."""
+    filter: dict[str, Any] | None = None
+    """EventBridge pattern fragment over the event's `detail`, merged into the rule's pattern."""
     service: str
     """The service whose task runs."""
     command: list[str] = Field(min_length=1)
@@ -255,6 +272,17 @@ class TriggerSettings(_Model):
             schedule_expression_problem = _schedule_problem(value)
             if schedule_expression_problem:
                 raise ValueError(f"{value!r} {schedule_expression_problem}")
+        return value
+
+    @field_validator("filter")
+    @classmethod
+    def _filter(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("is empty; give at least one detail field, e.g. {total: [{numeric: ['>', 1000]}]}")
+            problem = _filter_problem(value, "")
+            if problem:
+                raise ValueError(problem)
         return value
 
     @field_validator("command")
@@ -353,6 +381,96 @@ def _parse(value: Any) -> Any:
         except json.JSONDecodeError:
             return value
     return value
+
+
+def event_pattern_size(detail_types: list[str], detail_filter: dict[str, Any] | None) -> int:
+    """Characters of the rule's pattern as `TaskTriggerRule` serialises it (json.dumps defaults)."""
+    pattern: dict[str, Any] = {"detail-type": list(detail_types)}
+    if detail_filter:
+        pattern["detail"] = detail_filter
+    return len(json.dumps(pattern))
+
+
+def _filter_problem(fragment: Any, path: str) -> str | None:
+    """Why `fragment` (an object of detail fields) is not an EventBridge pattern, or None."""
+    if not isinstance(fragment, dict):
+        return f"{path or 'filter'}: expected an object of detail fields, got {type(fragment).__name__}"
+    for key, value in fragment.items():
+        here = f"{path}.{key}" if path else str(key)
+        if key == "$or":
+            if not isinstance(value, list) or len(value) < 2:
+                return f"{here}: expected a list of at least two objects of detail fields"
+            for index, option in enumerate(value):
+                problem = _filter_problem(option, f"{here}[{index}]")
+                if problem:
+                    return problem
+        elif not isinstance(key, str) or not key or key.startswith("$"):
+            return f"{here}: not a detail field name"
+        elif isinstance(value, dict):
+            problem = _filter_problem(value, here)
+            if problem:
+                return problem
+        elif isinstance(value, list):
+            if not value:
+                return f"{here}: an empty list matches nothing; give at least one value or operator"
+            for index, matcher in enumerate(value):
+                problem = _matcher_problem(matcher, f"{here}[{index}]")
+                if problem:
+                    return problem
+        else:
+            return f"{here}: {value!r} must be a list of values or operators, e.g. [{value!r}]"
+    return None
+
+
+def _matcher_problem(matcher: Any, path: str) -> str | None:
+    if matcher is None or isinstance(matcher, (str, int, float, bool)):
+        return None
+    if not isinstance(matcher, dict) or len(matcher) != 1:
+        return f"{path}: an operator is an object with exactly one of {', '.join(FILTER_OPERATORS)}"
+    ((operator, operand),) = matcher.items()
+    if operator not in FILTER_OPERATORS:
+        return f"{path}: unknown operator {operator!r}; use one of {', '.join(FILTER_OPERATORS)}"
+    if operator == "numeric":
+        pairs = operand if isinstance(operand, list) else []
+        valid = len(pairs) in (2, 4) and all(
+            isinstance(pairs[i], str)
+            and pairs[i] in NUMERIC_COMPARISONS
+            and isinstance(pairs[i + 1], (int, float))
+            and not isinstance(pairs[i + 1], bool)
+            for i in range(0, len(pairs), 2)
+        )
+        if not valid:
+            return (
+                f"{path}.numeric: expected [op, number] or [op, number, op, number] "
+                f"with op one of {' '.join(NUMERIC_COMPARISONS)}"
+            )
+    elif operator == "exists":
+        if not isinstance(operand, bool):
+            return f"{path}.exists: expected true or false"
+    elif operator == "anything-but":
+        if isinstance(operand, dict):
+            return (
+                _matcher_problem(operand, f"{path}.anything-but")
+                if set(operand)
+                <= {
+                    "prefix",
+                    "suffix",
+                    "equals-ignore-case",
+                    "wildcard",
+                }
+                else f"{path}.anything-but: only prefix, suffix, equals-ignore-case or wildcard may be nested"
+            )
+        if isinstance(operand, list):
+            if not operand or not all(isinstance(v, (str, int, float)) for v in operand):
+                return f"{path}.anything-but: expected a non-empty list of strings or numbers"
+        elif not isinstance(operand, (str, int, float)):
+            return f"{path}.anything-but: expected a value, a list of values or a prefix/suffix object"
+    elif operator in ("prefix", "suffix"):
+        if not (isinstance(operand, str) or (isinstance(operand, dict) and set(operand) == {"equals-ignore-case"})):
+            return f"{path}.{operator}: expected a string"
+    elif not isinstance(operand, str):
+        return f"{path}.{operator}: expected a string"
+    return None
 
 
 def _schedule_problem(expression: str) -> str | None:
@@ -513,7 +631,17 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
 
 
 def _trigger_source_problems(key: str, trigger: TriggerSettings) -> list[str]:
-    """A trigger runs on events (bus + detailTypes) or on a schedule, never both, never neither."""
+    """A trigger runs on events (bus + detailTypes) or on a schedule, never both, never neither;
+    a content filter needs events and must keep the rule's pattern within EventBridge's size."""
+    if trigger.filter is not None and trigger.schedule is not None:
+        return [f"{key}.filter: filters events, and this trigger runs on a schedule; remove filter (or schedule)"]
+    if trigger.filter is not None and trigger.detailTypes is not None:
+        size = event_pattern_size(trigger.detailTypes, trigger.filter)
+        if size > EVENT_PATTERN_MAX:
+            return [
+                f"{key}.filter: makes the rule's event pattern {size} characters, over EventBridge's "
+                f"{EVENT_PATTERN_MAX}; shorten the filter, or split the trigger"
+            ]
     if trigger.schedule is not None:
         given = [f for f in ("bus", "detailTypes") if getattr(trigger, f) is not None]
         if given:

@@ -106,6 +106,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 rule_name=naming.rule_name(stack, name),
                 dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
                 detail_types=list(trigger.detailTypes),
+                detail_filter=trigger.filter,
                 state_machine_arn=state_machine.arn,
                 maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
                 maximum_retry_attempts=trigger.retry.maximumRetryAttempts,

@@ -36,6 +36,8 @@ class TaskTriggerRuleArgs:
     """detail-type values that match."""
     state_machine_arn: pulumi.Input[str]
     """The state machine to start with the whole event as input."""
+    detail_filter: dict[str, Any] | None = None
+    """EventBridge pattern fragment over `detail` (content filter), or None for every event."""
     maximum_event_age_seconds: int = 3600
     """Stop retrying delivery of an event older than this."""
     maximum_retry_attempts: int = 10
@@ -44,9 +46,12 @@ class TaskTriggerRuleArgs:
     """Tags for every resource."""
 
 
-def event_pattern(detail_types: list[str]) -> dict[str, Any]:
-    """The rule's pattern: any of the detail-types."""
-    return {"detail-type": list(detail_types)}
+def event_pattern(detail_types: list[str], detail_filter: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The rule's pattern: any of the detail-types (and, with a content filter, only details matching it)."""
+    pattern: dict[str, Any] = {"detail-type": list(detail_types)}
+    if detail_filter:
+        pattern["detail"] = detail_filter
+    return pattern
 
 
 def start_execution_statements(state_machine_arn: Any) -> list[dict[str, Any]]:
@@ -96,7 +101,7 @@ class TaskTriggerRule(pulumi.ComponentResource):
             name=args.rule_name,
             event_bus_name=args.bus_name,
             description=f"Start {args.rule_name} on {', '.join(args.detail_types)}",
-            event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types)),
+            event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types, args.detail_filter)),
             tags=args.tags,
             opts=child,
         )

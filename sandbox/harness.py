@@ -560,7 +560,7 @@ class Sandbox:
         log = self.emulator.events
         handled = {(d.event["id"], d.rule_arn) for d in log.deliveries if d.outcome != "dropped"}
         rules: dict[str, list[tuple[str, Any]]] = {}
-        lost = 0
+        lost = unmatched = 0
         for event in log.emitted:
             bus = event["event-bus"]
             if bus not in rules:
@@ -570,8 +570,10 @@ class Sandbox:
                     for r in events_api.list_rules(EventBusName=bus)["Rules"]
                     if r.get("EventPattern") and not r.get("ManagedBy")
                 ]
-            for rule_arn, pattern in rules[bus]:
-                if pattern.matches_event(event) and (event["id"], rule_arn) not in handled:
+            matching = [rule_arn for rule_arn, pattern in rules[bus] if pattern.matches_event(event)]
+            unmatched += not matching  # no rule wanted it (its detail-type or a content filter): not lost
+            for rule_arn in matching:
+                if (event["id"], rule_arn) not in handled:
                     lost += 1
                     problems.append(
                         f"event {event['detail-type']} [id {event['id'][:8]}] matched "
@@ -582,6 +584,7 @@ class Sandbox:
             "delivered": len(log.by_outcome("delivered")),
             "deadLettered": len(log.by_outcome("dead-lettered")),
             "lost": lost,
+            "unmatched": unmatched,
         }
 
 

@@ -159,3 +159,68 @@ def test_bad_trigger_config_registers_nothing(deploy, mocks, config, message):
         deploy("cloud", config)
     assert mocks.resources == []
     assert mocks.calls == []
+
+
+# --- content filters ------------------------------------------------------------------------------
+
+BIG = {"total": [{"numeric": [">", 1000]}]}
+
+
+def test_a_content_filter_is_merged_into_the_rule_pattern(deploy):
+    # GIVEN reserve-credit only for big orders from some regions
+    detail_filter = {
+        **BIG,
+        "region": ["eu", {"prefix": "ap-"}],
+        "$or": [{"vip": [True]}, {"score": [{"exists": True}]}],
+    }
+    deployed = deploy("cloud", raw(trigger("reserve-credit", filter=detail_filter)))
+    # THEN the rule matches the detail-type AND the fragment over detail
+    rule = deployed.named("reserve-credit-trigger-rule")
+    assert rule.json("eventPattern") == {"detail-type": ["OrderCreated"], "detail": detail_filter}
+
+
+def test_the_validator_measures_the_pattern_as_the_rule_serialises_it():
+    from components.config import event_pattern_size
+    from components.task_trigger_rule import event_pattern
+
+    for detail_filter in (None, BIG, {"a": ["x" * 50], "b": {"c": [1, 2]}}):
+        assert event_pattern_size(["OrderCreated"], detail_filter) == len(
+            json.dumps(event_pattern(["OrderCreated"], detail_filter))
+        )
+
+
+FILTER_BAD = [
+    (
+        "unknown operator",
+        {"total": [{"greater": 1000}]},
+        r"event-tasks:triggers\.reserve-credit\.filter: total\[0\]: unknown operator 'greater'; use one of prefix",
+    ),
+    (
+        "malformed numeric",
+        {"total": [{"numeric": [">", "1000"]}]},
+        r"filter: total\[0\]\.numeric: expected \[op, number\]",
+    ),
+    ("empty list", {"region": []}, r"filter: region: an empty list matches nothing"),
+    ("bare value", {"region": "eu"}, r"filter: region: 'eu' must be a list of values or operators, e.g. \['eu'\]"),
+    ("nested unknown operator", {"a": {"b": [{"regex": "x"}]}}, r"filter: a\.b\[0\]: unknown operator 'regex'"),
+    ("exists not a boolean", {"a": [{"exists": "yes"}]}, r"filter: a\[0\]\.exists: expected true or false"),
+    ("$or with one option", {"$or": [BIG]}, r"filter: \$or: expected a list of at least two objects"),
+    ("empty filter", {}, r"event-tasks:triggers\.reserve-credit\.filter: is empty"),
+    (
+        "pattern over the size limit",
+        {"region": [f"region-{n:04d}-with-a-long-name" for n in range(80)]},
+        r"event-tasks:triggers\.reserve-credit\.filter: makes the rule's event pattern \d+ characters, over "
+        r"EventBridge's 2048; shorten the filter",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fragment", "message"), [(f, m) for _, f, m in FILTER_BAD], ids=[n for n, _, _ in FILTER_BAD])
+def test_a_bad_filter_names_the_key_and_the_place_in_it(fragment, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(raw(trigger("reserve-credit", filter=fragment)), "cloud", ROOT)
+
+
+def test_a_filter_on_a_scheduled_trigger_is_refused():
+    with pytest.raises(ConfigError, match=r"event-tasks:triggers\.expire\.filter: filters events, and this trigger "):
+        load_config(raw(trigger(filter=BIG)), "cloud", ROOT)

@@ -1,5 +1,6 @@
-"""Issue 13 in the emulator: a schedule ticked by `Sandbox.tick` (idempotent per tick), and fan-out:
-several triggers on one bus and detail-type each run, none blocking another.
+"""Issue 13 in the emulator: a schedule ticked by `Sandbox.tick` (idempotent per tick), a replay of the
+whole window, fan-out (several triggers on one bus and detail-type each run, none blocking another)
+and a content filter that an event does not pass.
 
 The stack file is written here (not the shipped ones): the saga's triggers, a nightly expiry with
 age 0 s (so the test needs no clock), and two extra triggers on OrderCreated, one slow and one failing.
@@ -61,6 +62,14 @@ STACK = {
                     "import os, sys, time; time.sleep(1); "
                     "sys.exit(0 if os.environ['eventDetailType'] == 'OrderCreated' else 4)",
                 ],
+            },
+            # A content filter no event of the scenario passes (c-1's limit is 100).
+            "vip-customer": {
+                "bus": "customer",
+                "detailTypes": ["CustomerCreated"],
+                "filter": {"creditLimit": [{"numeric": [">=", 1000]}]},
+                "service": "customer",
+                "command": [*PY, "raise SystemExit(0)"],
             },
             "audit-broken": {
                 "bus": "order",
@@ -224,3 +233,13 @@ def test_replaying_the_whole_window_changes_no_outcome(played):
         played["after"].customers,
     )
     assert played["replayed"].problems == []
+
+
+def test_an_event_outside_the_filter_starts_nothing_and_is_counted_unmatched_not_lost(played):
+    # GIVEN CustomerCreated of c-1 (limit 100) and vip-customer's filter creditLimit >= 1000
+    (created,) = [e for e in played["emitted"] if e["detail-type"] == "CustomerCreated"]
+    assert created["detail"]["creditLimit"] == 100
+    # THEN the rule delivered nothing, its machine never ran, and the event counts as unmatched, not lost
+    assert [d for d in played["deliveries"] if d.event["id"] == created["id"]] == []
+    assert played["executions"]["vip-customer"] == []
+    assert played["report"].events["unmatched"] == 1 and played["report"].events["lost"] == 0
