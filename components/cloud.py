@@ -36,6 +36,8 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
         subnets=list(cloud.subnets),
         security_groups=list(cloud.securityGroups),
         assign_public_ip=cloud.assignPublicIp,
+        capacity_provider_strategy=tuple((p.name, p.weight, p.base) for p in cloud.capacityProviders or ()),
+        platform_version=cloud.platformVersion,
     )
     targets: dict[str, TaskTarget] = {}
     for service in sorted({t.service for t in config.triggers.values()}):

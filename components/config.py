@@ -140,6 +140,20 @@ class RetryPolicy(_Model):
     """Retries before the event goes to the dead-letter queue (EventBridge allows 0-185)."""
 
 
+class CapacityProviderShare(_Model):
+    """One entry of a Fargate capacity provider strategy."""
+
+    name: Literal["FARGATE", "FARGATE_SPOT"]
+    """The cluster's Fargate capacity provider."""
+    weight: int = Field(1, ge=0, le=1000)
+    """Relative share of the tasks beyond `base` (ECS allows 0-1000)."""
+    base: int = Field(0, ge=0, le=100000)
+    """Tasks placed on this provider first (ECS allows 0-100000, on one provider only)."""
+
+
+PLATFORM_VERSION = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
+
+
 class CloudSettings(_Model):
     """Existing shared infrastructure the `cloud` stack runs tasks on (created outside this program)."""
 
@@ -151,6 +165,31 @@ class CloudSettings(_Model):
     """Security group ids for the tasks (ECS allows up to 5)."""
     assignPublicIp: bool = False
     """Give tasks a public IP (needed in public subnets without a NAT to pull images)."""
+    capacityProviders: list[CapacityProviderShare] | None = Field(None, min_length=1, max_length=2)
+    """Weighted strategy over FARGATE and FARGATE_SPOT instead of `LaunchType: FARGATE`."""
+    platformVersion: str | None = None
+    """Fargate platform version (`LATEST` or like `1.4.0`); ECS's default when unset."""
+
+    @field_validator("capacityProviders")
+    @classmethod
+    def _capacity_providers(cls, values: list[CapacityProviderShare] | None) -> list[CapacityProviderShare] | None:
+        if values is None:
+            return values
+        names = [v.name for v in values]
+        if len(set(names)) != len(names):
+            raise ValueError(f"names a capacity provider twice: {names}; give each of FARGATE, FARGATE_SPOT once")
+        if sum(1 for v in values if v.base) > 1:
+            raise ValueError("gives base to more than one provider; ECS allows a base on one provider only")
+        if not any(v.weight for v in values):
+            raise ValueError("has no provider with a weight above 0; ECS would place no task beyond the base")
+        return values
+
+    @field_validator("platformVersion")
+    @classmethod
+    def _platform_version(cls, value: str | None) -> str | None:
+        if value is not None and not PLATFORM_VERSION.match(value):
+            raise ValueError(f"{value!r} is not a Fargate platform version; use LATEST or one like 1.4.0")
+        return value
 
     @field_validator("clusterArn")
     @classmethod

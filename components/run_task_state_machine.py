@@ -46,6 +46,10 @@ class FargateLaunch:
     """Security group ids for the task."""
     assign_public_ip: bool = False
     """Give the task a public IP (public subnets without NAT)."""
+    capacity_provider_strategy: tuple[tuple[str, int, int], ...] = ()
+    """(provider, weight, base) over FARGATE/FARGATE_SPOT; empty: `LaunchType: FARGATE`."""
+    platform_version: str | None = None
+    """Fargate platform version; None: ECS's default (LATEST)."""
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,21 @@ def render_definition(target: TaskTarget, command: list[str], timeout_seconds: i
 
 def _render_launch(launch: FargateLaunch | CapacityProviderLaunch) -> dict[str, Any]:
     if isinstance(launch, FargateLaunch):
+        # A strategy and LaunchType are mutually exclusive: the strategy replaces it.
+        placed: dict[str, Any] = (
+            {
+                "CapacityProviderStrategy": [
+                    {"CapacityProvider": name, "Weight": weight, "Base": base}
+                    for name, weight, base in launch.capacity_provider_strategy
+                ]
+            }
+            if launch.capacity_provider_strategy
+            else {"LaunchType": "FARGATE"}
+        )
+        if launch.platform_version:
+            placed["PlatformVersion"] = launch.platform_version
         return {
-            "LaunchType": "FARGATE",
+            **placed,
             "NetworkConfiguration": {
                 "AwsvpcConfiguration": {
                     "Subnets": launch.subnets,

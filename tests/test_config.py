@@ -78,7 +78,8 @@ BAD = [
     (
         "unknown nested key",
         cloud_raw(cloud={**parsed("cloud"), "subnet": ["subnet-0a1b2c3d"]}),
-        r"event-tasks:cloud\.subnet: unknown key; allowed here: assignPublicIp, clusterArn, securityGroups,",
+        r"event-tasks:cloud\.subnet: unknown key; allowed here: assignPublicIp, capacityProviders, clusterArn, "
+        r"platformVersion, securityGroups,",
     ),
     (
         "bad cluster ARN",
