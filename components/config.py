@@ -631,7 +631,12 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
 
     for name in services:
         problems += _name_problems(
-            f"{ns}:services.{name}", name, "service", config.stack, naming.service_names(config.stack, name)
+            f"{ns}:services.{name}",
+            name,
+            "service",
+            config.stack,
+            # Without an archive there is no archive name to fit.
+            [n for n in naming.service_names(config.stack, name) if config.archiveDays or n[0] is not naming.ARCHIVE],
         )
     for name in sorted(config.triggers):
         problems += _name_problems(

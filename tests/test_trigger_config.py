@@ -224,3 +224,13 @@ def test_a_bad_filter_names_the_key_and_the_place_in_it(fragment, message):
 def test_a_filter_on_a_scheduled_trigger_is_refused():
     with pytest.raises(ConfigError, match=r"event-tasks:triggers\.expire\.filter: filters events, and this trigger "):
         load_config(raw(trigger(filter=BIG)), "cloud", ROOT)
+
+
+def test_the_archive_name_limit_applies_only_when_there_is_an_archive():
+    # GIVEN a service whose archive name `event-tasks-cloud-<service>` would pass 48 characters
+    long = "s" * 31
+    services = {**json.loads(raw()["event-tasks:services"]), long: {}}
+    # THEN with an archive it is refused naming the limit, without one it loads
+    with pytest.raises(ConfigError, match=rf"event-tasks:services\.{long}: the EventBridge archive name .* \(limit 48\)"):
+        load_config(raw(services=services), "cloud", ROOT)
+    assert long in load_config(raw(services=services, archiveDays=0), "cloud", ROOT).services
