@@ -231,6 +231,7 @@ def test_the_archive_name_limit_applies_only_when_there_is_an_archive():
     long = "s" * 31
     services = {**json.loads(raw()["event-tasks:services"]), long: {}}
     # THEN with an archive it is refused naming the limit, without one it loads
-    with pytest.raises(ConfigError, match=rf"event-tasks:services\.{long}: the EventBridge archive name .* \(limit 48\)"):
+    message = rf"event-tasks:services\.{long}: the EventBridge archive name .* \(limit 48\)"
+    with pytest.raises(ConfigError, match=message):
         load_config(raw(services=services), "cloud", ROOT)
     assert long in load_config(raw(services=services, archiveDays=0), "cloud", ROOT).services
