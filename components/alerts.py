@@ -27,14 +27,16 @@ class WatchedTrigger:
 
     trigger: str
     """The trigger's name (a row title)."""
-    bus_name: pulumi.Input[str]
-    """The bus its rule listens on (AWS/Events metrics of a custom bus carry EventBusName)."""
-    rule_name: pulumi.Input[str]
-    """Its rule's name."""
+    bus_name: pulumi.Input[str] | None
+    """The bus its rule listens on (AWS/Events metrics of a custom bus carry EventBusName); None: a schedule."""
+    rule_name: pulumi.Input[str] | None
+    """Its rule's name; None: a schedule."""
     state_machine_arn: pulumi.Input[str]
     """Its state machine's ARN (AWS/States metrics' dimension)."""
     dead_letter_queue_name: pulumi.Input[str]
     """Its dead-letter queue's name (AWS/SQS metrics' dimension)."""
+    schedule_group_name: pulumi.Input[str] | None = None
+    """A scheduled trigger's own schedule group (AWS/Scheduler metrics' dimension)."""
 
 
 @dataclass(frozen=True)
@@ -114,12 +116,21 @@ def dashboard_body(region: Any, triggers: list[WatchedTrigger]) -> dict[str, Any
     widgets: list[dict[str, Any]] = []
     for row, t in enumerate(triggers):
         machine = ("StateMachineArn", t.state_machine_arn)
-        graphs = [
+        started_by = (
             (
                 "events matched",
                 "Sum",
                 [["AWS/Events", "MatchedEvents", "EventBusName", t.bus_name, "RuleName", t.rule_name]],
-            ),
+            )
+            if t.rule_name is not None
+            else (
+                "schedule invocations",
+                "Sum",
+                [["AWS/Scheduler", "InvocationAttemptCount", "ScheduleGroup", t.schedule_group_name]],
+            )
+        )
+        graphs = [
+            started_by,
             (
                 "executions",
                 "Sum",

@@ -37,6 +37,8 @@ def cloud_targets(config: StackConfig) -> tuple[dict[str, TaskTarget], dict[str,
         subnets=list(cloud.subnets),
         security_groups=list(cloud.securityGroups),
         assign_public_ip=cloud.assignPublicIp,
+        capacity_provider_strategy=tuple((p.name, p.weight, p.base) for p in cloud.capacityProviders or ()),
+        platform_version=cloud.platformVersion,
     )
     targets: dict[str, TaskTarget] = {}
     task_roles: dict[str, str] = {}
@@ -81,6 +83,8 @@ def cloud_targets(config: StackConfig) -> tuple[dict[str, TaskTarget], dict[str,
             launch=launch,
             cpu=settings.cpu,
             memory=settings.memory,
+            # The existing task role must allow the SSM messages actions (README): not checked here.
+            enable_execute_command=settings.enableExecuteCommand,
         )
     if problems:
         raise ConfigError(problems)

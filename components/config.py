@@ -34,6 +34,7 @@ TOP_LEVEL_KEYS = (
     "kmsKeyArn",
     "alerts",
     "protect",
+    "archiveDays",
 )
 # Config keys of the pinned pulumi-aws provider (pulumi_aws/config/vars.py; a test keeps them equal).
 AWS_PROVIDER_KEYS = (
@@ -149,6 +150,39 @@ FARGATE_SIZES: dict[int, range | tuple[int, ...]] = {
     8192: range(16384, 61441, 4096),
     16384: range(32768, 122881, 8192),
 }
+# EventBridge Scheduler expressions (recurring only: a trigger is a standing flow, not a one-off `at(...)`).
+RATE_EXPRESSION = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
+CRON_EXPRESSION = re.compile(r"^cron\((?P<fields>[^()]*)\)$")
+# Per cron field (minutes, hours, day-of-month, month, day-of-week, year): allowed characters and the
+# numeric range, as the Scheduler's cron reference gives them.
+CRON_FIELDS = (
+    ("minutes", re.compile(r"^[0-9,*/-]+$"), 0, 59),
+    ("hours", re.compile(r"^[0-9,*/-]+$"), 0, 23),
+    ("day-of-month", re.compile(r"^([0-9,*/-]+|\?|L|L-\d+|\d+W|LW)$"), 1, 31),
+    ("month", re.compile(r"^([0-9,*/-]+|[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3})*)$"), 1, 12),
+    ("day-of-week", re.compile(r"^([0-9,*/-]+|\?|\d?L|\d#\d|[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3})*)$"), 1, 7),
+    ("year", re.compile(r"^[0-9,*/-]+$"), 1970, 2199),
+)
+# EventBridge quotas a large stack meets (Service Quotas, per region and account): rules per event
+# bus (adjustable, default 300; one is kept free for the bus archive's managed rule) and targets
+# per rule (fixed, 5: each trigger's rule has exactly one).
+RULES_PER_BUS = 300
+TARGETS_PER_RULE = 5
+# EventBridge's event pattern size (Service Quotas: 2048 characters by default, adjustable to 4096),
+# counted on the pattern as the program serialises it.
+EVENT_PATTERN_MAX = 2048
+# Content-filter operators EventBridge documents for event patterns.
+FILTER_OPERATORS = (
+    "prefix",
+    "suffix",
+    "anything-but",
+    "numeric",
+    "exists",
+    "cidr",
+    "equals-ignore-case",
+    "wildcard",
+)
+NUMERIC_COMPARISONS = ("<", "<=", "=", ">", ">=")
 # ECS container overrides are capped at 8192 characters; Step Functions limits a state's TimeoutSeconds.
 MAX_TIMEOUT_SECONDS = 31_536_000
 
@@ -175,6 +209,20 @@ class RetryPolicy(_Model):
     """Retries before the event goes to the dead-letter queue (EventBridge allows 0-185)."""
 
 
+class CapacityProviderShare(_Model):
+    """One entry of a Fargate capacity provider strategy."""
+
+    name: Literal["FARGATE", "FARGATE_SPOT"]
+    """The cluster's Fargate capacity provider."""
+    weight: int = Field(1, ge=0, le=1000)
+    """Relative share of the tasks beyond `base` (ECS allows 0-1000)."""
+    base: int = Field(0, ge=0, le=100000)
+    """Tasks placed on this provider first (ECS allows 0-100000, on one provider only)."""
+
+
+PLATFORM_VERSION = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
+
+
 class CloudSettings(_Model):
     """Existing shared infrastructure the `cloud` stack runs tasks on (created outside this program)."""
 
@@ -186,6 +234,31 @@ class CloudSettings(_Model):
     """Security group ids for the tasks (ECS allows up to 5)."""
     assignPublicIp: bool = False
     """Give tasks a public IP (needed in public subnets without a NAT to pull images)."""
+    capacityProviders: list[CapacityProviderShare] | None = Field(None, min_length=1, max_length=2)
+    """Weighted strategy over FARGATE and FARGATE_SPOT instead of `LaunchType: FARGATE`."""
+    platformVersion: str | None = None
+    """Fargate platform version (`LATEST` or like `1.4.0`); ECS's default when unset."""
+
+    @field_validator("capacityProviders")
+    @classmethod
+    def _capacity_providers(cls, values: list[CapacityProviderShare] | None) -> list[CapacityProviderShare] | None:
+        if values is None:
+            return values
+        names = [v.name for v in values]
+        if len(set(names)) != len(names):
+            raise ValueError(f"names a capacity provider twice: {names}; give each of FARGATE, FARGATE_SPOT once")
+        if sum(1 for v in values if v.base) > 1:
+            raise ValueError("gives base to more than one provider; ECS allows a base on one provider only")
+        if not any(v.weight for v in values):
+            raise ValueError("has no provider with a weight above 0; ECS would place no task beyond the base")
+        return values
+
+    @field_validator("platformVersion")
+    @classmethod
+    def _platform_version(cls, value: str | None) -> str | None:
+        if value is not None and not PLATFORM_VERSION.match(value):
+            raise ValueError(f"{value!r} is not a Fargate platform version; use LATEST or one like 1.4.0")
+        return value
 
     @field_validator("clusterArn")
     @classmethod
@@ -216,6 +289,8 @@ class LocalSettings(_Model):
     """Auto scaling group minimum; 0 lets the cluster scale to zero when idle."""
     maxInstances: int = Field(2, ge=1, le=100)
     """Auto scaling group maximum."""
+    containerInsights: bool = False
+    """CloudWatch Container Insights on the cluster (billed as custom metrics and log ingestion)."""
 
     @field_validator("instanceType")
     @classmethod
@@ -285,6 +360,9 @@ class ServiceSettings(_Model):
             raise ValueError(f"lists a name twice: {values}")
         return values
 
+    enableExecuteCommand: bool = False
+    """ECS Exec into this service's tasks (RunTask EnableExecuteCommand; SSM messages on the task role)."""
+
     @field_validator("taskDefinitionArn")
     @classmethod
     def _task_definition_arn(cls, value: str | None) -> str | None:
@@ -313,12 +391,16 @@ class ServiceSettings(_Model):
 
 
 class TriggerSettings(_Model):
-    """An event on one service's bus that runs another service's task."""
+    """An event on one service's bus (or a schedule) that runs a service's task."""
 
-    bus: str
-    """The service whose bus carries the event."""
-    detailTypes: list[str] = Field(min_length=1)
-    """detail-type values that start the task."""
+    bus: str | None = None
+    """The service whose bus carries the event (not with `schedule`)."""
+    detailTypes: list[str] | None = Field(None, min_length=1)
+    """detail-type values that start the task (not with `schedule`)."""
+    schedule: str | None = None
+    """EventBridge Scheduler expression, `rate(...)` or `cron(...)`, instead of `bus`/`detailTypes`."""
+    filter: dict[str, Any] | None = None
+    """EventBridge pattern fragment over the event's `detail`, merged into the rule's pattern."""
     service: str
     """The service whose task runs."""
     command: list[str] = Field(min_length=1)
@@ -334,13 +416,35 @@ class TriggerSettings(_Model):
 
     @field_validator("detailTypes")
     @classmethod
-    def _detail_types(cls, values: list[str]) -> list[str]:
+    def _detail_types(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return values
         for value in values:
             if not value.strip() or len(value) > 128:
                 raise ValueError(f"{value!r} is not a detail-type (1-128 characters, not blank)")
         if len(set(values)) != len(values):
             raise ValueError(f"lists a detail-type twice: {values}")
         return values
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            schedule_expression_problem = _schedule_problem(value)
+            if schedule_expression_problem:
+                raise ValueError(f"{value!r} {schedule_expression_problem}")
+        return value
+
+    @field_validator("filter")
+    @classmethod
+    def _filter(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("is empty; give at least one detail field, e.g. {total: [{numeric: ['>', 1000]}]}")
+            problem = _filter_problem(value, "")
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @field_validator("command")
     @classmethod
@@ -427,6 +531,9 @@ class StackConfig(_Model):
     def data_name(self, service: str) -> str:
         """The name the service's data (table, repository) is physically named after."""
         return (self.services[service].formerNames or [service])[0]
+
+    archiveDays: int = Field(7, ge=0, le=36500)
+    """Days each bus's EventBridge archive keeps events for replay; 0: no archive."""
 
     def container_name(self, service: str) -> str:
         return self.services[service].containerName or service
@@ -569,6 +676,129 @@ def _detail_types(values: list[str]) -> list[str]:
     return values
 
 
+def event_pattern_size(source: str, detail_types: list[str], detail_filter: dict[str, Any] | None) -> int:
+    """Characters of the rule's pattern as `TaskTriggerRule` serialises it (json.dumps defaults)."""
+    pattern: dict[str, Any] = {"source": [source], "detail-type": list(detail_types)}
+    if detail_filter:
+        pattern["detail"] = detail_filter
+    return len(json.dumps(pattern))
+
+
+def _filter_problem(fragment: Any, path: str) -> str | None:
+    """Why `fragment` (an object of detail fields) is not an EventBridge pattern, or None."""
+    if not isinstance(fragment, dict):
+        return f"{path or 'filter'}: expected an object of detail fields, got {type(fragment).__name__}"
+    for key, value in fragment.items():
+        here = f"{path}.{key}" if path else str(key)
+        if key == "$or":
+            if not isinstance(value, list) or len(value) < 2:
+                return f"{here}: expected a list of at least two objects of detail fields"
+            for index, option in enumerate(value):
+                problem = _filter_problem(option, f"{here}[{index}]")
+                if problem:
+                    return problem
+        elif not isinstance(key, str) or not key or key.startswith("$"):
+            return f"{here}: not a detail field name"
+        elif isinstance(value, dict):
+            problem = _filter_problem(value, here)
+            if problem:
+                return problem
+        elif isinstance(value, list):
+            if not value:
+                return f"{here}: an empty list matches nothing; give at least one value or operator"
+            for index, matcher in enumerate(value):
+                problem = _matcher_problem(matcher, f"{here}[{index}]")
+                if problem:
+                    return problem
+        else:
+            return f"{here}: {value!r} must be a list of values or operators, e.g. [{value!r}]"
+    return None
+
+
+def _matcher_problem(matcher: Any, path: str) -> str | None:
+    if matcher is None or isinstance(matcher, (str, int, float, bool)):
+        return None
+    if not isinstance(matcher, dict) or len(matcher) != 1:
+        return f"{path}: an operator is an object with exactly one of {', '.join(FILTER_OPERATORS)}"
+    ((operator, operand),) = matcher.items()
+    if operator not in FILTER_OPERATORS:
+        return f"{path}: unknown operator {operator!r}; use one of {', '.join(FILTER_OPERATORS)}"
+    if operator == "numeric":
+        pairs = operand if isinstance(operand, list) else []
+        valid = len(pairs) in (2, 4) and all(
+            isinstance(pairs[i], str)
+            and pairs[i] in NUMERIC_COMPARISONS
+            and isinstance(pairs[i + 1], (int, float))
+            and not isinstance(pairs[i + 1], bool)
+            for i in range(0, len(pairs), 2)
+        )
+        if not valid:
+            return (
+                f"{path}.numeric: expected [op, number] or [op, number, op, number] "
+                f"with op one of {' '.join(NUMERIC_COMPARISONS)}"
+            )
+    elif operator == "exists":
+        if not isinstance(operand, bool):
+            return f"{path}.exists: expected true or false"
+    elif operator == "anything-but":
+        if isinstance(operand, dict):
+            return (
+                _matcher_problem(operand, f"{path}.anything-but")
+                if set(operand)
+                <= {
+                    "prefix",
+                    "suffix",
+                    "equals-ignore-case",
+                    "wildcard",
+                }
+                else f"{path}.anything-but: only prefix, suffix, equals-ignore-case or wildcard may be nested"
+            )
+        if isinstance(operand, list):
+            if not operand or not all(isinstance(v, (str, int, float)) for v in operand):
+                return f"{path}.anything-but: expected a non-empty list of strings or numbers"
+        elif not isinstance(operand, (str, int, float)):
+            return f"{path}.anything-but: expected a value, a list of values or a prefix/suffix object"
+    elif operator in ("prefix", "suffix"):
+        if not (isinstance(operand, str) or (isinstance(operand, dict) and set(operand) == {"equals-ignore-case"})):
+            return f"{path}.{operator}: expected a string"
+    elif not isinstance(operand, str):
+        return f"{path}.{operator}: expected a string"
+    return None
+
+
+def _schedule_problem(expression: str) -> str | None:
+    """Why `expression` is not a recurring EventBridge Scheduler expression, or None."""
+    rate = RATE_EXPRESSION.match(expression)
+    if expression.startswith("rate("):
+        if not rate:
+            return "is not a rate expression; use rate(<n> minutes|hours|days), e.g. rate(1 day) or rate(15 minutes)"
+        value, unit = int(rate["value"]), rate["unit"]
+        if value < 1:
+            return "has a rate below 1; use a positive whole number, e.g. rate(5 minutes)"
+        if (value == 1) != (not unit.endswith("s")):
+            fixed = unit.rstrip("s") if value == 1 else unit.rstrip("s") + "s"
+            return f"must use the {'singular' if value == 1 else 'plural'} unit; write rate({value} {fixed})"
+        return None
+    cron = CRON_EXPRESSION.match(expression)
+    if expression.startswith("cron("):
+        fields = cron["fields"].split() if cron else []
+        if len(fields) != len(CRON_FIELDS):
+            return (
+                "is not a cron expression; use cron(minutes hours day-of-month month day-of-week year), "
+                "six fields, e.g. cron(0 3 * * ? *)"
+            )
+        for text, (name, pattern, low, high) in zip(fields, CRON_FIELDS, strict=True):
+            numbers = [int(n) for n in re.findall(r"\d+", text)] if "#" not in text else []
+            if not pattern.match(text) or any(n > high or (n < low and "/" not in text) for n in numbers):
+                return f"has an invalid {name} field {text!r} (values {low}-{high})"
+        if (fields[2] == "?") == (fields[4] == "?"):
+            return "must have '?' in exactly one of day-of-month and day-of-week, e.g. cron(0 3 * * ? *)"
+        return None
+    if expression.startswith("at("):
+        return "is a one-time schedule; a trigger recurs: use rate(...) or cron(...)"
+    return "is not a schedule expression; use rate(<n> <unit>) or cron(<six fields>), e.g. rate(1 day)"
+
+
 def _ids(values: list[str], pattern: re.Pattern[str], what: str) -> list[str]:
     bad = [v for v in values if not isinstance(v, str) or not pattern.match(v)]
     if bad:
@@ -665,7 +895,12 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
 
     for name in services:
         problems += _name_problems(
-            f"{ns}:services.{name}", name, "service", config.stack, naming.service_names(config.stack, name)
+            f"{ns}:services.{name}",
+            name,
+            "service",
+            config.stack,
+            # Without an archive there is no archive name to fit.
+            [n for n in naming.service_names(config.stack, name) if config.archiveDays or n[0] is not naming.ARCHIVE],
         )
     for name in sorted(config.triggers):
         problems += _name_problems(
@@ -681,14 +916,26 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             )
 
     runners: dict[str, list[str]] = {}
+    rules_per_bus: dict[str, list[str]] = {}
     for name, trigger in sorted(config.triggers.items()):
+        problems += _trigger_source_problems(f"{ns}:triggers.{name}", trigger)
+        if trigger.bus is not None:
+            rules_per_bus.setdefault(trigger.bus, []).append(name)
         for field in ("bus", "service"):
             value = getattr(trigger, field)
-            if value not in config.services:
+            if value is not None and value not in config.services:
                 problems.append(
                     f"{ns}:triggers.{name}.{field}: {value!r} is not a service; services are: {', '.join(services)}"
                 )
         runners.setdefault(trigger.service, []).append(name)
+    rules_allowed = RULES_PER_BUS - (1 if config.archiveDays else 0)
+    for bus, names in sorted(rules_per_bus.items()):
+        if len(names) > rules_allowed:
+            problems.append(
+                f"{ns}:triggers: {len(names)} triggers on the {bus} bus exceed EventBridge's {RULES_PER_BUS} "
+                f"rules per bus (one kept for the archive); move triggers to another bus or raise the quota "
+                "and this limit together"
+            )
 
     problems += _failure_loop_problems(config)
 
@@ -711,7 +958,9 @@ def _failure_loop_problems(config: StackConfig) -> list[str]:
     for name, trigger in config.triggers.items():
         detail_type = config.failure_detail_type(name)
         runs[name] = sorted(
-            other for other, t in config.triggers.items() if t.bus == trigger.service and detail_type in t.detailTypes
+            other
+            for other, t in config.triggers.items()
+            if t.bus == trigger.service and detail_type in (t.detailTypes or [])
         )
     problems = []
     for start in sorted(runs):
@@ -738,6 +987,32 @@ def _path_back(runs: dict[str, list[str]], start: str) -> list[str]:
                 seen.add(nxt)
                 queue.append([*path, nxt])
     return []
+
+
+def _trigger_source_problems(key: str, trigger: TriggerSettings) -> list[str]:
+    """A trigger runs on events (bus + detailTypes) or on a schedule, never both, never neither;
+    a content filter needs events and must keep the rule's pattern within EventBridge's size."""
+    if trigger.filter is not None and trigger.schedule is not None:
+        return [f"{key}.filter: filters events, and this trigger runs on a schedule; remove filter (or schedule)"]
+    if trigger.filter is not None and trigger.detailTypes is not None:
+        size = event_pattern_size(naming.event_source(trigger.bus or ""), trigger.detailTypes, trigger.filter)
+        if size > EVENT_PATTERN_MAX:
+            return [
+                f"{key}.filter: makes the rule's event pattern {size} characters, over EventBridge's "
+                f"{EVENT_PATTERN_MAX}; shorten the filter, or split the trigger"
+            ]
+    if trigger.schedule is not None:
+        given = [f for f in ("bus", "detailTypes") if getattr(trigger, f) is not None]
+        if given:
+            return [
+                f"{key}.schedule: a trigger runs on a schedule or on events, not both; remove "
+                f"{' and '.join(given)} (or schedule)"
+            ]
+        return []
+    problems = [
+        f"{key}.{f}: required (or give schedule instead)" for f in ("bus", "detailTypes") if getattr(trigger, f) is None
+    ]
+    return problems
 
 
 def _name_problems(

@@ -98,6 +98,8 @@ class Ec2ClusterArgs:
     """Fewest instances; 0 lets the cluster scale to zero when no task runs."""
     max_size: int = 2
     """Most instances managed scaling may launch."""
+    container_insights: bool = False
+    """Turn on CloudWatch Container Insights (billed per metric and per GB of performance logs)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for every resource (propagated to instances and their volumes)."""
 
@@ -119,8 +121,12 @@ class Ec2Cluster(pulumi.ComponentResource):
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             name=args.cluster_name,
-            # Container Insights bills custom metrics per task; a developer stack does without.
-            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="disabled")],
+            # Container Insights bills custom metrics per task: off unless the stack asks for it.
+            settings=[
+                aws.ecs.ClusterSettingArgs(
+                    name="containerInsights", value="enabled" if args.container_insights else "disabled"
+                )
+            ],
             tags=args.tags,
             opts=child,
         )

@@ -133,6 +133,7 @@ def build_local(
             instance_type=local.instanceType,
             min_size=local.minInstances,
             max_size=local.maxInstances,
+            container_insights=local.containerInsights,
             tags=tags,
         ),
     )
@@ -190,6 +191,7 @@ def build_local(
                 log_retention_days=config.logRetentionDays,
                 cpu=settings.cpu or DEFAULT_CPU,
                 memory=settings.memory or DEFAULT_MEMORY,
+                enable_execute_command=settings.enableExecuteCommand,
                 tags=tags,
             ),
         )
@@ -200,6 +202,7 @@ def build_local(
             pass_role_arns=pulumi.Output.all(task.task_role_arn, task.execution_role_arn),
             # cpu/memory stay unset: the task definition carries them, no override needed.
             launch=launch,
+            enable_execute_command=settings.enableExecuteCommand,
         )
         task_roles[service] = task.task_role_arn
         services[service] = {

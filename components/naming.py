@@ -36,6 +36,7 @@ ALARM = NameLimit("CloudWatch alarm name", 255)
 TOPIC = NameLimit("SNS topic name", 256)
 DASHBOARD = NameLimit("CloudWatch dashboard name", 255)
 DETAIL_TYPE = NameLimit("failure event detail-type", 128)
+ARCHIVE = NameLimit("EventBridge archive name", 48)
 
 
 def prefix(stack: str) -> str:
@@ -58,6 +59,15 @@ def rule_name(stack: str, trigger: str) -> str:
 
 def state_machine_name(stack: str, trigger: str) -> str:
     return f"{prefix(stack)}{trigger}"
+
+
+def schedule_name(stack: str, trigger: str) -> str:
+    # Scheduler names stop at 64 characters, like rule names: the RULE limit covers both.
+    return f"{prefix(stack)}{trigger}"
+
+
+def archive_name(stack: str, service: str) -> str:
+    return f"{prefix(stack)}{service}"
 
 
 def dead_letter_queue_name(stack: str, trigger: str) -> str:
@@ -129,6 +139,7 @@ def service_names(stack: str, service: str) -> list[tuple[NameLimit, str]]:
     """Every length-limited physical name a service produces."""
     return [
         (BUS, bus_name(stack, service)),
+        (ARCHIVE, archive_name(stack, service)),
         (TABLE, table_name(stack, service)),
         (REPOSITORY, repository_name(stack, service)),
     ]

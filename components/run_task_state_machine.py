@@ -49,6 +49,10 @@ class FargateLaunch:
     """Security group ids for the task."""
     assign_public_ip: bool = False
     """Give the task a public IP (public subnets without NAT)."""
+    capacity_provider_strategy: tuple[tuple[str, int, int], ...] = ()
+    """(provider, weight, base) over FARGATE/FARGATE_SPOT; empty: `LaunchType: FARGATE`."""
+    platform_version: str | None = None
+    """Fargate platform version; None: ECS's default (LATEST)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class TaskTarget:
     """Task-level cpu override."""
     memory: int | None = None
     """Task-level memory override (MiB)."""
+    enable_execute_command: bool = False
+    """Start the task with ECS Exec on (the task role must allow the SSM messages channels)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,11 @@ def render_definition(target: TaskTarget, command: list[str], timeout_seconds: i
         "TaskDefinition": target.task_definition_arn,
         **_render_launch(target.launch),
         "Overrides": overrides,
+        # Cost allocation and ownership: the task carries its task definition's tags.
+        "PropagateTags": "TASK_DEFINITION",
     }
+    if target.enable_execute_command:
+        parameters["EnableExecuteCommand"] = True
     return {
         "Comment": f"Run {target.container_name} with {' '.join(command)} and wait for it to stop",
         "StartAt": TASK_STATE,
@@ -164,8 +174,21 @@ def render_definition(target: TaskTarget, command: list[str], timeout_seconds: i
 
 def _render_launch(launch: FargateLaunch | CapacityProviderLaunch) -> dict[str, Any]:
     if isinstance(launch, FargateLaunch):
+        # A strategy and LaunchType are mutually exclusive: the strategy replaces it.
+        placed: dict[str, Any] = (
+            {
+                "CapacityProviderStrategy": [
+                    {"CapacityProvider": name, "Weight": weight, "Base": base}
+                    for name, weight, base in launch.capacity_provider_strategy
+                ]
+            }
+            if launch.capacity_provider_strategy
+            else {"LaunchType": "FARGATE"}
+        )
+        if launch.platform_version:
+            placed["PlatformVersion"] = launch.platform_version
         return {
-            "LaunchType": "FARGATE",
+            **placed,
             "NetworkConfiguration": {
                 "AwsvpcConfiguration": {
                     "Subnets": launch.subnets,
@@ -211,6 +234,14 @@ def run_task_statements(
             "Resource": "*",
         },
         {
+            # PropagateTags tags the task at RunTask: tag-on-create needs TagResource on it.
+            "Sid": "TagTheTasksItStarts",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": _tasks_of(cluster_arn),
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+        },
+        {
             "Sid": "ManageSyncCompletionRule",
             "Effect": "Allow",
             "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
@@ -229,6 +260,12 @@ def run_task_statements(
             }
         )
     return statements
+
+
+def _tasks_of(cluster_arn: str) -> str:
+    """`arn:…:cluster/<name>` → `arn:…:task/<name>/*`, the ARNs of the cluster's tasks."""
+    prefix, _, name = cluster_arn.partition(":cluster/")
+    return f"{prefix}:task/{name}/*"
 
 
 def observability_statements() -> list[dict[str, Any]]:

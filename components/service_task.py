@@ -22,19 +22,28 @@ from components.iam import AwsContext, role_with_policy, trust_policy
 
 # Every call event_tasks_common makes on the service's own table: GetItem, and TransactWriteItems,
 # which has no IAM action of its own: DynamoDB authorizes each Put, Update and ConditionCheck in it
-# as PutItem, UpdateItem and ConditionCheckItem. No DeleteItem, Query or Scan: nothing calls them.
+# as PutItem, UpdateItem and ConditionCheckItem; and Scan, by customer.expire_reservations (the
+# nightly tick reads its own credit decisions). No DeleteItem or Query: nothing calls them.
 # tests/services/test_iam_calls.py records the use cases' calls and fails when one is missing here
 # (or when one granted here is never called): add the action here when the services start calling it.
 TABLE_ACTIONS = (
     "dynamodb:ConditionCheckItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
+    "dynamodb:Scan",
     "dynamodb:UpdateItem",
 )
 # Bridge mode: tasks share the instance's public IP through docker's NAT. awsvpc tasks on EC2 get
 # no public IP, and the VPC has no NAT, so they could not reach ECR or any AWS API; awsvpc would
 # also cost one ENI per task (a t3.micro has two).
 NETWORK_MODE = "bridge"
+# The SSM Session Manager channels the ECS Exec agent opens from inside the task.
+EXECUTE_COMMAND_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,8 @@ class ServiceTaskArgs:
     """Task cpu units (1024 = one vCPU)."""
     memory: int = 512
     """Task memory in MiB (a hard limit)."""
+    enable_execute_command: bool = False
+    """Let the task role open ECS Exec sessions (SSM messages channels)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for every resource."""
     emitted_detail_types: tuple[str, ...] | None = None
@@ -158,9 +169,11 @@ def task_role_statements(
     *,
     source: str,
     detail_types: tuple[str, ...] | None = None,
+    execute_command: bool = False,
 ) -> list[dict[str, Any]]:
-    """What the service's code may do: emit to its own bus, read and write its own table."""
-    return [
+    """What the service's code may do: emit to its own bus, read and write its own table; with
+    `execute_command`, also what the ECS Exec agent in the task needs (AWS documents it on `*`)."""
+    statements = [
         emit_statement(bus_arn, source, detail_types),
         {
             "Sid": "ReadWriteOwnTable",
@@ -169,6 +182,16 @@ def task_role_statements(
             "Resource": table_arn,
         },
     ]
+    if execute_command:
+        statements.append(
+            {
+                "Sid": "OpenExecuteCommandChannels",
+                "Effect": "Allow",
+                "Action": list(EXECUTE_COMMAND_ACTIONS),
+                "Resource": "*",
+            }
+        )
+    return statements
 
 
 def execution_role_statements(repository_arn: Any, log_streams_arn: Any) -> list[dict[str, Any]]:
@@ -236,7 +259,11 @@ class ServiceTask(pulumi.ComponentResource):
             description=f"ECS task {args.family}: emit to its own bus, use its own table",
             trust=trust,
             statements=task_role_statements(
-                args.bus_arn, args.table_arn, source=args.event_source, detail_types=args.emitted_detail_types
+                args.bus_arn,
+                args.table_arn,
+                source=args.event_source,
+                detail_types=args.emitted_detail_types,
+                execute_command=args.enable_execute_command,
             )
             + table_key_statements(args.table_key_arn, pulumi.Output.format("dynamodb.{0}.amazonaws.com", ctx.region)),
             tags=args.tags,

@@ -11,6 +11,7 @@ from typing import Any
 
 from components import naming
 from components.alerts import StackAlerts, StackAlertsArgs, WatchedTrigger
+from components.bus_archive import BusArchive, BusArchiveArgs
 from components.bus_policy import bus_policies
 from components.cloud import cloud_targets
 from components.config import StackConfig
@@ -18,6 +19,7 @@ from components.failure_path import FailurePath
 from components.iam import AwsContext
 from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs
 from components.service_bus import ServiceBus, ServiceBusArgs
+from components.task_schedule import TaskSchedule, TaskScheduleArgs
 from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
 from components.trigger_alarms import TriggerAlarms, TriggerAlarmsArgs
 
@@ -47,6 +49,18 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         "environment": config.environment,
         "buses": {s: {"name": b.name, "arn": b.arn} for s, b in buses.items()},
     }
+    if config.archiveDays:
+        outputs["archives"] = {
+            service: BusArchive(
+                service,
+                BusArchiveArgs(
+                    archive_name=naming.archive_name(stack, service),
+                    bus_arn=bus.arn,
+                    retention_days=config.archiveDays,
+                ),
+            ).arn
+            for service, bus in buses.items()
+        }
     if targets is None:
         targets, local_outputs, task_roles = build_local(config, ctx, buses, tags, Path(project_root))
         outputs.update(local_outputs)
@@ -77,6 +91,39 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
             ),
         )
         machines[name] = state_machine
+        if trigger.schedule is not None:
+            schedule = TaskSchedule(
+                f"{name}-schedule",
+                TaskScheduleArgs(
+                    aws=ctx,
+                    schedule_name=naming.schedule_name(stack, name),
+                    trigger=name,
+                    schedule_expression=trigger.schedule,
+                    dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+                    state_machine_arn=state_machine.arn,
+                    maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
+                    maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
+                    tags=tags,
+                ),
+            )
+            triggers[name] = {
+                "schedule": schedule.name,
+                "scheduleArn": schedule.arn,
+                "stateMachineArn": state_machine.arn,
+                "deadLetterQueueUrl": schedule.dead_letter_queue_url,
+            }
+            watched.append(
+                WatchedTrigger(
+                    trigger=name,
+                    bus_name=None,
+                    rule_name=None,
+                    schedule_group_name=schedule.name,
+                    state_machine_arn=state_machine.arn,
+                    dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+                )
+            )
+            continue
+        assert trigger.bus is not None and trigger.detailTypes is not None  # load_config: events or schedule
         rule = TaskTriggerRule(
             f"{name}-trigger",
             TaskTriggerRuleArgs(
@@ -86,6 +133,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
                 detail_types=list(trigger.detailTypes),
                 source=naming.event_source(trigger.bus),
+                detail_filter=trigger.filter,
                 state_machine_arn=state_machine.arn,
                 maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
                 maximum_retry_attempts=trigger.retry.maximumRetryAttempts,

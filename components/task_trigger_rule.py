@@ -39,6 +39,8 @@ class TaskTriggerRuleArgs:
     policy admits."""
     state_machine_arn: pulumi.Input[str]
     """The state machine to start with the whole event as input."""
+    detail_filter: dict[str, Any] | None = None
+    """EventBridge pattern fragment over `detail` (content filter), or None for every event."""
     maximum_event_age_seconds: int = 3600
     """Stop retrying delivery of an event older than this."""
     maximum_retry_attempts: int = 10
@@ -50,13 +52,17 @@ class TaskTriggerRuleArgs:
     """Tags for every resource."""
 
 
-def event_pattern(detail_types: list[str], source: str) -> dict[str, Any]:
-    """The rule's pattern: any of the detail-types, from the one source allowed on the bus.
+def event_pattern(detail_types: list[str], source: str, detail_filter: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The rule's pattern: any of the detail-types, from the one source allowed on the bus (and,
+    with a content filter, only details matching it).
 
     Matching `source` as well keeps a forged event from another source out of the state machine
     even where a bus policy is missing or too broad.
     """
-    return {"source": [source], "detail-type": list(detail_types)}
+    pattern: dict[str, Any] = {"source": [source], "detail-type": list(detail_types)}
+    if detail_filter:
+        pattern["detail"] = detail_filter
+    return pattern
 
 
 def queue_encryption(kms_key_arn: str | None) -> dict[str, Any]:
@@ -113,7 +119,7 @@ class TaskTriggerRule(pulumi.ComponentResource):
             name=args.rule_name,
             event_bus_name=args.bus_name,
             description=f"Start {args.rule_name} on {', '.join(args.detail_types)}",
-            event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types, args.source)),
+            event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types, args.source, args.detail_filter)),
             tags=args.tags,
             opts=child,
         )

@@ -97,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="build and run the service images with a Docker engine instead of running their source directories",
     )
+    parser.add_argument(
+        "--tick",
+        action="append",
+        default=[],
+        metavar="TRIGGER",
+        help="once the scenario has settled, fire this scheduled trigger once, as its schedule would "
+        "(the tick's scheduled time is now); repeatable",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -122,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             task_timeout_seconds=args.task_timeout,
             docker=args.docker,
             stack=None if args.config else stack,
+            ticks=tuple(args.tick),
         )
     except EnvironmentLacks as error:
         print(f"error: {error}", file=sys.stderr)

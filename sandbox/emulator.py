@@ -70,7 +70,7 @@ from jsonpath_ng.ext import parse as jsonpath
 from moto import mock_aws
 from moto.core.config import default_user_config
 from moto.ecs.models import EC2ContainerServiceBackend, Task
-from moto.events.models import EventsBackend, Rule
+from moto.events.models import EventsBackend, Replay, ReplayState, Rule, events_backends
 from moto.events.utils import EventTemplateParser
 from moto.moto_api._internal.managed_state_model import ManagedState
 from moto.server import ThreadedMotoServer
@@ -114,6 +114,7 @@ _moto_run_task = EC2ContainerServiceBackend.run_task
 _moto_task_status: property = ManagedState.status
 _moto_send_to_targets = Rule.send_to_targets
 _moto_put_events = EventsBackend.put_events
+_moto_replay_events = Replay.replay_events
 _moto_ecs_supported_parameters = StateTaskServiceEcs._get_supported_parameters
 _moto_resource_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
 _moto_wait_interval = WaitFunction._wait_interval
@@ -718,6 +719,56 @@ def _scaled_wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> No
 
 
 # --------------------------------------------------------------------------------------------
+# Workaround K: replays honour their window and FilterArns
+# --------------------------------------------------------------------------------------------
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return float(value)
+
+
+def _replay_events(self: Replay, archive: Any) -> None:
+    start, end = _epoch(self.event_start_time), _epoch(self.event_end_time)
+    filters = set(self.destination.get("FilterArns") or [])
+    backend = events_backends[self.account_id][self.region]
+    bus = backend.describe_event_bus(self.destination["Arn"].split("/")[-1])
+    for event in list(archive.events):
+        if not start <= _epoch(event["time"]) < end:
+            continue
+        for rule in list(bus.rules.values()):
+            if filters and rule.arn not in filters:
+                continue
+            # A new id, as moto ships it; the `replay-name` field keeps the archive rule from
+            # archiving the replayed event again.
+            rule.send_to_targets(dict(event, id=str(uuid.uuid4()), **{"replay-name": self.name}), transform_input=False)
+    self.state = ReplayState.COMPLETED
+    self.end_time = dt.datetime.now(dt.UTC).timestamp()
+
+
+def _workaround_k_replay_window_and_filters(patches: _Patches) -> None:
+    """K: a replay re-sends every archived event to every rule of the bus.
+
+    moto: ``StartReplay`` accepts ``EventStartTime``/``EventEndTime`` and
+    ``Destination.FilterArns`` but ignores them: every event in the archive, whenever it happened,
+    goes to every rule on the bus.
+    AWS: only events whose time is in ``[EventStartTime, EventEndTime)`` are replayed, and with
+    ``FilterArns`` only to those rules (how ``ops.replay --trigger`` replays one trigger's window).
+    Why: the replay tests and ``ops.replay`` depend on the window and the filter; without them a
+    replay of one trigger would re-run every trigger on the bus. Delivery itself goes through
+    ``Rule.send_to_targets``, so state-machine targets are served by workaround B. moto's replay
+    stays synchronous: ``StartReplay`` returns once it is ``COMPLETED``.
+    """
+    patches.apply(Replay, "replay_events", _replay_events)
+
+
+# --------------------------------------------------------------------------------------------
 # The emulator
 # --------------------------------------------------------------------------------------------
 
@@ -876,6 +927,7 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             _workaround_d_error_names,
             _workaround_e_task_level_sizes,
             _workaround_f_parser_threads,
+            _workaround_k_replay_window_and_filters,
         ):
             workaround(patches)
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)

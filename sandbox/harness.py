@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from moto.events.models import EventPattern, events_backends
 
 from components import naming
 from components.config import CLUSTER_ARN, TASK_DEFINITION_ARN, StackConfig, load_config, read_stack_file
+from components.task_schedule import EXECUTION_ID, SCHEDULE_ARN, SCHEDULED_TIME
 from sandbox.emulator import ContainerLaunch, Emulator, start_server
 from sandbox.provision import IMAGE_TYPE, PROJECT_ROOT, ProvisioningMocks, Recording, create_network, evaluate_program
 from sandbox.runner import TaskRun, TaskRunner
@@ -428,10 +430,40 @@ class Sandbox:
                 "detail": copy.deepcopy(event["detail"]),
             }
             for rule in list(backend.event_buses[event["event-bus"]].rules.values()):
-                rule.send_to_targets(copy.deepcopy(message))
+                # A duplicate delivery reaches the rules' targets; the archive keeps the one original.
+                if not rule.managed_by:
+                    rule.send_to_targets(copy.deepcopy(message))
             timeline.poll()
 
-    def play(self, scenario: Scenario) -> Report:
+    def tick(self, trigger: str, timeline: Timeline, scheduled_time: str | None = None) -> str:
+        """Fire a schedule once, as EventBridge Scheduler would: the emulator stores schedules but never
+        invokes them. The input is the deployed schedule's own (rendered by `scheduled_event`), with
+        the Scheduler's context attributes filled in; returns the execution ARN."""
+        assert self.recording is not None
+        found = self.recording.outputs.get("triggers", {}).get(trigger)
+        if not found or "scheduleArn" not in found:
+            scheduled = sorted(t for t, o in self.recording.outputs.get("triggers", {}).items() if "scheduleArn" in o)
+            raise SandboxError(
+                f"--tick {trigger}: not a scheduled trigger of this stack; scheduled triggers: "
+                f"{', '.join(scheduled) or 'none'}"
+            )
+        group, name = found["scheduleArn"].split(":schedule/", 1)[1].split("/", 1)
+        target = self.client("scheduler").get_schedule(Name=name, GroupName=group)["Target"]
+        when = scheduled_time or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        execution_id = str(uuid.uuid4())
+        given = (
+            target["Input"]
+            .replace(SCHEDULED_TIME, when)
+            .replace(EXECUTION_ID, execution_id)
+            .replace(SCHEDULE_ARN, found["scheduleArn"])
+        )
+        arn = self.client("stepfunctions").start_execution(
+            stateMachineArn=target["Arn"], name=f"tick-{execution_id}", input=given
+        )["executionArn"]
+        timeline.say(f"tick   {trigger} at {when} -> started execution {_short(arn)}")
+        return arn
+
+    def play(self, scenario: Scenario, ticks: tuple[str, ...] = ()) -> Report:
         assert self.emulator is not None and self.recording is not None and self.runner is not None
         started = time.monotonic()
         deadline = started + self.timeout_seconds
@@ -477,6 +509,12 @@ class Sandbox:
             phase = "the cancellations to settle"
             for order_id in scenario.cancel:
                 self.run_command("order", ["python", "-m", "order.cancel", "--order-id", order_id], timeline)
+            settled = self.wait_until_quiet(timeline, deadline)
+        for trigger in ticks:
+            if not settled:
+                break
+            phase = f"the tick of {trigger} to settle"
+            self.tick(trigger, timeline)
             settled = self.wait_until_quiet(timeline, deadline)
         if settled and scenario.replayEvents:
             phase = "the replayed events to settle"
@@ -555,17 +593,20 @@ class Sandbox:
         log = self.emulator.events
         handled = {(d.event["id"], d.rule_arn) for d in log.deliveries if d.outcome != "dropped"}
         rules: dict[str, list[tuple[str, Any]]] = {}
-        lost = 0
+        lost = unmatched = 0
         for event in log.emitted:
             bus = event["event-bus"]
             if bus not in rules:
+                # Managed rules (the bus archive's) deliver to AWS itself, not to a state machine.
                 rules[bus] = [
                     (r["Arn"], EventPattern.load(r["EventPattern"]))
                     for r in events_api.list_rules(EventBusName=bus)["Rules"]
-                    if r.get("EventPattern")
+                    if r.get("EventPattern") and not r.get("ManagedBy")
                 ]
-            for rule_arn, pattern in rules[bus]:
-                if pattern.matches_event(event) and (event["id"], rule_arn) not in handled:
+            matching = [rule_arn for rule_arn, pattern in rules[bus] if pattern.matches_event(event)]
+            unmatched += not matching  # no rule wanted it (its detail-type or a content filter): not lost
+            for rule_arn in matching:
+                if (event["id"], rule_arn) not in handled:
                     lost += 1
                     problems.append(
                         f"event {event['detail-type']} [id {event['id'][:8]}] matched "
@@ -576,6 +617,7 @@ class Sandbox:
             "delivered": len(log.by_outcome("delivered")),
             "deadLettered": len(log.by_outcome("dead-lettered")),
             "lost": lost,
+            "unmatched": unmatched,
         }
 
 
@@ -593,14 +635,22 @@ def run(
     task_timeout_seconds: float = 30.0,
     docker: bool = False,
     stack: str | None = None,
+    ticks: tuple[str, ...] = (),
 ) -> Report:
-    """Deploy `stack_file` into a fresh emulator, play `scenario`, return the report."""
+    """Deploy `stack_file` into a fresh emulator, play `scenario` (then fire `ticks`), return the report."""
     stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     config = load_config(read_stack_file(stack_file), stack, PROJECT_ROOT)
+    scheduled = sorted(name for name, t in config.triggers.items() if t.schedule is not None)
+    for trigger in ticks:
+        if trigger not in scheduled:
+            raise SandboxError(
+                f"--tick {trigger}: not a scheduled trigger of {stack_file.name}; scheduled triggers: "
+                f"{', '.join(scheduled) or 'none'}"
+            )
     with Sandbox(
         config, out=out, timeout_seconds=timeout_seconds, task_timeout_seconds=task_timeout_seconds, docker=docker
     ) as sandbox:
-        return sandbox.play(scenario)
+        return sandbox.play(scenario, ticks)
 
 
 if __name__ == "__main__":  # pragma: no cover - use `python -m sandbox`

@@ -75,6 +75,7 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/eventRule:EventRule": self._event_rule,
             "aws:cloudwatch/eventTarget:EventTarget": self._event_target,
             "aws:cloudwatch/eventBusPolicy:EventBusPolicy": self._event_bus_policy,
+            "aws:cloudwatch/eventArchive:EventArchive": self._event_archive,
             "aws:sqs/queue:Queue": self._queue,
             "aws:sqs/queuePolicy:QueuePolicy": self._queue_policy,
             "aws:iam/role:Role": self._role,
@@ -82,6 +83,8 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "aws:iam/rolePolicyAttachment:RolePolicyAttachment": self._role_policy_attachment,
             "aws:cloudwatch/logGroup:LogGroup": self._log_group,
             "aws:sfn/stateMachine:StateMachine": self._state_machine,
+            "aws:scheduler/scheduleGroup:ScheduleGroup": self._schedule_group,
+            "aws:scheduler/schedule:Schedule": self._schedule,
             "aws:ecs/cluster:Cluster": self._cluster,
             "aws:ecs/capacityProvider:CapacityProvider": self._capacity_provider,
             "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": self._cluster_capacity_providers,
@@ -238,6 +241,15 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         self._client("events").put_permission(EventBusName=bus, Policy=i["policy"])
         return bus, {}
 
+    def _event_archive(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        arn = self._client("events").create_archive(
+            ArchiveName=i["name"],
+            EventSourceArn=i["eventSourceArn"],
+            Description=i.get("description", ""),
+            RetentionDays=i.get("retentionDays", 0),
+        )["ArchiveArn"]
+        return i["name"], {"arn": arn}
+
     def _queue(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         attributes = {}
         if "messageRetentionSeconds" in i:
@@ -287,6 +299,35 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             name=i["name"], definition=i["definition"], roleArn=i["roleArn"], type=i.get("type", "STANDARD")
         )["stateMachineArn"]
         return arn, {"arn": arn}
+
+    def _schedule_group(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        arn = self._client("scheduler").create_schedule_group(Name=i["name"])["ScheduleGroupArn"]
+        return i["name"], {"arn": arn}
+
+    def _schedule(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        # The emulator stores the schedule but never fires it: `Sandbox.tick` does what a tick does.
+        target = i["target"]
+        params: dict[str, Any] = {"Arn": target["arn"], "RoleArn": target["roleArn"]}
+        if "input" in target:
+            params["Input"] = target["input"]
+        if target.get("deadLetterConfig", {}).get("arn"):
+            params["DeadLetterConfig"] = {"Arn": target["deadLetterConfig"]["arn"]}
+        if target.get("retryPolicy"):
+            policy = target["retryPolicy"]
+            params["RetryPolicy"] = {
+                "MaximumEventAgeInSeconds": policy["maximumEventAgeInSeconds"],
+                "MaximumRetryAttempts": policy["maximumRetryAttempts"],
+            }
+        group = i.get("groupName", "default")
+        arn = self._client("scheduler").create_schedule(
+            Name=i["name"],
+            GroupName=group,
+            ScheduleExpression=i["scheduleExpression"],
+            ScheduleExpressionTimezone=i.get("scheduleExpressionTimezone", "UTC"),
+            FlexibleTimeWindow={"Mode": i["flexibleTimeWindow"]["mode"]},
+            Target=params,
+        )["ScheduleArn"]
+        return f"{group}/{i['name']}", {"arn": arn}
 
     def _cluster(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         cluster = self._client("ecs").create_cluster(clusterName=i["name"])["cluster"]

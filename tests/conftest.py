@@ -116,6 +116,13 @@ class Mocks(pulumi.runtime.Mocks):
             bus = inputs.get("eventBusName", "default")
             path = f"rule/{name}" if bus == "default" else f"rule/{bus}/{name}"
             return {"name": name, "arn": arn.format("events", path), "id": f"{bus}|{name}"}
+        if typ == "aws:cloudwatch/eventArchive:EventArchive":
+            return {"name": name, "arn": arn.format("events", f"archive/{name}"), "id": name}
+        if typ == "aws:scheduler/scheduleGroup:ScheduleGroup":
+            return {"name": name, "arn": arn.format("scheduler", f"schedule-group/{name}"), "id": name}
+        if typ == "aws:scheduler/schedule:Schedule":
+            group = inputs.get("groupName", "default")
+            return {"name": name, "arn": arn.format("scheduler", f"schedule/{group}/{name}"), "id": f"{group}/{name}"}
         if typ == "aws:sqs/queue:Queue":
             url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
             return {"name": name, "arn": arn.format("sqs", name), "url": url, "id": url}

@@ -198,17 +198,17 @@ def test_run_task_state_machine(mocks, evaluate):
     assert sids == [
         "RunTheTaskDefinitionRevision",
         "WatchAndStopStartedTasks",
+        "TagTheTasksItStarts",
         "ManageSyncCompletionRule",
         "PassTaskRolesToEcs",
         "PublishTheFailureEvent",
         "DeliverExecutionLogs",
         "SendTraces",
     ]
-    assert json.loads(policy.inputs["policy"])["Statement"][3]["Resource"] == [
-        "arn:aws:iam::123456789012:role/customer-task"
-    ]
+    statements = {s["Sid"]: s for s in policy.json("policy")["Statement"]}
+    assert statements["PassTaskRolesToEcs"]["Resource"] == ["arn:aws:iam::123456789012:role/customer-task"]
     # AND it may put its failure event on the customer bus only, with its own source and detail-type
-    assert policy.json("policy")["Statement"][4] == {
+    assert statements["PublishTheFailureEvent"] == {
         "Sid": "PublishTheFailureEvent",
         "Effect": "Allow",
         "Action": "events:PutEvents",

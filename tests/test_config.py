@@ -99,7 +99,8 @@ BAD = [
     (
         "unknown nested key",
         cloud_raw(cloud={**parsed("cloud"), "subnet": ["subnet-0a1b2c3d"]}),
-        r"event-tasks:cloud\.subnet: unknown key; allowed here: assignPublicIp, clusterArn, securityGroups,",
+        r"event-tasks:cloud\.subnet: unknown key; allowed here: assignPublicIp, capacityProviders, clusterArn, "
+        r"platformVersion, securityGroups,",
     ),
     (
         "bad cluster ARN",
@@ -124,7 +125,7 @@ BAD = [
         "task definition missing for a run service",
         cloud_raw(services={**parsed("services"), "customer": {}}),
         r"event-tasks:services\.customer\.taskDefinitionArn: required in cloud because trigger\(s\) "
-        r"release-credit, release-failed-credit, reserve-credit run",
+        r"(.*, )?release-credit, release-failed-credit, reserve-credit run",
     ),
     (
         "bad subnet id",

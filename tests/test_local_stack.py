@@ -24,6 +24,7 @@ EMITS = {
     "customer": [
         "CreditLimitExceeded",
         "CreditReleased",
+        "CreditReservationExpired",
         "CreditReserved",
         "CustomerCreated",
         "CustomerValidationFailed",
@@ -37,7 +38,10 @@ TRIGGERS = {
     "reject-failed-order": ("order", ["python", "-m", "order.reject"]),
     "release-credit": ("customer", ["python", "-m", "customer.release_credit"]),
     "release-failed-credit": ("customer", ["python", "-m", "customer.release_credit"]),
+    "confirm-credit": ("customer", ["python", "-m", "customer.confirm_credit"]),
+    "expire-reservations": ("customer", ["python", "-m", "customer.expire_reservations", "--older-than", "24h"]),
 }
+SCHEDULED = ("expire-reservations",)
 
 
 def config_file(stack: str) -> dict:
@@ -87,22 +91,24 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
     # THEN: the cloud wiring, plus a public-only VPC, an EC2-backed cluster and per service
     # (2) a table, a repository with lifecycle, two roles with a policy each, logs, a task definition
     counts = Counter(r.typ for r in local.resources if r.custom)
+    triggers, scheduled = len(TRIGGERS), len(SCHEDULED)
     # AND what tells an operator, as in cloud (tests/test_cloud_stack.py checks it in detail)
     alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
-    assert alerting == {typ: 1 for typ in ALERTING_TYPES} | {
-        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * counts["aws:cloudwatch/eventRule:EventRule"]
-    }
+    assert alerting == {typ: 1 for typ in ALERTING_TYPES} | {"aws:cloudwatch/metricAlarm:MetricAlarm": 3 * triggers}
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
-        "aws:cloudwatch/eventRule:EventRule": 6,
-        "aws:cloudwatch/eventTarget:EventTarget": 6,
-        "aws:sqs/queue:Queue": 6,
-        "aws:sqs/queuePolicy:QueuePolicy": 6,
-        "aws:sfn/stateMachine:StateMachine": 6,
-        "aws:iam/role:Role": 12 + 1 + 2 * 2,
-        "aws:iam/rolePolicy:RolePolicy": 12 + 2 * 2,
-        "aws:cloudwatch/logGroup:LogGroup": 6 + 2,
+        "aws:cloudwatch/eventArchive:EventArchive": 2,
+        "aws:cloudwatch/eventRule:EventRule": triggers - scheduled,
+        "aws:cloudwatch/eventTarget:EventTarget": triggers - scheduled,
+        "aws:scheduler/scheduleGroup:ScheduleGroup": scheduled,
+        "aws:scheduler/schedule:Schedule": scheduled,
+        "aws:sqs/queue:Queue": triggers,
+        "aws:sqs/queuePolicy:QueuePolicy": triggers,
+        "aws:sfn/stateMachine:StateMachine": triggers,
+        "aws:iam/role:Role": 2 * triggers + 1 + 2 * 2,
+        "aws:iam/rolePolicy:RolePolicy": 2 * triggers + 2 * 2,
+        "aws:cloudwatch/logGroup:LogGroup": triggers + 2,
         "aws:ec2/vpc:Vpc": 1,
         "aws:ec2/subnet:Subnet": 2,
         "aws:ec2/internetGateway:InternetGateway": 1,
@@ -455,6 +461,7 @@ def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
                         "dynamodb:ConditionCheckItem",
                         "dynamodb:GetItem",
                         "dynamodb:PutItem",
+                        "dynamodb:Scan",
                         "dynamodb:UpdateItem",
                     ],
                     "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
@@ -607,7 +614,8 @@ ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3"
         (
             "local",
             {"local_": {"instances": 2}},
-            r"event-tasks:local\.instances: unknown key; allowed here: instanceType, maxInstances, minInstances",
+            r"event-tasks:local\.instances: unknown key; allowed here: containerInsights, instanceType, "
+            r"maxInstances, minInstances",
         ),
         (
             "local",
@@ -641,7 +649,12 @@ def test_pulumi_local_yaml_is_valid_and_spells_out_the_defaults(project):
     # THEN it runs the saga's services with the defaults
     assert config.environment == "local" and config.region == REGION
     assert config.local is not None
-    assert config.local.model_dump() == {"instanceType": "t3.micro", "minInstances": 0, "maxInstances": 2}
+    assert config.local.model_dump() == {
+        "instanceType": "t3.micro",
+        "minInstances": 0,
+        "maxInstances": 2,
+        "containerInsights": False,
+    }
     assert {s: (config.image_path(s), v.cpu, v.memory) for s, v in config.services.items()} == {
         s: (f"service_images/{s}", 128, 512) for s in SERVICES
     }

@@ -80,7 +80,8 @@ def renamed_order_raw() -> dict:
     triggers = json.loads(raw["event-tasks:triggers"])
     for trigger in triggers.values():
         for key in ("bus", "service"):
-            trigger[key] = "orders" if trigger[key] == "order" else trigger[key]
+            if trigger.get(key) == "order":
+                trigger[key] = "orders"
     raw["event-tasks:services"] = json.dumps(services)
     raw["event-tasks:triggers"] = json.dumps(triggers)
     return raw

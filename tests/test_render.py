@@ -82,6 +82,7 @@ def test_fargate_definition_runs_the_task_sync_with_the_event_in_its_environment
                         "Cpu": "256",
                         "Memory": "512",
                     },
+                    "PropagateTags": "TASK_DEFINITION",
                 },
                 "TimeoutSeconds": 600,
                 "Retry": RETRY,
@@ -125,7 +126,20 @@ def test_capacity_provider_definition_uses_the_strategy_and_the_seed_placement()
                 {"Name": "order", "Command": ["python", "-m", "order.approve"], "Environment": EVENT_ENV}
             ]
         },
+        "PropagateTags": "TASK_DEFINITION",
     }
+
+
+def test_execute_command_is_enabled_only_for_a_target_that_asks_for_it():
+    # GIVEN the same target with and without ECS Exec
+    plain = TaskTarget(CLUSTER, TASK_DEF, "order", [], CapacityProviderLaunch("cp"))
+    with_exec = TaskTarget(CLUSTER, TASK_DEF, "order", [], CapacityProviderLaunch("cp"), enable_execute_command=True)
+    # WHEN both are rendered
+    rendered = [render_definition(t, ["true"], 60)["States"]["RunTask"]["Parameters"] for t in (plain, with_exec)]
+    # THEN only the second has EnableExecuteCommand, and both propagate the task definition's tags
+    assert "EnableExecuteCommand" not in rendered[0]
+    assert rendered[1]["EnableExecuteCommand"] is True
+    assert {k: v for k, v in rendered[1].items() if k != "EnableExecuteCommand"} == rendered[0]
 
 
 def test_task_failures_are_not_retried():
@@ -163,6 +177,13 @@ def test_run_task_statements_are_the_documented_sync_permissions():
             "Resource": "*",
         },
         {
+            "Sid": "TagTheTasksItStarts",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": "arn:aws:ecs:ap-southeast-1:123456789012:task/shared/*",
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+        },
+        {
             "Sid": "ManageSyncCompletionRule",
             "Effect": "Allow",
             "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
@@ -192,6 +213,7 @@ def test_no_pass_role_statement_without_roles():
     assert [s["Sid"] for s in statements] == [
         "RunTheTaskDefinitionRevision",
         "WatchAndStopStartedTasks",
+        "TagTheTasksItStarts",
         "ManageSyncCompletionRule",
     ]
 

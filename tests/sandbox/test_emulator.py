@@ -760,6 +760,85 @@ def test_moto_still_needs_dns_hostnames_for_awsvpc_tasks(unpatched: None) -> Non
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# K: replays honour their window and FilterArns
+# ---------------------------------------------------------------------------------------------
+
+
+def archived_bus(emu: Emulator | None) -> tuple[Any, str, str, dict[str, str]]:
+    """The `order` bus with its archive and two rules, each copying to its own queue; one event
+    from long ago and one from now archived. Returns (events, archive ARN, bus ARN, queue URL per rule)."""
+    events = client("events", emu)
+    bus = events.create_event_bus(Name="order")["EventBusArn"]
+    archive = events.create_archive(ArchiveName="order", EventSourceArn=bus, RetentionDays=7)["ArchiveArn"]
+    urls = {}
+    for name in ("first", "second"):
+        url, arn = queue(emu, name)
+        events.put_rule(Name=name, EventBusName="order", EventPattern=json.dumps({"detail-type": ["OrderPlaced"]}))
+        events.put_targets(Rule=name, EventBusName="order", Targets=[{"Id": name, "Arn": arn}])
+        urls[name] = url
+    old = {"EventBusName": "order", "Source": "order", "DetailType": "OrderPlaced", "Detail": "{}", "Time": 1_000_000}
+    events.put_events(Entries=[old, {k: v for k, v in old.items() if k != "Time"}])
+    for url in urls.values():
+        client("sqs", emu).purge_queue(QueueUrl=url)
+    return events, archive, bus, urls
+
+
+def replay_last_minute_to_first(events: Any, archive: str, bus: str) -> None:
+    first = events.describe_rule(Name="first", EventBusName="order")["Arn"]
+    now = time.time()
+    events.start_replay(
+        ReplayName="r",
+        EventSourceArn=archive,
+        EventStartTime=now - 60,
+        EventEndTime=now + 60,
+        Destination={"Arn": bus, "FilterArns": [first]},
+    )
+
+
+def test_moto_still_replays_outside_the_window_and_past_the_filter(unpatched: None) -> None:
+    # GIVEN moto as shipped, an archived event from 1970 and one from now, two rules
+    events, archive, bus, urls = archived_bus(None)
+    # WHEN the last minute is replayed to the first rule only
+    replay_last_minute_to_first(events, archive, bus)
+    # THEN moto sends both events, to both rules
+    still_broken(
+        len(messages(None, urls["first"])) == 2 and len(messages(None, urls["second"])) == 2,
+        "replays ignoring EventStartTime/EventEndTime and Destination.FilterArns",
+        "workaround K (_workaround_k_replay_window_and_filters)",
+    )
+
+
+def test_a_replay_sends_only_its_window_to_only_its_rules(emu: Emulator) -> None:
+    # GIVEN an archived event from 1970 and one from now, two rules
+    events, archive, bus, urls = archived_bus(emu)
+    # WHEN the last minute is replayed to the first rule only
+    replay_last_minute_to_first(events, archive, bus)
+    # THEN only the recent event reaches only the first rule, marked as replayed, and it is done
+    (replayed,) = messages(emu, urls["first"])
+    assert json.loads(replayed["Body"])["replay-name"] == "r"
+    assert messages(emu, urls["second"]) == []
+    assert events.describe_replay(ReplayName="r")["State"] == "COMPLETED"
+
+
+def test_a_replayed_event_reaches_a_state_machine_target(emu: Emulator) -> None:
+    # GIVEN an archived bus whose rule targets a state machine, and one event put on it
+    events = bus_with_rule(emu, [{"Id": "machine", "Arn": pass_machine(emu)}])
+    bus = events.describe_event_bus(Name="order")["Arn"]
+    archive = events.create_archive(ArchiveName="order", EventSourceArn=bus)["ArchiveArn"]
+    original = order_placed(events)
+    # WHEN the window is replayed
+    now = time.time()
+    events.start_replay(
+        ReplayName="r", EventSourceArn=archive, EventStartTime=now - 60, EventEndTime=now + 60, Destination={"Arn": bus}
+    )
+    # THEN the state machine was started a second time with the same event (under a new id)
+    deliveries = emu.events.by_outcome("delivered")
+    assert len(deliveries) == 2 and deliveries[0].event["id"] == original
+    assert deliveries[1].event["detail"] == deliveries[0].event["detail"]
+    assert deliveries[1].event["id"] != original
+
+
 def test_only_one_emulator_at_a_time_and_stop_removes_the_patches(emu: Emulator) -> None:
     # GIVEN an active emulator
     assert active() is emu

@@ -66,6 +66,8 @@ def test_the_default_demo_settles_the_saga_and_survives_replay():
         "release-credit": True,
         "reject-failed-order": False,
         "release-failed-credit": False,
+        "confirm-credit": True,
+        "expire-reservations": False,  # a schedule: runs only when ticked
     }
     first = machines["reserve-credit"][0]
     started_with = json.loads(first["input"])
@@ -209,7 +211,7 @@ def test_the_summary_json_and_exit_code(tmp_path):
     assert written["customers"] == {"c-1": {"creditLimit": 100, "reserved": 5}}
     assert set(written) == {"orders", "customers", "events", "executions", "seconds", "problems"}
     assert written["events"]["emitted"] == 4 and written["events"]["lost"] == 0
-    assert written["executions"]["SUCCEEDED"] == 2
+    assert written["executions"]["SUCCEEDED"] == 3  # reserve-credit, approve-order, confirm-credit
 
 
 @pytest.mark.parametrize(
