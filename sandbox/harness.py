@@ -456,11 +456,7 @@ class Sandbox:
             self.replay(self.emulator.events.emitted, timeline)
             settled = settled and self.wait_until_quiet(timeline, deadline)
             after = self.report([])
-            if (after.orders, after.customers) != (before.orders, before.customers):
-                problems.append(
-                    f"replaying the events changed the outcome: orders {before.orders} -> "
-                    f"{after.orders}, customers {before.customers} -> {after.customers}"
-                )
+            problems += replay_problems(before, after)
         if not settled:
             problems.append(
                 f"the system was not quiet within {self.timeout_seconds:g} s "
@@ -493,22 +489,8 @@ class Sandbox:
             k: {"creditLimit": int(c["creditLimit"]), "reserved": int(c["reserved"])}
             for k, c in sorted(customers.items())
         }
-        for order_id, status in report.orders.items():
-            if status not in TERMINAL_ORDER_STATES:
-                problems.append(f"order {order_id} ended {status}, not one of {', '.join(TERMINAL_ORDER_STATES)}")
-        for customer_id, credit in report.customers.items():
-            approved = sum(
-                int(o["total"]) for o in orders.values() if o["customerId"] == customer_id and o["status"] == "APPROVED"
-            )
-            if credit["reserved"] > credit["creditLimit"]:
-                problems.append(
-                    f"customer {customer_id} has {credit['reserved']} reserved, over its limit {credit['creditLimit']}"
-                )
-            if credit["reserved"] != approved:
-                problems.append(
-                    f"customer {customer_id} has {credit['reserved']} reserved but its approved, "
-                    f"uncancelled orders total {approved}"
-                )
+        problems += unsettled_orders(report.orders)
+        problems += credit_problems(report.customers, list(orders.values()))
         report.events = self._event_counts(problems)
         sfn = self.client("stepfunctions")
         counts = dict.fromkeys(EXECUTION_STATES, 0)
@@ -547,6 +529,45 @@ class Sandbox:
             "deadLettered": len(log.by_outcome("dead-lettered")),
             "lost": lost,
         }
+
+
+# -- the judge's checks, as pure functions so each can be shown to fire ---------------------------
+
+
+def unsettled_orders(orders: dict[str, str]) -> list[str]:
+    """Every order must end in a terminal state: a PENDING one is a saga that stopped half way."""
+    return [
+        f"order {order_id} ended {status}, not one of {', '.join(TERMINAL_ORDER_STATES)}"
+        for order_id, status in orders.items()
+        if status not in TERMINAL_ORDER_STATES
+    ]
+
+
+def credit_problems(customers: dict[str, dict[str, int]], orders: list[dict[str, Any]]) -> list[str]:
+    """A customer's reserved credit never exceeds its limit and equals its approved, uncancelled orders."""
+    problems = []
+    for customer_id, credit in customers.items():
+        approved = sum(int(o["total"]) for o in orders if o["customerId"] == customer_id and o["status"] == "APPROVED")
+        if credit["reserved"] > credit["creditLimit"]:
+            problems.append(
+                f"customer {customer_id} has {credit['reserved']} reserved, over its limit {credit['creditLimit']}"
+            )
+        if credit["reserved"] != approved:
+            problems.append(
+                f"customer {customer_id} has {credit['reserved']} reserved but its approved, "
+                f"uncancelled orders total {approved}"
+            )
+    return problems
+
+
+def replay_problems(before: Report, after: Report) -> list[str]:
+    """Delivering every event again (same ids) must change no order and no customer."""
+    if (after.orders, after.customers) == (before.orders, before.customers):
+        return []
+    return [
+        f"replaying the events changed the outcome: orders {before.orders} -> "
+        f"{after.orders}, customers {before.customers} -> {after.customers}"
+    ]
 
 
 def _value(attribute: dict[str, Any]) -> Any:
