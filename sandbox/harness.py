@@ -68,7 +68,12 @@ class Report:
 
 class Timeline:
     """Prints what happens, as it happens, in a form a person can follow: each event, the rules it
-    started, the tasks those ran and how their executions ended."""
+    started, the tasks those ran and how their executions ended.
+
+    Every rule delivery is printed under the event it delivered (a redelivery under a new
+    heading of its own event, `again`), and every ended execution names the event that started
+    it: its delivery's, else the event id in its input (executions started by other means).
+    """
 
     def __init__(self, emulator: Emulator, sfn: Any, machines: list[str], out: Callable[[str], None] | None):
         self.emulator = emulator
@@ -77,7 +82,11 @@ class Timeline:
         self.out = out
         self.start = time.monotonic()
         self._events = 0
-        self._delivered: set[int] = set()
+        self._deliveries = 0
+        self._seen: set[str] = set()
+        self._heading: tuple[str, int] | None = None
+        self._rule_deliveries: dict[tuple[str, str], int] = {}
+        self._started_by: dict[str, dict[str, Any]] = {}
         self._finished: list[TaskRun] = []
         self._executions: dict[str, str] = {}
 
@@ -90,15 +99,30 @@ class Timeline:
 
     def poll(self) -> int:
         """Print what is new; return how many executions are still running."""
-        deliveries = self.emulator.events.deliveries
-        for event in self.emulator.events.emitted[self._events :]:
-            self._events += 1
-            self.say(
-                f"event  {event['detail-type']} on {event['event-bus']} "
-                f"{json.dumps(event['detail'], separators=(',', ':'))}  [id {event['id'][:8]}]"
+        # Deliveries first, in order, each under its event: moto delivers an event to the rules
+        # before PutEvents returns, so its emitted record can come after its deliveries.
+        emitted = self.emulator.events.emitted
+        for delivery in self.emulator.events.deliveries[self._deliveries :]:
+            self._deliveries += 1
+            event_id = delivery.event["id"]
+            pending = [e["id"] for e in emitted[self._events :]]
+            if event_id in pending:  # print the emitted events up to this one, in order
+                for event in emitted[self._events : self._events + pending.index(event_id) + 1]:
+                    self._print_event(event)
+                self._events += pending.index(event_id) + 1
+            elif event_id not in self._seen:  # delivered before its emitted record exists
+                self._print_event({**delivery.event, "event-bus": _rule_bus(delivery.rule_arn)})
+            # The n-th delivery of an event to a rule goes under the event's n-th heading.
+            times = self._rule_deliveries[(event_id, delivery.rule_arn)] = (
+                self._rule_deliveries.get((event_id, delivery.rule_arn), 0) + 1
             )
-            self._print_deliveries(deliveries, event["id"])
-        self._print_deliveries(deliveries, None)  # redeliveries of events printed before
+            if self._heading != (event_id, times):
+                self._heading = (event_id, times)
+                self.say(f"event  {delivery.event['detail-type']} [id {event_id[:8]}] again")
+            self._print_delivery(delivery)
+        for event in emitted[self._events :]:
+            self._print_event(event)
+        self._events = len(emitted)
         while self._finished:
             run = self._finished.pop(0)
             self.say(
@@ -113,28 +137,59 @@ class Timeline:
                 if self._executions.get(arn) != status:
                     self._executions[arn] = status
                     if status != "RUNNING":
-                        self.say(f"  <- execution {_short(arn)} {status}{self._why(arn, status)}")
+                        self.say(
+                            f"  <- execution {_short(arn)} {status} ({self._trigger(arn)}){self._why(arn, status)}"
+                        )
         return running
 
-    def _print_deliveries(self, deliveries: list[Any], event_id: str | None) -> None:
-        for index, delivery in enumerate(deliveries):
-            if index in self._delivered or (event_id is not None and delivery.event["id"] != event_id):
-                continue
-            self._delivered.add(index)
-            rule = delivery.rule_arn.rsplit("/", 1)[-1]
-            if delivery.execution_arn:
-                self.say(f"  -> rule {rule} started execution {_short(delivery.execution_arn)}")
-            else:
-                self.say(
-                    f"  !! rule {rule} could not start its state machine ({delivery.error}); "
-                    f"{'dead-lettered' if delivery.dlq_arn else 'DROPPED'}"
-                )
+    def _print_event(self, event: dict[str, Any]) -> None:
+        if event["id"] in self._seen:
+            return
+        self._seen.add(event["id"])
+        self._heading = (event["id"], 1)
+        self.say(
+            f"event  {event['detail-type']} on {event['event-bus']} "
+            f"{json.dumps(event['detail'], separators=(',', ':'))}  [id {event['id'][:8]}]"
+        )
+
+    def _print_delivery(self, delivery: Any) -> None:
+        rule = delivery.rule_arn.rsplit("/", 1)[-1]
+        if delivery.execution_arn:
+            self._started_by[delivery.execution_arn] = delivery.event
+            self.say(f"  -> rule {rule} started execution {_short(delivery.execution_arn)}")
+        else:
+            self.say(
+                f"  !! rule {rule} could not start its state machine ({delivery.error}); "
+                f"{'dead-lettered' if delivery.dlq_arn else 'DROPPED'}"
+            )
+
+    def _trigger(self, arn: str) -> str:
+        """The event that started an execution, as `<detail-type> [id <8>]`."""
+        event = self._started_by.get(arn)
+        if event is None:
+            event = _input_event(self.sfn, arn)
+        return f"{event.get('detail-type', '?')} [id {str(event.get('id', '?'))[:8]}]"
 
     def _why(self, arn: str, status: str) -> str:
         if status == "SUCCEEDED":
             return ""
         found = self.sfn.describe_execution(executionArn=arn)
         return f": {found.get('error', '')} {found.get('cause', '')[:160]}".rstrip()
+
+
+def _rule_bus(rule_arn: str) -> str:
+    """`arn:aws:events:<region>:<account>:rule/<bus>/<rule>` (`rule/<rule>` on the default bus)."""
+    parts = rule_arn.split(":", 5)[-1].split("/")
+    return parts[1] if len(parts) == 3 else "default"
+
+
+def _input_event(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    """The EventBridge event an execution was started with ({} if its input is not one)."""
+    try:
+        found = json.loads(sfn.describe_execution(executionArn=execution_arn).get("input") or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _last_line(run: TaskRun) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from components.config import load_config, read_stack_file
-from sandbox.harness import Sandbox, run
+from sandbox.harness import Sandbox, _short, run
 from sandbox.provision import PROJECT_ROOT
 from sandbox.scenario import DEFAULT_SCENARIO, Customer, Order, Scenario, ScenarioError, load_scenario
 
@@ -23,7 +24,8 @@ def play(stack_file: Path, scenario: Scenario, stack: str | None = None) -> dict
     """Play `scenario` and keep what the tests inspect before the emulator goes away."""
     stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     config = load_config(read_stack_file(stack_file), stack, PROJECT_ROOT)
-    with Sandbox(config, out=None, timeout_seconds=90) as sandbox:
+    lines: list[str] = []
+    with Sandbox(config, out=lines.append, timeout_seconds=90) as sandbox:
         report = sandbox.play(scenario)
         sfn = sandbox.client("stepfunctions")
         executions: dict[str, list[dict[str, Any]]] = {}
@@ -40,6 +42,7 @@ def play(stack_file: Path, scenario: Scenario, stack: str | None = None) -> dict
             "emitted": sandbox.emulator.events.emitted,
             "deliveries": sandbox.emulator.events.deliveries,
             "runs": list(sandbox.runner.runs) if sandbox.runner else [],
+            "timeline": lines,
         }
 
 
@@ -76,6 +79,16 @@ def test_the_default_demo_settles_the_saga_and_survives_replay():
         "detail",
     }
     assert started_with["detail-type"] == "OrderCreated"
+    # AND the timeline printed every execution, replays included, under the event that started it
+    under, heading = {}, ""
+    for line in result["timeline"]:
+        if found := re.search(r"  event  .*\[id (\w{8})\]", line):
+            heading = found[1]
+        elif found := re.search(r"started execution ([\w-]+/\w{8})", line):
+            under[found[1]] = heading
+    started = {d.execution_arn: d.event["id"] for d in result["deliveries"] if d.execution_arn}
+    assert len(started) > len(set(started.values()))  # replays started executions of the same events
+    assert under == {_short(arn): event_id[:8] for arn, event_id in started.items()}
 
 
 def test_the_cloud_stack_runs_on_the_looked_up_task_definitions():
