@@ -49,6 +49,8 @@ class Report:
     events: dict[str, int] = field(default_factory=dict)
     executions: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    """One per execution that did not succeed: {trigger, eventId, error, failureEventId}."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -62,6 +64,7 @@ class Report:
             "events": self.events,
             "executions": self.executions,
             "seconds": round(self.seconds, 2),
+            "failures": self.failures,
             "problems": self.problems,
         }
 
@@ -185,11 +188,7 @@ def _rule_bus(rule_arn: str) -> str:
 
 def _input_event(sfn: Any, execution_arn: str) -> dict[str, Any]:
     """The EventBridge event an execution was started with ({} if its input is not one)."""
-    try:
-        found = json.loads(sfn.describe_execution(executionArn=execution_arn).get("input") or "{}")
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
+    return _started_with(sfn.describe_execution(executionArn=execution_arn))
 
 
 def _last_line(run: TaskRun) -> str:
@@ -549,10 +548,17 @@ class Sandbox:
         report.events = self._event_counts(problems)
         sfn = self.client("stepfunctions")
         counts = dict.fromkeys(EXECUTION_STATES, 0)
+        failed: list[tuple[str, dict[str, Any]]] = []
         for machine in self.recording.of_type("aws:sfn/stateMachine:StateMachine"):
+            trigger = machine.state["arn"].rsplit(":", 1)[-1].removeprefix(naming.prefix(self.config.stack))
             for execution in _executions(sfn, machine.state["arn"]):
                 counts[execution["status"]] = counts.get(execution["status"], 0) + 1
+                if execution["status"] not in ("SUCCEEDED", "RUNNING"):
+                    failed.append((trigger, sfn.describe_execution(executionArn=execution["executionArn"])))
         report.executions = {k: v for k, v in counts.items() if v or k in ("SUCCEEDED", "FAILED")}
+        report.failures, unannounced = failures(failed, self.emulator.events.emitted)
+        problems += unannounced
+        problems += contradicting_events(self.runner.runs if self.runner else [])
         return report
 
     def _event_counts(self, problems: list[str]) -> dict[str, int]:
@@ -623,6 +629,58 @@ def replay_problems(before: Report, after: Report) -> list[str]:
         f"replaying the events changed the outcome: orders {before.orders} -> "
         f"{after.orders}, customers {before.customers} -> {after.customers}"
     ]
+
+
+def failures(
+    failed: list[tuple[str, dict[str, Any]]], emitted: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The summary's `failures` for executions that did not succeed (trigger, DescribeExecution), and
+    a problem for each that published no failure event: a detail whose `executionArn` is its ARN
+    (issue 8's contract). Without one nothing compensates, and the saga is stranded silently."""
+    announced = {e["detail"].get("executionArn"): e["id"] for e in emitted if isinstance(e.get("detail"), dict)}
+    entries, problems = [], []
+    for trigger, execution in failed:
+        arn = execution["executionArn"]
+        event = _started_with(execution)
+        entry = {
+            "trigger": trigger,
+            "eventId": event.get("id"),
+            "error": execution.get("error") or execution["status"],
+            "failureEventId": announced.get(arn),
+        }
+        entries.append(entry)
+        if entry["failureEventId"] is None:
+            problems.append(
+                f"execution {_short(arn)} of {trigger} for {event.get('detail-type', '?')} "
+                f"[id {str(entry['eventId'])[:8]}] ended {execution['status']} ({entry['error']}) "
+                "and published no failure event: nothing will compensate it"
+            )
+    return entries, problems
+
+
+def contradicting_events(runs: list[TaskRun]) -> list[str]:
+    """A service that got an event contradicting a final state it recorded says so on stderr, as a
+    JSON line with "kind": "ContradictingEvent" (and exits 0): the sandbox counts each as a problem."""
+    problems = []
+    for run in runs:
+        for line in run.stderr.splitlines():
+            try:
+                warning = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(warning, dict) and warning.get("kind") == "ContradictingEvent":
+                problems.append(
+                    f"task {run.container} ({' '.join(run.command)}) got a contradicting event: {line.strip()}"
+                )
+    return problems
+
+
+def _started_with(execution: dict[str, Any]) -> dict[str, Any]:
+    try:
+        event = json.loads(execution.get("input") or "{}")
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
 
 
 def _value(attribute: dict[str, Any]) -> Any:

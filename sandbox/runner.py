@@ -36,6 +36,8 @@ class TaskRun:
     exit_code: int | None = None
     ended: float | None = None
     output: str = ""
+    """stdout then stderr, stripped."""
+    stderr: str = ""
 
 
 @dataclass
@@ -122,12 +124,13 @@ class TaskRunner:
                 argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timeout_seconds, check=False
             )
             run.exit_code, run.output = done.returncode, (done.stdout + done.stderr).strip()
+            run.stderr = done.stderr
         except subprocess.TimeoutExpired as expired:
             if self.docker:
                 subprocess.run(["docker", "kill", name], capture_output=True, check=False)
             run.exit_code = 137
             output = expired.stderr or b""
-            run.output = output.decode(errors="replace") if isinstance(output, bytes) else output
+            run.output = run.stderr = output.decode(errors="replace") if isinstance(output, bytes) else output
         run.ended = time.monotonic()
 
     def _source(self, container: ContainerLaunch) -> Path:

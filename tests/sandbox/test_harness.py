@@ -145,10 +145,21 @@ def test_a_trigger_added_only_in_config_runs_without_code_change(extended):
 def test_a_task_that_exits_non_zero_fails_its_execution(extended):
     # GIVEN a trigger whose task exits 3
     (execution,) = extended["executions"]["event-tasks-sandboxtest-broken-audit"]
-    # THEN the execution FAILED with States.TaskFailed, as on AWS, and the summary counts it
+    # THEN the execution FAILED with States.TaskFailed, as on AWS, and the summary counts and lists it
     assert execution["status"] == "FAILED"
     assert execution["error"] == "States.TaskFailed"
-    assert extended["report"].executions["FAILED"] == 1
+    report = extended["report"]
+    assert report.executions["FAILED"] == 1
+    (failure,) = report.failures
+    order_created = json.loads(execution["input"])
+    assert (failure["trigger"], failure["eventId"], failure["error"]) == (
+        "broken-audit",
+        order_created["id"],
+        "States.TaskFailed",
+    )
+    # AND it fails the run exactly when no failure event was published for it
+    unannounced = [p for p in report.problems if "published no failure event" in p]
+    assert len(unannounced) == (failure["failureEventId"] is None)
     # AND the saga itself was not disturbed
     assert extended["report"].orders == {"o-1": "APPROVED"}
 
@@ -160,7 +171,7 @@ def test_an_event_matching_no_rule_is_counted_and_not_lost(extended):
     assert len(created) == 1
     assert [d for d in extended["deliveries"] if d.event["id"] == created[0]["id"]] == []
     assert extended["report"].events["lost"] == 0
-    assert extended["report"].problems == []
+    assert [p for p in extended["report"].problems if "published no failure event" not in p] == []
 
 
 def test_the_summary_json_and_exit_code(tmp_path):
@@ -193,7 +204,8 @@ def test_the_summary_json_and_exit_code(tmp_path):
     written = json.loads(summary.read_text())
     assert written["orders"] == {"o-1": "APPROVED"}
     assert written["customers"] == {"c-1": {"creditLimit": 100, "reserved": 5}}
-    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "problems"}
+    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "failures", "problems"}
+    assert written["failures"] == [] and written["problems"] == []
     assert written["events"]["emitted"] == 4 and written["events"]["lost"] == 0
     assert written["executions"]["SUCCEEDED"] == 2
 

@@ -6,6 +6,8 @@ Each check is a pure function (fast tests with a bad state), and one deployed sa
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,18 @@ from typing import Any
 import pytest
 
 from components.config import load_config, read_stack_file
-from sandbox.harness import Report, Sandbox, credit_problems, replay_problems, unsettled_orders
+from sandbox.harness import (
+    Report,
+    Sandbox,
+    _short,
+    contradicting_events,
+    credit_problems,
+    failures,
+    replay_problems,
+    unsettled_orders,
+)
 from sandbox.provision import PROJECT_ROOT
+from sandbox.runner import TaskRun
 from sandbox.scenario import Customer, Order, Scenario
 
 STACK = Path(__file__).parent / "stacks" / "Pulumi.judge.yaml"
@@ -155,3 +167,152 @@ def test_play_reports_a_system_that_never_became_quiet(sandbox: Sandbox, monkeyp
     # WHEN a scenario is played THEN the run fails saying so
     report = sandbox.play(Scenario())
     assert report.problems == ["the system was not quiet within 60 s (running tasks: 0)"]
+
+
+# -- failed executions and contradicting events ------------------------------------------------------
+
+ARN = "arn:aws:states:ap-southeast-1:123456789012:execution:event-tasks-judge-approve-order:"
+STARTED_WITH = {"id": "e-1234567890", "detail-type": "CreditReserved", "detail": {"orderId": "o-1"}}
+
+
+def described(name: str, status: str = "FAILED", error: str = "States.TaskFailed") -> dict[str, Any]:
+    return {"executionArn": ARN + name, "status": status, "error": error, "input": json.dumps(STARTED_WITH)}
+
+
+def failure_event(event_id: str, execution: str) -> dict[str, Any]:
+    detail = {"trigger": "approve-order", "executionArn": ARN + execution, "event": STARTED_WITH}
+    return {
+        "id": event_id,
+        "event-bus": "b",
+        "source": "event-tasks.order",
+        "detail-type": "ApproveOrderFailed",
+        "detail": detail,
+    }
+
+
+def test_a_failed_execution_that_published_its_failure_event_is_listed_but_no_problem():
+    # GIVEN a FAILED execution and the failure event that names its ARN
+    entries, problems = failures([("approve-order", described("x1"))], [failure_event("f-1", "x1")])
+    # THEN the summary lists it with the failure event's id, and the run is not failed for it
+    assert entries == [
+        {"trigger": "approve-order", "eventId": "e-1234567890", "error": "States.TaskFailed", "failureEventId": "f-1"}
+    ]
+    assert problems == []
+
+
+@pytest.mark.parametrize(("status", "error"), [("FAILED", "States.Timeout"), ("TIMED_OUT", None), ("ABORTED", None)])
+def test_an_execution_that_did_not_succeed_and_published_nothing_is_a_problem(status, error):
+    # GIVEN an execution that did not succeed, and only a failure event of ANOTHER execution
+    execution = {k: v for k, v in described("x2", status, error or "").items() if v}
+    entries, problems = failures([("approve-order", execution)], [failure_event("f-1", "x1")])
+    # THEN it is listed without a failure event, and it fails the run, named with its trigger and event
+    assert entries == [
+        {"trigger": "approve-order", "eventId": "e-1234567890", "error": error or status, "failureEventId": None}
+    ]
+    assert problems == [
+        f"execution judge-approve-order/x2 of approve-order for CreditReserved [id e-123456] ended {status} "
+        f"({error or status}) and published no failure event: nothing will compensate it"
+    ]
+
+
+def task_run(stderr: str) -> TaskRun:
+    return TaskRun(
+        "arn:task/1", "order", ["python", "-m", "order.reject"], "AWS Step Functions", 0.0, 0, 1.0, "", stderr
+    )
+
+
+def test_a_contradicting_event_warning_on_stderr_is_a_problem():
+    # GIVEN a task that logged the structured warning among other output, and one that logged other JSON
+    warning = '{"kind":"ContradictingEvent","orderId":"o-1","status":"APPROVED","event":"CreditLimitExceeded"}'
+    runs = [task_run(f"starting\n{warning}\n"), task_run('{"kind":"Info"}\nnot json {\n')]
+    # WHEN judged THEN exactly the warning is a problem, naming the task
+    assert contradicting_events(runs) == [f"task order (python -m order.reject) got a contradicting event: {warning}"]
+
+
+@pytest.fixture
+def replaced_machine(sandbox: Sandbox) -> Iterator[Any]:
+    """Swap one state machine's definition for the test; recreated afterwards (its executions go with it)."""
+    sfn = sandbox.client("stepfunctions")
+    (machine,) = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"].endswith("-approve-order")]
+    original = sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
+
+    def replace(states: dict[str, Any]) -> str:
+        definition = json.dumps({"StartAt": next(iter(states)), "States": states})
+        sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=definition)
+        started = sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"], name="judged", input=json.dumps(STARTED_WITH)
+        )["executionArn"]
+        deadline = time.monotonic() + 30
+        while sfn.describe_execution(executionArn=started)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return started
+
+    yield replace
+    sfn.delete_state_machine(stateMachineArn=machine["stateMachineArn"])
+    sfn.create_state_machine(name=original["name"], definition=original["definition"], roleArn=original["roleArn"])
+
+
+def test_report_fails_a_run_whose_failed_execution_announced_nothing(sandbox: Sandbox, replaced_machine: Any):
+    # GIVEN a state machine that fails without publishing anything
+    started = replaced_machine({"Give up": {"Type": "Fail", "Error": "Sandbox.TaskFailed", "Cause": "exit code 1"}})
+    # WHEN the run is judged
+    report = sandbox.report([])
+    # THEN the failure is in the summary without a failure event, and it is a problem
+    assert report.failures == [
+        {"trigger": "approve-order", "eventId": "e-1234567890", "error": "Sandbox.TaskFailed", "failureEventId": None}
+    ]
+    assert report.problems == [
+        f"execution {_short(started)} of approve-order for CreditReserved [id e-123456] ended FAILED "
+        "(Sandbox.TaskFailed) and published no failure event: nothing will compensate it"
+    ]
+
+
+def test_report_accepts_a_failed_execution_that_published_its_failure_event(sandbox: Sandbox, replaced_machine: Any):
+    # GIVEN a state machine that publishes a failure event naming its execution, then fails
+    bus = sandbox.container("order").environment["EVENT_BUS_NAME"]
+    publish = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::events:putEvents",
+        "Parameters": {
+            "Entries": [
+                {
+                    "EventBusName": bus,
+                    "Source": "event-tasks.order",
+                    "DetailType": "ApproveOrderFailed",
+                    "Detail": {"trigger": "approve-order", "executionArn.$": "$$.Execution.Id", "event.$": "$"},
+                }
+            ]
+        },
+        "Next": "Give up",
+    }
+    started = replaced_machine(
+        {"Publish": publish, "Give up": {"Type": "Fail", "Error": "Sandbox.TaskFailed", "Cause": "exit code 1"}}
+    )
+    # WHEN the run is judged
+    report = sandbox.report([])
+    # THEN the failure names the published event and nothing fails the run
+    (published,) = [e for e in sandbox.emulator.events.emitted if e["detail-type"] == "ApproveOrderFailed"]
+    assert published["detail"]["executionArn"] == started
+    assert report.failures == [
+        {
+            "trigger": "approve-order",
+            "eventId": "e-1234567890",
+            "error": "Sandbox.TaskFailed",
+            "failureEventId": published["id"],
+        }
+    ]
+    assert report.problems == []
+
+
+def test_report_counts_a_contradicting_event_logged_by_a_task(sandbox: Sandbox):
+    # GIVEN a task run that logged a ContradictingEvent warning
+    assert sandbox.runner is not None
+    warning = '{"kind": "ContradictingEvent", "orderId": "o-1"}'
+    sandbox.runner.runs.append(task_run(warning))
+    try:
+        # WHEN the run is judged THEN it is the one problem
+        assert sandbox.report([]).problems == [
+            f"task order (python -m order.reject) got a contradicting event: {warning}"
+        ]
+    finally:
+        sandbox.runner.runs.pop()
