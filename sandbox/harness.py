@@ -250,6 +250,8 @@ class Sandbox:
             raise
 
     def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
@@ -470,6 +472,9 @@ class Sandbox:
         machines = [m.state["arn"] for m in self.recording.of_type("aws:sfn/stateMachine:StateMachine")]
         timeline = Timeline(self.emulator, self.client("stepfunctions"), machines, self.out)
         self.runner.on_finish = timeline.task_finished
+        if scenario.faults and self.docker:
+            raise SandboxError("faults: the sandbox injects them into tasks run from source; drop --docker")
+        self.runner.faults = list(scenario.faults)
         problems: list[str] = []
         for customer in scenario.customers:
             self.run_command(

@@ -216,6 +216,20 @@ def test_the_summary_json_and_exit_code(tmp_path):
         ("orders: [{id: o-1, customerId: c-1, total: -5}]", r"orders\.0\.total: Input should be greater than 0"),
         ("cancel: [o-9]", r"cancel: \['o-9'\] are not orders of this scenario"),
         ("customer: []", r"customer: Extra inputs are not permitted"),
+        (
+            "faults: [{useCase: customer.reserve_credit, when: later}]",
+            r"faults\.0\.when: Input should be 'beforeCommit', 'afterCommit' or 'afterEmit'",
+        ),
+        ("faults: [{useCase: reserve credit, when: afterCommit}]", r"faults\.0\.useCase: String should match pattern"),
+        (
+            "orders: [{id: o-1, customerId: c-1, total: 5}]\n"
+            "faults: [{useCase: order.approve, when: afterCommit, times: twice, orders: [o-1]}]",
+            r"faults\.0\.times: Input should be 'once' or 'always'",
+        ),
+        (
+            "faults: [{useCase: order.approve, when: afterCommit, orders: [o-9]}]",
+            r"faults\.0\.orders: \['o-9'\] are not orders of this scenario",
+        ),
     ],
 )
 def test_a_bad_scenario_names_the_key(tmp_path, text, message):
