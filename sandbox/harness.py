@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from sandbox.provision import PROJECT_ROOT, ProvisioningMocks, Recording, create
 from sandbox.runner import TaskRun, TaskRunner
 from sandbox.scenario import Scenario
 
-CONTAINER_INSTANCES = 4
+CONTAINER_INSTANCES = 8  # room for ~110 tasks at once (50 concurrent orders, their saga steps and retries)
 TERMINAL_ORDER_STATES = ("APPROVED", "REJECTED", "CANCELLED")
 EXECUTION_STATES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -422,13 +423,15 @@ class Sandbox:
                 raise SandboxError(f"no task definition runs the {service!r} service's container {name!r}")
         return self._containers[service]
 
-    def run_command(self, service: str, command: list[str], timeline: Timeline) -> TaskRun:
-        """Run a use case from the command line in the service's container (like `ecs run-task`)."""
+    def run_command(self, service: str, command: list[str], timeline: Timeline | None) -> TaskRun:
+        """Run a use case from the command line in the service's container (like `ecs run-task`);
+        printed and followed by a timeline poll unless `timeline` is None (thread-safe then)."""
         assert self.runner is not None
         base = self.container(service)
         run = self.runner.run_command(ContainerLaunch(base.name, base.image, command, base.environment, True))
-        timeline.say(f"{service} $ {' '.join(command)} -> exit {run.exit_code}{_last_line(run)}")
-        timeline.poll()
+        if timeline is not None:
+            timeline.say(f"{service} $ {' '.join(command)} -> exit {run.exit_code}{_last_line(run)}")
+            timeline.poll()
         return run
 
     def wait_until_quiet(self, timeline: Timeline, deadline: float) -> bool:
@@ -490,22 +493,18 @@ class Sandbox:
                 ],
                 timeline,
             )
-        for order in scenario.orders:
-            self.run_command(
-                "order",
-                [
-                    "python",
-                    "-m",
-                    "order.place",
-                    "--order-id",
-                    order.id,
-                    "--customer-id",
-                    order.customerId,
-                    "--total",
-                    str(order.total),
-                ],
-                timeline,
-            )
+        places = [
+            ["python", "-m", "order.place", "--order-id", o.id, "--customer-id", o.customerId, "--total", str(o.total)]
+            for o in scenario.orders
+        ]
+        if scenario.concurrency == 1:
+            for command in places:
+                self.run_command("order", command, timeline)
+        else:  # each its own process, `concurrency` at a time; the timeline catches up afterwards
+            with ThreadPoolExecutor(max_workers=scenario.concurrency) as pool:
+                for run in pool.map(lambda c: self.run_command("order", c, None), places):
+                    timeline.say(f"order $ {' '.join(run.command)} -> exit {run.exit_code}{_last_line(run)}")
+            timeline.poll()
         settled = self.wait_until_quiet(timeline, deadline)
         for order_id in scenario.cancel:
             self.run_command("order", ["python", "-m", "order.cancel", "--order-id", order_id], timeline)

@@ -52,6 +52,8 @@ class Scenario(_Model):
     """Created first, with `customer.create`."""
     orders: list[Order] = []
     """Placed with `order.place` once the customers exist."""
+    concurrency: int = Field(1, ge=1, le=100)
+    """How many `order.place` processes run at once (1: one after the other, the timeline in step)."""
     cancel: list[str] = []
     """Orders to cancel with `order.cancel` once the saga has settled."""
     replayEvents: bool = False
