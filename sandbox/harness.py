@@ -641,16 +641,20 @@ def failures(
     """The summary's `failures` for executions that did not succeed (trigger, DescribeExecution), and
     a problem for each that published no failure event: a detail whose `executionArn` is its ARN
     (issue 8's contract). Without one nothing compensates, and the saga is stranded silently."""
-    announced = {e["detail"].get("executionArn"): e["id"] for e in emitted if isinstance(e.get("detail"), dict)}
+    announced = {e["detail"].get("executionArn"): e for e in emitted if isinstance(e.get("detail"), dict)}
     entries, problems = [], []
     for trigger, execution in failed:
         arn = execution["executionArn"]
         event = _started_with(execution)
+        failure_event = announced.get(arn)
+        # The task's own error as the failure event reports it; else the execution's (its Fail
+        # state's name, or its status).
+        error = (failure_event or {}).get("detail", {}).get("error")
         entry = {
             "trigger": trigger,
             "eventId": event.get("id"),
-            "error": execution.get("error") or execution["status"],
-            "failureEventId": announced.get(arn),
+            "error": error if isinstance(error, str) else execution.get("error") or execution["status"],
+            "failureEventId": failure_event["id"] if failure_event else None,
         }
         entries.append(entry)
         if entry["failureEventId"] is None:

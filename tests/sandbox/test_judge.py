@@ -179,8 +179,8 @@ def described(name: str, status: str = "FAILED", error: str = "States.TaskFailed
     return {"executionArn": ARN + name, "status": status, "error": error, "input": json.dumps(STARTED_WITH)}
 
 
-def failure_event(event_id: str, execution: str) -> dict[str, Any]:
-    detail = {"trigger": "approve-order", "executionArn": ARN + execution, "event": STARTED_WITH}
+def failure_event(event_id: str, execution: str, **detail: Any) -> dict[str, Any]:
+    detail = {"trigger": "approve-order", "executionArn": ARN + execution, "event": STARTED_WITH, **detail}
     return {
         "id": event_id,
         "event-bus": "b",
@@ -198,6 +198,15 @@ def test_a_failed_execution_that_published_its_failure_event_is_listed_but_no_pr
         {"trigger": "approve-order", "eventId": "e-1234567890", "error": "States.TaskFailed", "failureEventId": "f-1"}
     ]
     assert problems == []
+
+
+def test_a_failure_lists_the_tasks_error_as_its_failure_event_reports_it():
+    # GIVEN an execution that ended in its Fail state (its own error name) after publishing the
+    # failure event with the task's error
+    execution = described("x3", error="ApproveOrderFailed")
+    entries, _ = failures([("approve-order", execution)], [failure_event("f-3", "x3", error="States.Timeout")])
+    # THEN the summary names the task's error, not the Fail state's
+    assert [(e["error"], e["failureEventId"]) for e in entries] == [("States.Timeout", "f-3")]
 
 
 @pytest.mark.parametrize(("status", "error"), [("FAILED", "States.Timeout"), ("TIMED_OUT", None), ("ABORTED", None)])
