@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Deploy a stack of this Pulumi program into a local AWS emulator (moto) and run "
         "a scenario through its event flows: events -> rules -> state machines -> ECS "
         "tasks run as local processes. Exits 0 only if every order reached a terminal "
-        "state, the credit invariants hold and no event was lost.",
+        "state, the credit invariants hold, no event was lost, every failed execution published "
+        "its failure event and no service reported a contradicting event.",
     )
     parser.add_argument("--stack", help="stack whose Pulumi.<stack>.yaml to deploy (default: local; cloud works too)")
     parser.add_argument(
@@ -146,12 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"events:    {report.events}")
     print(f"executions: {report.executions}   ({report.seconds:.1f} s)")
+    for failure in report.failures:
+        print(
+            f"failed:    {failure['trigger']} for event {failure['eventId']}: {failure['error']}; "
+            f"failure event {failure['failureEventId'] or 'NONE'}"
+        )
     if args.summary_json:
         args.summary_json.write_text(json.dumps(report.summary(), indent=2) + "\n")
     if report.problems:
         print("\nFAILED:\n  - " + "\n  - ".join(report.problems), file=sys.stderr)
         return EXIT_CHECK_FAILED
-    print("\nOK: every order is settled, credit adds up, no event was lost.")
+    print("\nOK: every order is settled, credit adds up, no event was lost, every failure was announced.")
     return EXIT_OK
 
 

@@ -69,6 +69,7 @@ from botocore.exceptions import ClientError
 from jsonpath_ng.ext import parse as jsonpath
 from moto import mock_aws
 from moto.core.config import default_user_config
+from moto.dynamodb.models import DynamoDBBackend
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.events.models import EventsBackend, Replay, ReplayState, Rule, events_backends
 from moto.events.utils import EventTemplateParser
@@ -91,6 +92,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
     StateTaskServiceEcs,
@@ -719,7 +723,7 @@ def _scaled_wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> No
 
 
 # --------------------------------------------------------------------------------------------
-# Workaround K: replays honour their window and FilterArns
+# Workaround M: replays honour their window and FilterArns
 # --------------------------------------------------------------------------------------------
 
 
@@ -752,8 +756,8 @@ def _replay_events(self: Replay, archive: Any) -> None:
     self.end_time = dt.datetime.now(dt.UTC).timestamp()
 
 
-def _workaround_k_replay_window_and_filters(patches: _Patches) -> None:
-    """K: a replay re-sends every archived event to every rule of the bus.
+def _workaround_m_replay_window_and_filters(patches: _Patches) -> None:
+    """M: a replay re-sends every archived event to every rule of the bus.
 
     moto: ``StartReplay`` accepts ``EventStartTime``/``EventEndTime`` and
     ``Destination.FilterArns`` but ignores them: every event in the archive, whenever it happened,
@@ -766,6 +770,117 @@ def _workaround_k_replay_window_and_filters(patches: _Patches) -> None:
     stays synchronous: ``StartReplay`` returns once it is ``COMPLETED``.
     """
     patches.apply(Replay, "replay_events", _replay_events)
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround G: serializable DynamoDB transactions
+# --------------------------------------------------------------------------------------------
+
+# Every DynamoDB backend call that reads or writes items: one lock orders them, as DynamoDB orders
+# a transaction against every other read and write of its items.
+_DYNAMODB_ITEM_CALLS = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "transact_write_items",
+    "transact_get_items",
+    "batch_get_item",
+    "batch_write_item",
+)
+
+
+def _serialised(method: Callable[..., Any], lock: Any) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return call
+
+
+def _workaround_g_dynamodb_transactions(patches: _Patches) -> None:
+    """G: concurrent DynamoDB transactions corrupt each other (over-reservation, lost writes).
+
+    moto: ``transact_write_items`` deep-copies each table it touches as a rollback snapshot,
+    checks the conditions, then applies the writes one by one, with no lock. Under concurrent
+    writers (the moto server answers each request on its own thread) the copy races another
+    write (``RuntimeError: dictionary changed size during iteration``), two transactions both
+    pass a condition before either writes (15 reservations against a limit of 10), and a
+    cancelled transaction restores its snapshot over the table, erasing the writes another
+    transaction committed meanwhile (a decision that vanished).
+    AWS: TransactWriteItems is serializable with every other write and read of its items: a
+    condition is checked against the state the transaction commits on, and a cancelled one
+    changes nothing.
+    Why: the sandbox judges concurrency (50 orders for one customer must never over-reserve);
+    moto's races would fail or pass it by chance. One re-entrant lock around every item call
+    of the DynamoDB backend (a transaction calls ``put_item``/``update_item`` inside) makes
+    each call atomic: serializable, as DynamoDB is, at a throughput the sandbox never notices.
+    """
+    lock = threading.RLock()
+    for name in _DYNAMODB_ITEM_CALLS:
+        patches.apply(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name), lock))
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround K: ECS task bookkeeping under concurrency
+# --------------------------------------------------------------------------------------------
+
+_ECS_TASK_CALLS = ("run_task", "start_task", "describe_tasks", "list_tasks", "stop_task")
+
+
+def _workaround_k_ecs_tasks(patches: _Patches) -> None:
+    """K: ``describe_tasks`` crashes while another request starts a task.
+
+    moto: ``describe_tasks`` (and ``list_tasks``) iterate the backend's per-cluster task dict
+    while ``run_task`` inserts into it on another request thread: ``RuntimeError: dictionary
+    changed size during iteration``, a 500 that a ``.sync`` state reports as
+    ``ECS.AmazonECSException`` (seen under load: the execution FAILED, its task still ran).
+    AWS: DescribeTasks answers whatever else runs.
+    Why: every ``.sync`` state polls DescribeTasks while other executions start tasks; under
+    load the demo failed executions at random. One re-entrant lock around the backend's task
+    calls (``run_task`` holds it while the task runner is handed the task, which only starts
+    a thread; ``complete_task`` stops tasks through ``stop_task``).
+    """
+    lock = threading.RLock()
+    for name in _ECS_TASK_CALLS:
+        patches.apply(EC2ContainerServiceBackend, name, _serialised(getattr(EC2ContainerServiceBackend, name), lock))
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround L: a fresh task token for every attempt of a callback-capable Task state
+# --------------------------------------------------------------------------------------------
+
+_moto_task_service_eval_execution = StateTaskServiceCallback._eval_execution
+
+
+def _eval_execution_with_fresh_token(self: Any, env: Any) -> None:
+    task = env.states.context_object.context_object_data.get("Task") or {}
+    endpoint = env.callback_pool_manager.get(task.get("Token"))
+    if endpoint is not None and endpoint._notify_event.is_set():  # an earlier attempt's, used up
+        env.callback_pool_manager.add(env.states.context_object.update_task_token())
+    _moto_task_service_eval_execution(self, env)
+
+
+def _workaround_l_retry_token(patches: _Patches) -> None:
+    """L: a retried ``.sync`` task fails ``States.Timeout`` at once, however long its timeout.
+
+    moto: a Task state whose integration supports ``waitForTaskToken`` (``ecs:runTask`` does)
+    makes ONE task token and callback endpoint per state, not per attempt. Every ``.sync``
+    attempt listens on that endpoint beside its DescribeTasks polling, and ends by interrupting
+    it. So the attempt after a ``Retry`` finds the endpoint already interrupted, reads that as
+    a callback timeout and fails ``States.Timeout`` within one poll, while the ECS task it
+    started keeps running (seen: ``States.Timeout`` 3 s into a 900 s timeout after an
+    ``ECS.AmazonECSException`` retry, and the task ran twice).
+    AWS: each attempt of a Task state is a new task with a new token; ``TimeoutSeconds`` counts
+    from that attempt's start.
+    Why: the state machines retry failed tasks; without this every retry "timed out" at once
+    and a task that was going to succeed was reported as failed. A new token for an attempt
+    whose endpoint an earlier attempt used up, as AWS does.
+    """
+    patches.apply(StateTaskServiceCallback, "_eval_execution", _eval_execution_with_fresh_token)
 
 
 # --------------------------------------------------------------------------------------------
@@ -927,7 +1042,10 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             _workaround_d_error_names,
             _workaround_e_task_level_sizes,
             _workaround_f_parser_threads,
-            _workaround_k_replay_window_and_filters,
+            _workaround_g_dynamodb_transactions,
+            _workaround_k_ecs_tasks,
+            _workaround_l_retry_token,
+            _workaround_m_replay_window_and_filters,
         ):
             workaround(patches)
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)

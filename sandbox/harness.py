@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from sandbox.provision import IMAGE_TYPE, PROJECT_ROOT, ProvisioningMocks, Recor
 from sandbox.runner import TaskRun, TaskRunner
 from sandbox.scenario import Scenario
 
-CONTAINER_INSTANCES = 4
+CONTAINER_INSTANCES = 8  # room for ~110 tasks at once (50 concurrent orders, their saga steps and retries)
 TERMINAL_ORDER_STATES = ("APPROVED", "REJECTED", "CANCELLED")
 EXECUTION_STATES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -55,6 +56,8 @@ class Report:
     events: dict[str, int] = field(default_factory=dict)
     executions: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    """One per execution that did not succeed: {trigger, eventId, error, failureEventId}."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -68,13 +71,19 @@ class Report:
             "events": self.events,
             "executions": self.executions,
             "seconds": round(self.seconds, 2),
+            "failures": self.failures,
             "problems": self.problems,
         }
 
 
 class Timeline:
     """Prints what happens, as it happens, in a form a person can follow: each event, the rules it
-    started, the tasks those ran and how their executions ended."""
+    started, the tasks those ran and how their executions ended.
+
+    Every rule delivery is printed under the event it delivered (a redelivery under a new
+    heading of its own event, `again`), and every ended execution names the event that started
+    it: its delivery's, else the event id in its input (executions started by other means).
+    """
 
     def __init__(self, emulator: Emulator, sfn: Any, machines: list[str], out: Callable[[str], None] | None):
         self.emulator = emulator
@@ -83,7 +92,11 @@ class Timeline:
         self.out = out
         self.start = time.monotonic()
         self._events = 0
-        self._delivered: set[int] = set()
+        self._deliveries = 0
+        self._seen: set[str] = set()
+        self._heading: tuple[str, int] | None = None
+        self._rule_deliveries: dict[tuple[str, str], int] = {}
+        self._started_by: dict[str, dict[str, Any]] = {}
         self._finished: list[TaskRun] = []
         self._executions: dict[str, str] = {}
 
@@ -96,15 +109,30 @@ class Timeline:
 
     def poll(self) -> int:
         """Print what is new; return how many executions are still running."""
-        deliveries = self.emulator.events.deliveries
-        for event in self.emulator.events.emitted[self._events :]:
-            self._events += 1
-            self.say(
-                f"event  {event['detail-type']} on {event['event-bus']} "
-                f"{json.dumps(event['detail'], separators=(',', ':'))}  [id {event['id'][:8]}]"
+        # Deliveries first, in order, each under its event: moto delivers an event to the rules
+        # before PutEvents returns, so its emitted record can come after its deliveries.
+        emitted = self.emulator.events.emitted
+        for delivery in self.emulator.events.deliveries[self._deliveries :]:
+            self._deliveries += 1
+            event_id = delivery.event["id"]
+            pending = [e["id"] for e in emitted[self._events :]]
+            if event_id in pending:  # print the emitted events up to this one, in order
+                for event in emitted[self._events : self._events + pending.index(event_id) + 1]:
+                    self._print_event(event)
+                self._events += pending.index(event_id) + 1
+            elif event_id not in self._seen:  # delivered before its emitted record exists
+                self._print_event({**delivery.event, "event-bus": _rule_bus(delivery.rule_arn)})
+            # The n-th delivery of an event to a rule goes under the event's n-th heading.
+            times = self._rule_deliveries[(event_id, delivery.rule_arn)] = (
+                self._rule_deliveries.get((event_id, delivery.rule_arn), 0) + 1
             )
-            self._print_deliveries(deliveries, event["id"])
-        self._print_deliveries(deliveries, None)  # redeliveries of events printed before
+            if self._heading != (event_id, times):
+                self._heading = (event_id, times)
+                self.say(f"event  {delivery.event['detail-type']} [id {event_id[:8]}] again")
+            self._print_delivery(delivery)
+        for event in emitted[self._events :]:
+            self._print_event(event)
+        self._events = len(emitted)
         while self._finished:
             run = self._finished.pop(0)
             self.say(
@@ -119,28 +147,55 @@ class Timeline:
                 if self._executions.get(arn) != status:
                     self._executions[arn] = status
                     if status != "RUNNING":
-                        self.say(f"  <- execution {_short(arn)} {status}{self._why(arn, status)}")
+                        self.say(
+                            f"  <- execution {_short(arn)} {status} ({self._trigger(arn)}){self._why(arn, status)}"
+                        )
         return running
 
-    def _print_deliveries(self, deliveries: list[Any], event_id: str | None) -> None:
-        for index, delivery in enumerate(deliveries):
-            if index in self._delivered or (event_id is not None and delivery.event["id"] != event_id):
-                continue
-            self._delivered.add(index)
-            rule = delivery.rule_arn.rsplit("/", 1)[-1]
-            if delivery.execution_arn:
-                self.say(f"  -> rule {rule} started execution {_short(delivery.execution_arn)}")
-            else:
-                self.say(
-                    f"  !! rule {rule} could not start its state machine ({delivery.error}); "
-                    f"{'dead-lettered' if delivery.dlq_arn else 'DROPPED'}"
-                )
+    def _print_event(self, event: dict[str, Any]) -> None:
+        if event["id"] in self._seen:
+            return
+        self._seen.add(event["id"])
+        self._heading = (event["id"], 1)
+        self.say(
+            f"event  {event['detail-type']} on {event['event-bus']} "
+            f"{json.dumps(event['detail'], separators=(',', ':'))}  [id {event['id'][:8]}]"
+        )
+
+    def _print_delivery(self, delivery: Any) -> None:
+        rule = delivery.rule_arn.rsplit("/", 1)[-1]
+        if delivery.execution_arn:
+            self._started_by[delivery.execution_arn] = delivery.event
+            self.say(f"  -> rule {rule} started execution {_short(delivery.execution_arn)}")
+        else:
+            self.say(
+                f"  !! rule {rule} could not start its state machine ({delivery.error}); "
+                f"{'dead-lettered' if delivery.dlq_arn else 'DROPPED'}"
+            )
+
+    def _trigger(self, arn: str) -> str:
+        """The event that started an execution, as `<detail-type> [id <8>]`."""
+        event = self._started_by.get(arn)
+        if event is None:
+            event = _input_event(self.sfn, arn)
+        return f"{event.get('detail-type', '?')} [id {str(event.get('id', '?'))[:8]}]"
 
     def _why(self, arn: str, status: str) -> str:
         if status == "SUCCEEDED":
             return ""
         found = self.sfn.describe_execution(executionArn=arn)
         return f": {found.get('error', '')} {found.get('cause', '')[:160]}".rstrip()
+
+
+def _rule_bus(rule_arn: str) -> str:
+    """`arn:aws:events:<region>:<account>:rule/<bus>/<rule>` (`rule/<rule>` on the default bus)."""
+    parts = rule_arn.split(":", 5)[-1].split("/")
+    return parts[1] if len(parts) == 3 else "default"
+
+
+def _input_event(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    """The EventBridge event an execution was started with ({} if its input is not one)."""
+    return _started_with(sfn.describe_execution(executionArn=execution_arn))
 
 
 def _last_line(run: TaskRun) -> str:
@@ -209,6 +264,8 @@ class Sandbox:
             raise
 
     def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
@@ -390,13 +447,15 @@ class Sandbox:
                 raise SandboxError(f"no task definition runs the {service!r} service's container {name!r}")
         return self._containers[service]
 
-    def run_command(self, service: str, command: list[str], timeline: Timeline) -> TaskRun:
-        """Run a use case from the command line in the service's container (like `ecs run-task`)."""
+    def run_command(self, service: str, command: list[str], timeline: Timeline | None) -> TaskRun:
+        """Run a use case from the command line in the service's container (like `ecs run-task`);
+        printed and followed by a timeline poll unless `timeline` is None (thread-safe then)."""
         assert self.runner is not None
         base = self.container(service)
         run = self.runner.run_command(ContainerLaunch(base.name, base.image, command, base.environment, True))
-        timeline.say(f"{service} $ {' '.join(command)} -> exit {run.exit_code}{_last_line(run)}")
-        timeline.poll()
+        if timeline is not None:
+            timeline.say(f"{service} $ {' '.join(command)} -> exit {run.exit_code}{_last_line(run)}")
+            timeline.poll()
         return run
 
     def wait_until_quiet(self, timeline: Timeline, deadline: float) -> bool:
@@ -470,6 +529,9 @@ class Sandbox:
         machines = [m.state["arn"] for m in self.recording.of_type("aws:sfn/stateMachine:StateMachine")]
         timeline = Timeline(self.emulator, self.client("stepfunctions"), machines, self.out)
         self.runner.on_finish = timeline.task_finished
+        if scenario.faults and self.docker:
+            raise SandboxError("faults: the sandbox injects them into tasks run from source; drop --docker")
+        self.runner.faults = list(scenario.faults)
         problems: list[str] = []
         for customer in scenario.customers:
             self.run_command(
@@ -485,22 +547,18 @@ class Sandbox:
                 ],
                 timeline,
             )
-        for order in scenario.orders:
-            self.run_command(
-                "order",
-                [
-                    "python",
-                    "-m",
-                    "order.place",
-                    "--order-id",
-                    order.id,
-                    "--customer-id",
-                    order.customerId,
-                    "--total",
-                    str(order.total),
-                ],
-                timeline,
-            )
+        places = [
+            ["python", "-m", "order.place", "--order-id", o.id, "--customer-id", o.customerId, "--total", str(o.total)]
+            for o in scenario.orders
+        ]
+        if scenario.concurrency == 1:
+            for command in places:
+                self.run_command("order", command, timeline)
+        else:  # each its own process, `concurrency` at a time; the timeline catches up afterwards
+            with ThreadPoolExecutor(max_workers=scenario.concurrency) as pool:
+                for run in pool.map(lambda c: self.run_command("order", c, None), places):
+                    timeline.say(f"order $ {' '.join(run.command)} -> exit {run.exit_code}{_last_line(run)}")
+            timeline.poll()
         # Each phase waits for the one before to settle: after a timeout the later phases and the
         # invariants would judge a half-finished run, so the timeout is the one problem reported.
         phase = "the placed orders to settle"
@@ -522,11 +580,8 @@ class Sandbox:
             self.replay(self.emulator.events.emitted, timeline)
             settled = self.wait_until_quiet(timeline, deadline)
             after = self.report([])
-            if settled and (after.orders, after.customers) != (before.orders, before.customers):
-                problems.append(
-                    f"replaying the events changed the outcome: orders {before.orders} -> "
-                    f"{after.orders}, customers {before.customers} -> {after.customers}"
-                )
+            if settled:
+                problems += replay_problems(before, after)
         if settled:
             report = self.report(problems)
         else:
@@ -561,29 +616,22 @@ class Sandbox:
             k: {"creditLimit": int(c["creditLimit"]), "reserved": int(c["reserved"])}
             for k, c in sorted(customers.items())
         }
-        for order_id, status in report.orders.items():
-            if status not in TERMINAL_ORDER_STATES:
-                problems.append(f"order {order_id} ended {status}, not one of {', '.join(TERMINAL_ORDER_STATES)}")
-        for customer_id, credit in report.customers.items():
-            approved = sum(
-                int(o["total"]) for o in orders.values() if o["customerId"] == customer_id and o["status"] == "APPROVED"
-            )
-            if credit["reserved"] > credit["creditLimit"]:
-                problems.append(
-                    f"customer {customer_id} has {credit['reserved']} reserved, over its limit {credit['creditLimit']}"
-                )
-            if credit["reserved"] != approved:
-                problems.append(
-                    f"customer {customer_id} has {credit['reserved']} reserved but its approved, "
-                    f"uncancelled orders total {approved}"
-                )
+        problems += unsettled_orders(report.orders)
+        problems += credit_problems(report.customers, list(orders.values()))
         report.events = self._event_counts(problems)
         sfn = self.client("stepfunctions")
         counts = dict.fromkeys(EXECUTION_STATES, 0)
+        failed: list[tuple[str, dict[str, Any]]] = []
         for machine in self.recording.of_type("aws:sfn/stateMachine:StateMachine"):
+            trigger = machine.state["arn"].rsplit(":", 1)[-1].removeprefix(naming.prefix(self.config.stack))
             for execution in _executions(sfn, machine.state["arn"]):
                 counts[execution["status"]] = counts.get(execution["status"], 0) + 1
+                if execution["status"] not in ("SUCCEEDED", "RUNNING"):
+                    failed.append((trigger, sfn.describe_execution(executionArn=execution["executionArn"])))
         report.executions = {k: v for k, v in counts.items() if v or k in ("SUCCEEDED", "FAILED")}
+        report.failures, unannounced = failures(failed, self.emulator.events.emitted)
+        problems += unannounced
+        problems += contradicting_events(self.runner.runs if self.runner else [])
         return report
 
     def _event_counts(self, problems: list[str]) -> dict[str, int]:
@@ -619,6 +667,101 @@ class Sandbox:
             "lost": lost,
             "unmatched": unmatched,
         }
+
+
+# -- the judge's checks, as pure functions so each can be shown to fire ---------------------------
+
+
+def unsettled_orders(orders: dict[str, str]) -> list[str]:
+    """Every order must end in a terminal state: a PENDING one is a saga that stopped half way."""
+    return [
+        f"order {order_id} ended {status}, not one of {', '.join(TERMINAL_ORDER_STATES)}"
+        for order_id, status in orders.items()
+        if status not in TERMINAL_ORDER_STATES
+    ]
+
+
+def credit_problems(customers: dict[str, dict[str, int]], orders: list[dict[str, Any]]) -> list[str]:
+    """A customer's reserved credit never exceeds its limit and equals its approved, uncancelled orders."""
+    problems = []
+    for customer_id, credit in customers.items():
+        approved = sum(int(o["total"]) for o in orders if o["customerId"] == customer_id and o["status"] == "APPROVED")
+        if credit["reserved"] > credit["creditLimit"]:
+            problems.append(
+                f"customer {customer_id} has {credit['reserved']} reserved, over its limit {credit['creditLimit']}"
+            )
+        if credit["reserved"] != approved:
+            problems.append(
+                f"customer {customer_id} has {credit['reserved']} reserved but its approved, "
+                f"uncancelled orders total {approved}"
+            )
+    return problems
+
+
+def replay_problems(before: Report, after: Report) -> list[str]:
+    """Delivering every event again (same ids) must change no order and no customer."""
+    if (after.orders, after.customers) == (before.orders, before.customers):
+        return []
+    return [
+        f"replaying the events changed the outcome: orders {before.orders} -> "
+        f"{after.orders}, customers {before.customers} -> {after.customers}"
+    ]
+
+
+def failures(
+    failed: list[tuple[str, dict[str, Any]]], emitted: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The summary's `failures` for executions that did not succeed (trigger, DescribeExecution), and
+    a problem for each that published no failure event: a detail whose `executionArn` is its ARN
+    (issue 8's contract). Without one nothing compensates, and the saga is stranded silently."""
+    announced = {e["detail"].get("executionArn"): e for e in emitted if isinstance(e.get("detail"), dict)}
+    entries, problems = [], []
+    for trigger, execution in failed:
+        arn = execution["executionArn"]
+        event = _started_with(execution)
+        failure_event = announced.get(arn)
+        # The task's own error as the failure event reports it; else the execution's (its Fail
+        # state's name, or its status).
+        error = (failure_event or {}).get("detail", {}).get("error")
+        entry = {
+            "trigger": trigger,
+            "eventId": event.get("id"),
+            "error": error if isinstance(error, str) else execution.get("error") or execution["status"],
+            "failureEventId": failure_event["id"] if failure_event else None,
+        }
+        entries.append(entry)
+        if entry["failureEventId"] is None:
+            problems.append(
+                f"execution {_short(arn)} of {trigger} for {event.get('detail-type', '?')} "
+                f"[id {str(entry['eventId'])[:8]}] ended {execution['status']} ({entry['error']}) "
+                "and published no failure event: nothing will compensate it"
+            )
+    return entries, problems
+
+
+def contradicting_events(runs: list[TaskRun]) -> list[str]:
+    """A service that got an event contradicting a final state it recorded says so on stderr, as a
+    JSON line with "kind": "ContradictingEvent" (and exits 0): the sandbox counts each as a problem."""
+    problems = []
+    for run in runs:
+        for line in run.stderr.splitlines():
+            try:
+                warning = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(warning, dict) and warning.get("kind") == "ContradictingEvent":
+                problems.append(
+                    f"task {run.container} ({' '.join(run.command)}) got a contradicting event: {line.strip()}"
+                )
+    return problems
+
+
+def _started_with(execution: dict[str, Any]) -> dict[str, Any]:
+    try:
+        event = json.loads(execution.get("input") or "{}")
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
 
 
 def _value(attribute: dict[str, Any]) -> Any:

@@ -1,7 +1,5 @@
 """Each component alone under Pulumi mocks: its children, their wiring and its exposed outputs."""
 
-import json
-
 import pulumi
 
 from components.failure_path import FailurePath

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from components.config import load_config, read_stack_file
-from sandbox.harness import Sandbox, run
+from sandbox.harness import Sandbox, _short, run
 from sandbox.provision import PROJECT_ROOT
 from sandbox.scenario import DEFAULT_SCENARIO, Customer, Order, Scenario, ScenarioError, load_scenario
 
@@ -25,7 +26,8 @@ def play(stack_file: Path, scenario: Scenario, stack: str | None = None) -> dict
     """Play `scenario` and keep what the tests inspect before the emulator goes away."""
     stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     config = load_config(read_stack_file(stack_file), stack, PROJECT_ROOT)
-    with Sandbox(config, out=None, timeout_seconds=90) as sandbox:
+    lines: list[str] = []
+    with Sandbox(config, out=lines.append, timeout_seconds=90) as sandbox:
         report = sandbox.play(scenario)
         sfn = sandbox.client("stepfunctions")
         executions: dict[str, list[dict[str, Any]]] = {}
@@ -42,6 +44,7 @@ def play(stack_file: Path, scenario: Scenario, stack: str | None = None) -> dict
             "emitted": sandbox.emulator.events.emitted,
             "deliveries": sandbox.emulator.events.deliveries,
             "runs": list(sandbox.runner.runs) if sandbox.runner else [],
+            "timeline": lines,
         }
 
 
@@ -83,6 +86,16 @@ def test_the_default_demo_settles_the_saga_and_survives_replay():
         "detail",
     }
     assert started_with["detail-type"] == "OrderCreated"
+    # AND the timeline printed every execution, replays included, under the event that started it
+    under, heading = {}, ""
+    for line in result["timeline"]:
+        if found := re.search(r"  event  .*\[id (\w{8})\]", line):
+            heading = found[1]
+        elif found := re.search(r"started execution ([\w-]+/\w{8})", line):
+            under[found[1]] = heading
+    started = {d.execution_arn: d.event["id"] for d in result["deliveries"] if d.execution_arn}
+    assert len(started) > len(set(started.values()))  # replays started executions of the same events
+    assert under == {_short(arn): event_id[:8] for arn, event_id in started.items()}
 
 
 def test_the_cloud_stack_runs_on_the_looked_up_task_definitions():
@@ -161,10 +174,20 @@ def test_a_task_that_exits_non_zero_fails_its_execution(extended):
     assert execution["status"] == "FAILED"
     assert execution["error"] == "BrokenAuditFailed"
     assert execution["cause"].startswith("States.TaskFailed after 3 attempts: exit codes [3]: ")
-    assert extended["report"].executions["FAILED"] == 1
+    report = extended["report"]
+    assert report.executions["FAILED"] == 1
     # AND its failure event is on the order bus
-    (failure,) = [e for e in extended["emitted"] if e["detail-type"] == "BrokenAuditFailed"]
-    assert (failure["event-bus"], failure["detail"]["attempts"]) == ("event-tasks-sandboxtest-order", 3)
+    (published,) = [e for e in extended["emitted"] if e["detail-type"] == "BrokenAuditFailed"]
+    assert (published["event-bus"], published["detail"]["attempts"]) == ("event-tasks-sandboxtest-order", 3)
+    # AND the summary lists the failure with the task's error and that event, and the run is not failed
+    (failure,) = report.failures
+    assert failure == {
+        "trigger": "broken-audit",
+        "eventId": json.loads(execution["input"])["id"],
+        "error": "States.TaskFailed",
+        "failureEventId": published["id"],
+    }
+    assert not [p for p in report.problems if "published no failure event" in p]
     # AND the saga itself was not disturbed
     assert extended["report"].orders == {"o-1": "APPROVED"}
 
@@ -176,7 +199,7 @@ def test_an_event_matching_no_rule_is_counted_and_not_lost(extended):
     assert len(created) == 1
     assert [d for d in extended["deliveries"] if d.event["id"] == created[0]["id"]] == []
     assert extended["report"].events["lost"] == 0
-    assert extended["report"].problems == []
+    assert [p for p in extended["report"].problems if "published no failure event" not in p] == []
 
 
 def test_the_summary_json_and_exit_code(tmp_path):
@@ -209,7 +232,8 @@ def test_the_summary_json_and_exit_code(tmp_path):
     written = json.loads(summary.read_text())
     assert written["orders"] == {"o-1": "APPROVED"}
     assert written["customers"] == {"c-1": {"creditLimit": 100, "reserved": 5}}
-    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "problems"}
+    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "failures", "problems"}
+    assert written["failures"] == [] and written["problems"] == []
     assert written["events"]["emitted"] == 4 and written["events"]["lost"] == 0
     assert written["executions"]["SUCCEEDED"] == 3  # reserve-credit, approve-order, confirm-credit
 
@@ -220,6 +244,20 @@ def test_the_summary_json_and_exit_code(tmp_path):
         ("orders: [{id: o-1, customerId: c-1, total: -5}]", r"orders\.0\.total: Input should be greater than 0"),
         ("cancel: [o-9]", r"cancel: \['o-9'\] are not orders of this scenario"),
         ("customer: []", r"customer: Extra inputs are not permitted"),
+        (
+            "faults: [{useCase: customer.reserve_credit, when: later}]",
+            r"faults\.0\.when: Input should be 'beforeCommit', 'afterCommit' or 'afterEmit'",
+        ),
+        ("faults: [{useCase: reserve credit, when: afterCommit}]", r"faults\.0\.useCase: String should match pattern"),
+        (
+            "orders: [{id: o-1, customerId: c-1, total: 5}]\n"
+            "faults: [{useCase: order.approve, when: afterCommit, times: twice, orders: [o-1]}]",
+            r"faults\.0\.times: Input should be 'once' or 'always'",
+        ),
+        (
+            "faults: [{useCase: order.approve, when: afterCommit, orders: [o-9]}]",
+            r"faults\.0\.orders: \['o-9'\] are not orders of this scenario",
+        ),
     ],
 )
 def test_a_bad_scenario_names_the_key(tmp_path, text, message):
