@@ -11,7 +11,7 @@ Requires a docker daemon on the machine running `pulumi up`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -51,8 +51,6 @@ class ServiceImageArgs:
     """Platform to build for; must match the container instances' architecture."""
     keep_images: int = 10
     """Images kept in the repository; older ones expire."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for the repository."""
 
 
 class ServiceImage(pulumi.ComponentResource):
@@ -80,7 +78,6 @@ class ServiceImage(pulumi.ComponentResource):
             image_tag_mutability="MUTABLE",
             # `pulumi destroy` of a developer stack must not stop at a repository holding images.
             force_delete=True,
-            tags=args.tags,
             opts=child,
         )
         aws.ecr.LifecyclePolicy(

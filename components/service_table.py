@@ -8,7 +8,7 @@ Only the owning service's task role is granted access to it (`ServiceTask`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -26,8 +26,6 @@ class ServiceTableArgs:
     """Physical name of the table (the service's TABLE_NAME)."""
     kms_key_arn: str | None = None
     """Customer-managed KMS key to encrypt the table with; None: the AWS-managed key (aws/dynamodb)."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for the table."""
 
 
 class ServiceTable(pulumi.ComponentResource):
@@ -57,7 +55,6 @@ class ServiceTable(pulumi.ComponentResource):
             ),
             # A developer stack must be deletable with `pulumi destroy`.
             deletion_protection_enabled=False,
-            tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.arn = table.arn
