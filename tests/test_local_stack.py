@@ -345,7 +345,9 @@ def test_each_service_owns_a_table_with_the_key_schema_the_services_use(local):
             "deletionProtectionEnabled": False,
         }
         # AND its tags come from the stack's provider (default tags), not from its own inputs
-        assert table.provider.startswith("urn:pulumi:local::event-tasks::pulumi:pulumi:Stack$pulumi:providers:aws::aws::")
+        assert table.provider.startswith(
+            "urn:pulumi:local::event-tasks::pulumi:pulumi:Stack$pulumi:providers:aws::aws::"
+        )
 
 
 def test_each_task_definition_runs_the_built_image_with_its_resources_and_logs(local):

@@ -115,7 +115,9 @@ def test_capacity_provider_definition_uses_the_strategy_and_the_seed_placement()
     # GIVEN a target on the local cluster's EC2 capacity provider
     target = TaskTarget(CLUSTER, TASK_DEF, "order", [], CapacityProviderLaunch("event-tasks-local-cp"))
     # WHEN rendered
-    parameters = render_definition(target, ["python", "-m", "order.approve"], 900, trigger="approve-order")["States"]["RunTask"]["Parameters"]
+    parameters = render_definition(target, ["python", "-m", "order.approve"], 900, trigger="approve-order")["States"][
+        "RunTask"
+    ]["Parameters"]
     # THEN the strategy replaces LaunchType (they are mutually exclusive) and placement is the seed's
     assert parameters == {
         "Cluster": CLUSTER,
