@@ -53,9 +53,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
     opts = pulumi.ResourceOptions(providers=[provider])
 
     buses = {
-        service: ServiceBus(
-            service, ServiceBusArgs(bus_name=naming.bus_name(stack, service), service=service), opts
-        )
+        service: ServiceBus(service, ServiceBusArgs(bus_name=naming.bus_name(stack, service), service=service), opts)
         for service in sorted(config.services)
     }
     outputs: dict[str, Any] = {
