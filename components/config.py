@@ -75,7 +75,11 @@ TAG_CHARACTERS = re.compile(r"^[\w .:/=+\-@]*$")
 MAX_TAGS = 50
 # The tags every resource gets from the program itself (components/stack.py).
 RESERVED_TAG_KEYS = ("project", "stack", "environment")
-MAX_USER_TAGS = MAX_TAGS - len(RESERVED_TAG_KEYS)
+# The most tags a resource gets beside the configured ones: a task gets the stack's three by
+# PropagateTags plus its trigger and event id; the auto scaling group the three plus
+# AmazonECSManaged; instances the three plus Name. Over 50, RunTask (or the group) would fail.
+PROGRAM_TAGS_MAX = len(RESERVED_TAG_KEYS) + 2
+MAX_USER_TAGS = MAX_TAGS - PROGRAM_TAGS_MAX
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
@@ -370,8 +374,9 @@ class StackConfig(_Model):
         problems = []
         if len(values) > MAX_USER_TAGS:
             problems.append(
-                f"has {len(values)} tags; AWS allows {MAX_TAGS} per resource and the stack sets "
-                f"{len(RESERVED_TAG_KEYS)}: keep at most {MAX_USER_TAGS}"
+                f"has {len(values)} tags; AWS allows {MAX_TAGS} per resource and the stack adds up to "
+                f"{PROGRAM_TAGS_MAX} (project, stack, environment; a task's trigger and event id): "
+                f"keep at most {MAX_USER_TAGS}"
             )
         for key, value in values.items():
             if len(value) > TAG_VALUE_MAX or not TAG_CHARACTERS.match(value):
