@@ -575,7 +575,7 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
 
-    for limit, physical_name in naming.stack_names(config.stack):
+    for limit, physical_name in naming.stack_names(config.stack, local=not cloud):
         if len(physical_name) > limit.limit:
             allowed = len(config.stack) - (len(physical_name) - limit.limit)
             problems.append(
@@ -664,9 +664,14 @@ def _name_problems(
     for limit, physical_name in physical:
         if len(physical_name) > limit.limit:
             allowed = len(name) - (len(physical_name) - limit.limit)
+            fix = (
+                f"use a {what} name of at most {allowed} characters"
+                if allowed > 0
+                else f"the stack name leaves no room for any {what} name: use a shorter stack name"
+            )
             problems.append(
                 f"{key}: the {limit.what} {physical_name!r} would be {len(physical_name)} characters "
-                f"(limit {limit.limit}) in stack {stack!r}; use a {what} name of at most {allowed} characters"
+                f"(limit {limit.limit}) in stack {stack!r}; {fix}"
             )
     return problems
 

@@ -173,16 +173,18 @@ def service_names(stack: str, service: str) -> list[tuple[NameLimit, str]]:
     ]
 
 
-def stack_names(stack: str) -> list[tuple[NameLimit, str]]:
-    """Every length-limited physical name the stack itself produces (once per stack)."""
-    return [
-        (CLUSTER, cluster_name(stack)),
-        (CAPACITY_PROVIDER, capacity_provider_name(stack)),
-        (IAM_ROLE, instance_role_name(stack)),
-        (INSTANCE_PROFILE, instance_profile_name(stack)),
-        (SECURITY_GROUP, instances_name(stack)),
-        (LAUNCH_TEMPLATE, instances_name(stack)),
-        (AUTO_SCALING_GROUP, instances_name(stack)),
-        (TOPIC, alerts_topic_name(stack)),
-        (DASHBOARD, dashboard_name(stack)),
-    ]
+def stack_names(stack: str, *, local: bool) -> list[tuple[NameLimit, str]]:
+    """Every length-limited physical name the stack itself produces (once per stack); `local`: with
+    the cluster and its capacity, which only the local environment creates."""
+    names = [(TOPIC, alerts_topic_name(stack)), (DASHBOARD, dashboard_name(stack))]
+    if local:
+        names += [
+            (CLUSTER, cluster_name(stack)),
+            (CAPACITY_PROVIDER, capacity_provider_name(stack)),
+            (IAM_ROLE, instance_role_name(stack)),
+            (INSTANCE_PROFILE, instance_profile_name(stack)),
+            (SECURITY_GROUP, instances_name(stack)),
+            (LAUNCH_TEMPLATE, instances_name(stack)),
+            (AUTO_SCALING_GROUP, instances_name(stack)),
+        ]
+    return names

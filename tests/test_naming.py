@@ -143,7 +143,7 @@ def a_trigger() -> dict:
 
 def test_the_names_module_holds_the_aws_limits_of_what_is_now_named():
     # THEN the limits the validator applies are the ones AWS documents for each kind
-    assert {limit.what: limit.limit for limit, _ in naming.stack_names("s")} == {
+    assert {limit.what: limit.limit for limit, _ in naming.stack_names("s", local=True)} == {
         "ECS cluster name": 255,
         "ECS capacity provider name": 255,
         "IAM role name": 64,
@@ -197,7 +197,7 @@ def test_a_service_name_is_bounded_by_its_execution_role(length, refused):
 
 
 def test_a_stack_name_too_long_for_the_instance_role_is_refused_naming_the_stack():
-    # GIVEN a stack name of 44 characters: event-tasks-<stack>-instance would be 65
+    # GIVEN a local stack named with 44 characters: event-tasks-<stack>-instance would be 65
     stack = "s" * 44
     # WHEN loaded THEN refused naming the stack, the name and the fix
     with pytest.raises(
@@ -205,7 +205,22 @@ def test_a_stack_name_too_long_for_the_instance_role_is_refused_naming_the_stack
         match=rf"stack '{stack}': the IAM role name 'event-tasks-{stack}-instance' would be 65 characters "
         r"\(limit 64\); use a stack name of at most 43 characters \(`pulumi stack rename`\)",
     ):
+        load_config(stack_config("local"), stack, ROOT)
+
+
+def test_a_cloud_stack_is_not_bounded_by_the_local_instance_role():
+    # GIVEN a cloud stack (no instances) named with 44 characters
+    stack = "s" * 44
+    # WHEN loaded THEN whatever else is refused, no local-only name is
+    with pytest.raises(ConfigError) as refused:
         load_config(stack_config("cloud"), stack, ROOT)
+    assert [p for p in refused.value.problems if p.startswith("stack ") or "instance" in p] == []
+    # AND a service the stack name leaves no room for is told so, not given a negative length
+    assert any(
+        p.startswith("event-tasks:services.customer:")
+        and p.endswith("the stack name leaves no room for any service name: use a shorter stack name")
+        for p in refused.value.problems
+    )
 
 
 def test_a_too_long_name_fails_before_anything_is_registered(deploy, mocks):
