@@ -325,8 +325,9 @@ def _workaround_a_ecs_casing(patches: _Patches) -> None:
     ``Tags`` (the task loses its trigger and event id tags).
     AWS: Step Functions accepts ``CapacityProviderStrategy`` (CDK's ``EcsRunTask`` renders it for
     capacity providers) and every other RunTask member, ``Tags`` included, maps PascalCase
-    parameters onto the API's members and returns the DescribeTasks task in PascalCase (``Containers[].ExitCode``, ``LastStatus``,
-    ``StoppedReason``, ``TaskArn``...), timestamps in epoch milliseconds.
+    parameters onto the API's members and returns the DescribeTasks task in PascalCase
+    (``Containers[].ExitCode``, ``LastStatus``, ``StoppedReason``, ``TaskArn``...), timestamps in
+    epoch milliseconds.
     Why: restore LocalStack's conversion, which uses the botocore operation shapes and the base
     class's own ``_to_boto_request`` / ``_from_boto_response`` helpers. Only on the ECS
     integration: the others stay as moto ships them (``events:putEvents`` works as shipped).
