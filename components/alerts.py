@@ -55,8 +55,6 @@ class StackAlertsArgs:
     """One dashboard row each, in this order."""
     emails: list[str] = field(default_factory=list)
     """Addresses to subscribe (each must confirm by mail before it receives anything)."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource that takes them."""
 
 
 def key_policy(partition: Any, account_id: Any, alarm_arn_pattern: Any) -> dict[str, Any]:
@@ -195,14 +193,12 @@ class StackAlerts(pulumi.ComponentResource):
             description=f"Encrypts the alerts topic {args.topic_name}",
             enable_key_rotation=True,
             policy=pulumi.Output.json_dumps(key_policy(ctx.partition, ctx.account_id, alarm_arns)),
-            tags=args.tags,
             opts=child,
         )
         topic = aws.sns.Topic(
             f"{name}-topic",
             name=args.topic_name,
             kms_master_key_id=key.arn,
-            tags=args.tags,
             opts=child,
         )
         aws.sns.TopicPolicy(

@@ -35,6 +35,7 @@ TOP_LEVEL_KEYS = (
     "alerts",
     "protect",
     "archiveDays",
+    "tags",
 )
 # Config keys of the pinned pulumi-aws provider (pulumi_aws/config/vars.py; a test keeps them equal).
 AWS_PROVIDER_KEYS = (
@@ -113,6 +114,20 @@ ARM64_INSTANCE_TYPE = re.compile(r"^(a1|[a-z]+\d+[a-z]*g[a-z]*)\.")
 # SQS queue names (the dead-letter queues) are the narrowest charset every physical name shares.
 STACK_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 LOCAL_RESOURCE_NAME = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
+
+# AWS tag limits (the Tagging API, EC2 included): keys 1-128, values 0-256 characters of letters,
+# digits, spaces and _ . : / = + - @; `aws:` is reserved for AWS; at most 50 tags per resource.
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+TAG_CHARACTERS = re.compile(r"^[\w .:/=+\-@]*$")
+MAX_TAGS = 50
+# The tags every resource gets from the program itself (components/stack.py).
+RESERVED_TAG_KEYS = ("project", "stack", "environment")
+# The most tags a resource gets beside the configured ones: a task gets the stack's three by
+# PropagateTags plus its trigger and event id; the auto scaling group the three plus
+# AmazonECSManaged; instances the three plus Name. Over 50, RunTask (or the group) would fail.
+PROGRAM_TAGS_MAX = len(RESERVED_TAG_KEYS) + 2
+MAX_USER_TAGS = MAX_TAGS - PROGRAM_TAGS_MAX
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
@@ -515,6 +530,40 @@ class StackConfig(_Model):
 
     alerts: AlertSettings = AlertSettings()
     """Subscriptions of the stack's alerts topic (alarms always exist; the topic may have none)."""
+    tags: dict[str, str] = {}
+    """Tags for every taggable resource, beside `project`, `stack` and `environment`."""
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, values: dict[str, str]) -> dict[str, str]:
+        problems = []
+        if len(values) > MAX_USER_TAGS:
+            problems.append(
+                f"has {len(values)} tags; AWS allows {MAX_TAGS} per resource and the stack adds up to "
+                f"{PROGRAM_TAGS_MAX} (project, stack, environment; a task's trigger and event id): "
+                f"keep at most {MAX_USER_TAGS}"
+            )
+        for key, value in values.items():
+            if len(value) > TAG_VALUE_MAX or not TAG_CHARACTERS.match(value):
+                problems.append(
+                    f"{key}: value {value!r} is not a tag value (0-{TAG_VALUE_MAX} letters, digits, "
+                    "spaces and _ . : / = + - @)"
+                )
+            if not 1 <= len(key) <= TAG_KEY_MAX or not TAG_CHARACTERS.match(key):
+                problems.append(
+                    f"{key!r} is not a tag key (1-{TAG_KEY_MAX} letters, digits, spaces and _ . : / = + - @)"
+                )
+            elif key.lower().startswith("aws:"):
+                problems.append(f"{key}: the aws: prefix is reserved for AWS; rename the tag")
+            elif key in RESERVED_TAG_KEYS:
+                problems.append(f"{key}: set by the stack itself ({', '.join(RESERVED_TAG_KEYS)}); rename the tag")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return values
+
+    def stack_tags(self) -> dict[str, str]:
+        """Every tag of the stack's resources: the configured ones and project, stack, environment."""
+        return {**self.tags, "project": naming.PROJECT, "stack": self.stack, "environment": self.environment}
 
     def failure_detail_type(self, trigger: str) -> str:
         """detail-type of `trigger`'s failure event: its override, or `<Trigger in PascalCase>Failed`."""
@@ -893,6 +942,14 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
 
+    for limit, physical_name in naming.stack_names(config.stack, local=not cloud):
+        if len(physical_name) > limit.limit:
+            allowed = len(config.stack) - (len(physical_name) - limit.limit)
+            problems.append(
+                f"stack {config.stack!r}: the {limit.what} {physical_name!r} would be {len(physical_name)} "
+                f"characters (limit {limit.limit}); use a stack name of at most {allowed} characters "
+                "(`pulumi stack rename`)"
+            )
     for name in services:
         problems += _name_problems(
             f"{ns}:services.{name}",
@@ -1027,18 +1084,15 @@ def _name_problems(
     for limit, physical_name in physical:
         if len(physical_name) > limit.limit:
             allowed = len(name) - (len(physical_name) - limit.limit)
+            fix = (
+                f"use a {what} name of at most {allowed} characters"
+                if allowed > 0
+                else f"the stack name leaves no room for any {what} name: use a shorter stack name"
+            )
             problems.append(
                 f"{key}: the {limit.what} {physical_name!r} would be {len(physical_name)} characters "
-                f"(limit {limit.limit}) in stack {stack!r}; use a {what} name of at most {allowed} characters"
+                f"(limit {limit.limit}) in stack {stack!r}; {fix}"
             )
-    # IAM role names are auto-named from logical names `<name>-<suffix>-role` plus 8 random chars.
-    longest_role = f"{name}-run-task-role" if what == "trigger" else f"{name}-execution-role"
-    if len(longest_role) + naming.AUTONAME_SUFFIX > naming.IAM_ROLE_NAME_MAX:
-        allowed = naming.IAM_ROLE_NAME_MAX - naming.AUTONAME_SUFFIX - len(longest_role) + len(name)
-        problems.append(
-            f"{key}: IAM role names derived from {name!r} would exceed {naming.IAM_ROLE_NAME_MAX} "
-            f"characters; use a {what} name of at most {allowed} characters"
-        )
     return problems
 
 

@@ -97,9 +97,13 @@ def build_local(
     buses: dict[str, ServiceBus],
     tags: dict[str, str],
     project_root: Path,
+    opts: pulumi.ResourceOptions | None = None,
 ) -> tuple[dict[str, TaskTarget], dict[str, Any], dict[str, pulumi.Output[str]]]:
     """Register the local environment; returns a run target per service, the extra outputs and
     each service's task role (the one its bus policy admits).
+
+    `opts` (the stack's provider) goes to every component; `tags` (the stack's tags) only to the
+    cluster, for the auto scaling group and its instances, which default tags do not reach.
 
     `project_root` is where the image paths in config point (already checked by `load_config`);
     build paths are handed to docker relative to it, see `image_build_paths`.
@@ -118,8 +122,8 @@ def build_local(
         LocalNetworkArgs(
             availability_zones=zones,
             name_prefix=prefix,
-            tags=tags,
         ),
+        opts,
     )
     cluster = Ec2Cluster(
         "cluster",
@@ -127,6 +131,9 @@ def build_local(
             aws=ctx,
             cluster_name=naming.cluster_name(stack),
             capacity_provider_name=naming.capacity_provider_name(stack),
+            instance_role_name=naming.instance_role_name(stack),
+            instance_profile_name=naming.instance_profile_name(stack),
+            instances_name=naming.instances_name(stack),
             vpc_id=network.vpc_id,
             subnet_ids=network.public_subnet_ids,
             image_id=aws.ssm.get_parameter_output(name=ECS_AMI_PARAMETER).insecure_value,
@@ -136,6 +143,7 @@ def build_local(
             container_insights=local.containerInsights,
             tags=tags,
         ),
+        opts,
     )
     launch = CapacityProviderLaunch(capacity_provider=cluster.capacity_provider_name)
 
@@ -151,10 +159,10 @@ def build_local(
             ServiceTableArgs(
                 table_name=naming.table_name(stack, config.data_name(service)),
                 kms_key_arn=config.kmsKeyArn,
-                tags=tags,
                 protect=config.protected,
                 former_names=former,
             ),
+            opts,
         )
         context, dockerfile = image_build_paths(config.image_path(service))
         image = ServiceImage(
@@ -164,10 +172,10 @@ def build_local(
                 context=context,
                 dockerfile=dockerfile,
                 platform=PLATFORM,
-                tags=tags,
                 protect=config.protected,
                 former_names=former,
             ),
+            opts,
         )
         container = config.container_name(service)
         emits = read_emits(project_root / config.image_path(service))
@@ -188,12 +196,14 @@ def build_local(
                 emitted_detail_types=emits.detail_types if emits else None,
                 table_key_arn=config.kmsKeyArn,
                 log_group_name=naming.service_log_group_name(stack, service),
+                task_role_name=naming.task_role_name(stack, service),
+                execution_role_name=naming.execution_role_name(stack, service),
                 log_retention_days=config.logRetentionDays,
                 cpu=settings.cpu or DEFAULT_CPU,
                 memory=settings.memory or DEFAULT_MEMORY,
                 enable_execute_command=settings.enableExecuteCommand,
-                tags=tags,
             ),
+            opts,
         )
         targets[service] = TaskTarget(
             cluster_arn=cluster.arn,
@@ -208,6 +218,18 @@ def build_local(
         services[service] = {
             "repositoryUrl": image.repository_url,
             "tableName": table.name,
+            "tableArn": table.arn,
             "taskDefinitionArn": task.task_definition_arn,
+            "taskRoleArn": task.task_role_arn,
+            "executionRoleArn": task.execution_role_arn,
         }
-    return targets, {"clusterArn": cluster.arn, "services": services}, task_roles
+    outputs = {
+        "vpcId": network.vpc_id,
+        "subnetIds": network.public_subnet_ids,
+        "securityGroupId": cluster.security_group_id,
+        "clusterArn": cluster.arn,
+        "clusterName": cluster.name,
+        "capacityProviderName": cluster.capacity_provider_name,
+        "services": services,
+    }
+    return targets, outputs, task_roles

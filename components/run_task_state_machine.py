@@ -12,7 +12,7 @@ Pulumi; the component only serialises them with `Output.json_dumps` and register
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -33,6 +33,11 @@ EVENT_ENVIRONMENT = (
     ("eventDetailType", "$.detail-type"),
     ("eventSource", "$.source"),
 )
+
+# Task tags of every task a trigger starts, beside the task definition's own (its stack's default
+# tags, copied by PropagateTags): which trigger ran it, for which event.
+TRIGGER_TAG = "event-tasks:trigger"
+EVENT_ID_TAG = "event-tasks:event-id"
 
 # Retried: the task never started, so no business logic ran twice. Not retried: States.TaskFailed
 # (the container ran and exited non-zero; re-running it would repeat its side effects).
@@ -105,6 +110,8 @@ class RunTaskStateMachineArgs:
     """Physical name of the state machine."""
     log_group_name: str
     """Name of the execution log group (under /aws/vendedlogs/states/)."""
+    role_name: str
+    """Physical name of the execution role (and of its inline policy)."""
     target: TaskTarget
     """The task to run."""
     command: list[str]
@@ -118,12 +125,14 @@ class RunTaskStateMachineArgs:
     """Fail the task state (Step Functions then stops the task) after this long."""
     log_retention_days: int = 14
     """Retention of the execution log group."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource."""
 
 
-def render_definition(target: TaskTarget, command: list[str], timeout_seconds: int) -> dict[str, Any]:
-    """The Amazon States Language of a workflow that runs `target` with `command` and waits for it."""
+def render_definition(target: TaskTarget, command: list[str], timeout_seconds: int, *, trigger: str) -> dict[str, Any]:
+    """The Amazon States Language of a workflow that runs `target` with `command` and waits for it.
+
+    The task is tagged with its task definition's tags (the stack's default tags), the `trigger`
+    that ran it and the id of the event it runs for, so its cost and its logs can be traced back.
+    """
     container_override: dict[str, Any] = {
         "Name": target.container_name,
         "Command": list(command),
@@ -140,8 +149,9 @@ def render_definition(target: TaskTarget, command: list[str], timeout_seconds: i
         "TaskDefinition": target.task_definition_arn,
         **_render_launch(target.launch),
         "Overrides": overrides,
-        # Cost allocation and ownership: the task carries its task definition's tags.
+        # Cost allocation and ownership: the task carries its task definition's tags, and its own.
         "PropagateTags": "TASK_DEFINITION",
+        "Tags": [{"Key": TRIGGER_TAG, "Value": trigger}, {"Key": EVENT_ID_TAG, "Value.$": "$.id"}],
     }
     if target.enable_execute_command:
         parameters["EnableExecuteCommand"] = True
@@ -234,7 +244,9 @@ def run_task_statements(
             "Resource": "*",
         },
         {
-            # PropagateTags tags the task at RunTask: tag-on-create needs TagResource on it.
+            # RunTask with Tags or PropagateTags tags the task as it creates it, which ECS authorizes
+            # as ecs:TagResource; the condition admits it only at creation by RunTask (ECS docs,
+            # "Grant permission to tag resources on creation").
             "Sid": "TagTheTasksItStarts",
             "Effect": "Allow",
             "Action": "ecs:TagResource",
@@ -309,6 +321,8 @@ class RunTaskStateMachine(pulumi.ComponentResource):
     """Name of the state machine."""
     role_arn: pulumi.Output[str]
     """ARN of the state machine's execution role."""
+    log_group_name: pulumi.Output[str]
+    """Name of the execution log group."""
 
     def __init__(self, name: str, args: RunTaskStateMachineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("event-tasks:index:RunTaskStateMachine", name, None, opts)
@@ -347,17 +361,16 @@ class RunTaskStateMachine(pulumi.ComponentResource):
         )
         role, policy = role_with_policy(
             name,
+            role_name=args.role_name,
             description=f"Step Functions {args.state_machine_name}: run its ECS task",
             trust=trust_policy("states.amazonaws.com", ctx.account_id, state_machine_arn),
             statements=statements,
-            tags=args.tags,
             parent=self,
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=args.log_group_name,
             retention_in_days=args.log_retention_days,
-            tags=args.tags,
             opts=child,
         )
         state_machine = aws.sfn.StateMachine(
@@ -366,7 +379,10 @@ class RunTaskStateMachine(pulumi.ComponentResource):
             type="STANDARD",  # Express workflows cannot wait on .sync
             role_arn=role.arn,
             definition=pulumi.Output.json_dumps(
-                with_failure_path(render_definition(target, args.command, args.timeout_seconds), args.failure)
+                with_failure_path(
+                    render_definition(target, args.command, args.timeout_seconds, trigger=args.failure.trigger),
+                    args.failure,
+                )
             ),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 level="ERROR",
@@ -374,11 +390,13 @@ class RunTaskStateMachine(pulumi.ComponentResource):
                 log_destination=log_group.arn.apply(lambda arn: f"{arn}:*"),
             ),
             tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
-            tags=args.tags,
             # The role's policy must exist before Step Functions validates the definition.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         self.arn = state_machine.arn
         self.name = state_machine.name
         self.role_arn = role.arn
-        self.register_outputs({"arn": self.arn, "name": self.name, "role_arn": self.role_arn})
+        self.log_group_name = log_group.name
+        self.register_outputs(
+            {"arn": self.arn, "name": self.name, "role_arn": self.role_arn, "log_group_name": self.log_group_name}
+        )

@@ -14,7 +14,7 @@ aliased to its former names. `pulumi preview` builds nothing (`build_on_preview=
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -60,8 +60,6 @@ class ServiceImageArgs:
     """Platform to build for; must match the container instances' architecture."""
     keep_images: int = 10
     """Images kept in the repository; older ones expire."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for the repository."""
     protect: bool = False
     """Protect the repository (`pulumi destroy` and replacements stop at it); it is retained on delete anyway."""
     former_names: tuple[str, ...] = ()
@@ -99,7 +97,6 @@ class ServiceImage(pulumi.ComponentResource):
             # Pulumi retains the repository (`stateful`); whoever deletes it by hand, after `pulumi
             # state delete`, must not be stopped by the images it holds.
             force_delete=True,
-            tags=args.tags,
             opts=pulumi.ResourceOptions.merge(stateful(args.protect), child("repository")),
         )
         aws.ecr.LifecyclePolicy(

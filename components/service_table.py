@@ -9,7 +9,7 @@ when Pulumi would delete it, protected on request, and aliased to its former nam
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -29,8 +29,6 @@ class ServiceTableArgs:
     """Physical name of the table (the service's TABLE_NAME)."""
     kms_key_arn: str | None = None
     """Customer-managed KMS key to encrypt the table with; None: the AWS-managed key (aws/dynamodb)."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for the table."""
     protect: bool = False
     """Protect the table (`pulumi destroy` and replacements stop at it); it is retained on delete anyway."""
     former_names: tuple[str, ...] = ()
@@ -67,7 +65,6 @@ class ServiceTable(pulumi.ComponentResource):
             ),
             # A developer stack must be deletable with `pulumi destroy`.
             deletion_protection_enabled=False,
-            tags=args.tags,
             opts=pulumi.ResourceOptions.merge(
                 stateful(args.protect),
                 pulumi.ResourceOptions(parent=self, aliases=renamed(f"{name}-table", name, args.former_names)),

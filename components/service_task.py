@@ -12,7 +12,7 @@ The container definition and both policies are rendered by pure functions, check
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -72,6 +72,10 @@ class ServiceTaskArgs:
     """The `source` the service's events carry (the task role may put no other)."""
     log_group_name: str
     """Name of the container's log group."""
+    task_role_name: str
+    """Physical name of the task role."""
+    execution_role_name: str
+    """Physical name of the execution role."""
     log_retention_days: int = 14
     """Retention of the log group."""
     cpu: int = 128
@@ -80,8 +84,6 @@ class ServiceTaskArgs:
     """Task memory in MiB (a hard limit)."""
     enable_execute_command: bool = False
     """Let the task role open ECS Exec sessions (SSM messages channels)."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource."""
     emitted_detail_types: tuple[str, ...] | None = None
     """The detail-types the service declares it emits (the task role may put no other); None: the
     service declares none, and only the source is enforced."""
@@ -225,8 +227,8 @@ def execution_role_statements(repository_arn: Any, log_streams_arn: Any) -> list
 class ServiceTask(pulumi.ComponentResource):
     """One service's task definition with least-privilege task and execution roles.
 
-    Name it after the service: its roles are `<name>-task-role` and `<name>-execution-role`, the
-    names config.py's IAM length check assumes.
+    Its roles' physical names come from the caller (components/naming.py): their lengths are
+    checked by config.py before anything is registered.
     """
 
     task_definition_arn: pulumi.Output[str]
@@ -251,11 +253,11 @@ class ServiceTask(pulumi.ComponentResource):
             f"{name}-logs",
             name=args.log_group_name,
             retention_in_days=args.log_retention_days,
-            tags=args.tags,
             opts=child,
         )
         task_role, task_policy = role_with_policy(
             f"{name}-task",
+            role_name=args.task_role_name,
             description=f"ECS task {args.family}: emit to its own bus, use its own table",
             trust=trust,
             statements=task_role_statements(
@@ -266,17 +268,16 @@ class ServiceTask(pulumi.ComponentResource):
                 execute_command=args.enable_execute_command,
             )
             + table_key_statements(args.table_key_arn, pulumi.Output.format("dynamodb.{0}.amazonaws.com", ctx.region)),
-            tags=args.tags,
             parent=self,
         )
         execution_role, execution_policy = role_with_policy(
             f"{name}-execution",
+            role_name=args.execution_role_name,
             description=f"ECS task {args.family}: pull its image, write its logs",
             trust=trust,
             statements=execution_role_statements(
                 args.repository_arn, pulumi.Output.concat(log_group.arn, ":log-stream:*")
             ),
-            tags=args.tags,
             parent=self,
         )
         task_definition = aws.ecs.TaskDefinition(
@@ -299,7 +300,6 @@ class ServiceTask(pulumi.ComponentResource):
                     stream_prefix=name,
                 )
             ),
-            tags=args.tags,
             # A task may start as soon as the revision exists: its roles' policies come first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[task_policy, execution_policy]),
         )

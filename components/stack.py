@@ -2,12 +2,18 @@
 that runs the target service's task and three alarms, and per stack an alerts topic and a dashboard.
 The environment decides where tasks run: `cloud` looks up existing infrastructure, `local` builds it
 from source (components/local.py).
+
+Every resource is created through one explicit AWS provider whose default tags are the stack's tags
+(`event-tasks:tags` plus project, stack and environment); each component hands it to its children.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import pulumi
+import pulumi_aws as aws
 
 from components import naming
 from components.alerts import StackAlerts, StackAlertsArgs, WatchedTrigger
@@ -27,22 +33,29 @@ from components.trigger_alarms import TriggerAlarms, TriggerAlarmsArgs
 def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]:
     """Register every resource of the stack; returns the stack outputs."""
     stack = config.stack
-    tags = {"project": naming.PROJECT, "stack": stack, "environment": config.environment}
+    tags = config.stack_tags()
     # Lookups first: a task that could never run fails the program before anything is registered.
     if config.environment == "cloud":
-        targets, task_roles = cloud_targets(config)
+        targets, task_roles, service_outputs = cloud_targets(config)
     else:
         # Imported here: the cloud stack never loads the EC2/ECR/awsx SDK modules it does not use.
         from components.local import build_local, check_capacity
 
         check_capacity(config)
-        targets, task_roles = None, {}
+        targets, task_roles, service_outputs = None, {}, {}
     ctx = AwsContext.lookup()
+    provider = aws.Provider(
+        "aws",
+        # An explicit provider reads no `aws:` stack config: the region is handed over here;
+        # credentials come from the environment as for the default provider.
+        region=config.region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+    )
+    # Components pass the provider on to their children (parent=self).
+    opts = pulumi.ResourceOptions(providers=[provider])
 
     buses = {
-        service: ServiceBus(
-            service, ServiceBusArgs(bus_name=naming.bus_name(stack, service), service=service, tags=tags)
-        )
+        service: ServiceBus(service, ServiceBusArgs(bus_name=naming.bus_name(stack, service), service=service), opts)
         for service in sorted(config.services)
     }
     outputs: dict[str, Any] = {
@@ -58,12 +71,17 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                     bus_arn=bus.arn,
                     retention_days=config.archiveDays,
                 ),
+                opts,
             ).arn
             for service, bus in buses.items()
         }
     if targets is None:
-        targets, local_outputs, task_roles = build_local(config, ctx, buses, tags, Path(project_root))
+        targets, local_outputs, task_roles = build_local(config, ctx, buses, tags, Path(project_root), opts)
         outputs.update(local_outputs)
+    else:
+        outputs["services"] = service_outputs
+    for service, bus in buses.items():
+        outputs.setdefault("services", {}).setdefault(service, {}).update({"busName": bus.name, "busArn": bus.arn})
 
     triggers: dict[str, Any] = {}
     machines: dict[str, RunTaskStateMachine] = {}
@@ -75,6 +93,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 aws=ctx,
                 state_machine_name=naming.state_machine_name(stack, name),
                 log_group_name=naming.state_machine_log_group_name(stack, name),
+                role_name=naming.state_machine_role_name(stack, name),
                 target=targets[trigger.service],
                 command=list(trigger.command),
                 failure=FailurePath(
@@ -87,8 +106,8 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 failure_bus_arn=buses[trigger.service].arn,
                 timeout_seconds=trigger.timeoutSeconds,
                 log_retention_days=config.logRetentionDays,
-                tags=tags,
             ),
+            opts,
         )
         machines[name] = state_machine
         if trigger.schedule is not None:
@@ -103,13 +122,17 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                     state_machine_arn=state_machine.arn,
                     maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
                     maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
-                    tags=tags,
+                    role_name=naming.events_role_name(stack, name),
                 ),
+                opts,
             )
             triggers[name] = {
                 "schedule": schedule.name,
                 "scheduleArn": schedule.arn,
+                "schedulerRoleArn": schedule.role_arn,
                 "stateMachineArn": state_machine.arn,
+                "stateMachineRoleArn": state_machine.role_arn,
+                "logGroupName": state_machine.log_group_name,
                 "deadLetterQueueUrl": schedule.dead_letter_queue_url,
             }
             watched.append(
@@ -131,6 +154,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 bus_name=buses[trigger.bus].name,
                 rule_name=naming.rule_name(stack, name),
                 dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+                role_name=naming.events_role_name(stack, name),
                 detail_types=list(trigger.detailTypes),
                 source=naming.event_source(trigger.bus),
                 detail_filter=trigger.filter,
@@ -138,13 +162,17 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
                 maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
                 kms_key_arn=config.kmsKeyArn,
-                tags=tags,
             ),
+            opts,
         )
         triggers[name] = {
             "rule": rule.name,
             "ruleArn": rule.arn,
+            "eventsRoleArn": rule.role_arn,
             "stateMachineArn": state_machine.arn,
+            "stateMachineRoleArn": state_machine.role_arn,
+            "logGroupName": state_machine.log_group_name,
+            "deadLetterQueueArn": rule.dead_letter_queue_arn,
             "deadLetterQueueUrl": rule.dead_letter_queue_url,
         }
         watched.append(
@@ -166,8 +194,8 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
             dashboard_name=naming.dashboard_name(stack),
             triggers=watched,
             emails=list(config.alerts.email),
-            tags=tags,
         ),
+        opts,
     )
     for watch in watched:
         name = watch.trigger
@@ -181,14 +209,14 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 timed_out_alarm_name=naming.alarm_name(stack, name, "timed-out"),
                 dead_letters_alarm_name=naming.alarm_name(stack, name, "dead-letters"),
                 topic_arn=alerts.topic_arn,
-                tags=tags,
             ),
+            opts,
         )
         triggers[name]["alarmNames"] = alarms.alarm_names
         triggers[name]["alarmArns"] = alarms.alarm_arns
     outputs["triggers"] = triggers
     # Last: a bus's policy names the roles that publish on it, the state machines' among them.
-    bus_policies(config, ctx, buses, task_roles, {name: m.role_arn for name, m in machines.items()})
+    bus_policies(config, ctx, buses, task_roles, {name: m.role_arn for name, m in machines.items()}, opts)
     outputs["alertsTopicArn"] = alerts.topic_arn
     outputs["dashboardName"] = alerts.dashboard_name
     return outputs

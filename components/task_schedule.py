@@ -17,7 +17,7 @@ retried or redriven is the same event), `detail-type` `Scheduled`, `source` `eve
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -54,8 +54,8 @@ class TaskScheduleArgs:
     """Stop retrying a tick older than this."""
     maximum_retry_attempts: int = 10
     """Retries before the tick is dead-lettered."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for the resources that take tags (a schedule itself takes none)."""
+    role_name: str = ""
+    """Physical name of the role the Scheduler assumes to start the state machine."""
 
 
 def scheduled_event(
@@ -119,21 +119,20 @@ class TaskSchedule(pulumi.ComponentResource):
         super().__init__("event-tasks:index:TaskSchedule", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ctx = args.aws
-        group = aws.scheduler.ScheduleGroup(f"{name}-group", name=args.schedule_name, tags=args.tags, opts=child)
+        group = aws.scheduler.ScheduleGroup(f"{name}-group", name=args.schedule_name, opts=child)
         queue = aws.sqs.Queue(
             f"{name}-dlq",
             name=args.dead_letter_queue_name,
             sqs_managed_sse_enabled=True,
             message_retention_seconds=DLQ_RETENTION_SECONDS,
-            tags=args.tags,
             opts=child,
         )
         role, role_policy = role_with_policy(
             name,
+            role_name=args.role_name,
             description=f"EventBridge Scheduler {args.schedule_name}: start its state machine",
             trust=trust_policy("scheduler.amazonaws.com", ctx.account_id, group.arn),
             statements=scheduler_statements(args.state_machine_arn, queue.arn),
-            tags=args.tags,
             parent=self,
         )
         queue_policy = aws.sqs.QueuePolicy(

@@ -8,7 +8,7 @@ EventBridge could not deliver after its retry policy, so no event is silently lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -32,6 +32,8 @@ class TaskTriggerRuleArgs:
     """Physical name of the rule."""
     dead_letter_queue_name: str
     """Physical name of the dead-letter queue."""
+    role_name: str
+    """Physical name of the role EventBridge assumes (and of its inline policy)."""
     detail_types: list[str]
     """detail-type values that match."""
     source: str
@@ -48,8 +50,6 @@ class TaskTriggerRuleArgs:
     kms_key_arn: str | None = None
     """Customer-managed KMS key of the dead-letter queue; None: SQS-managed encryption. Its key
     policy must let events.amazonaws.com use it, or EventBridge cannot dead-letter anything."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource."""
 
 
 def event_pattern(detail_types: list[str], source: str, detail_filter: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -109,6 +109,8 @@ class TaskTriggerRule(pulumi.ComponentResource):
     """ARN of the role EventBridge assumes to start the state machine."""
     dead_letter_queue_url: pulumi.Output[str]
     """URL of the dead-letter queue, to inspect and redrive undelivered events."""
+    dead_letter_queue_arn: pulumi.Output[str]
+    """ARN of the dead-letter queue (for another stack's alarms or grants)."""
 
     def __init__(self, name: str, args: TaskTriggerRuleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("event-tasks:index:TaskTriggerRule", name, None, opts)
@@ -120,7 +122,6 @@ class TaskTriggerRule(pulumi.ComponentResource):
             event_bus_name=args.bus_name,
             description=f"Start {args.rule_name} on {', '.join(args.detail_types)}",
             event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types, args.source, args.detail_filter)),
-            tags=args.tags,
             opts=child,
         )
         queue = aws.sqs.Queue(
@@ -129,7 +130,6 @@ class TaskTriggerRule(pulumi.ComponentResource):
             # The two encryption modes are exclusive: SSE-SQS unless a customer-managed key is given.
             **queue_encryption(args.kms_key_arn),
             message_retention_seconds=DLQ_RETENTION_SECONDS,
-            tags=args.tags,
             opts=child,
         )
         queue_policy = aws.sqs.QueuePolicy(
@@ -140,10 +140,10 @@ class TaskTriggerRule(pulumi.ComponentResource):
         )
         role, role_policy = role_with_policy(
             name,
+            role_name=args.role_name,
             description=f"EventBridge rule {args.rule_name}: start its state machine",
             trust=trust_policy("events.amazonaws.com", args.aws.account_id, rule.arn),
             statements=start_execution_statements(args.state_machine_arn),
-            tags=args.tags,
             parent=self,
         )
         aws.cloudwatch.EventTarget(
@@ -165,11 +165,13 @@ class TaskTriggerRule(pulumi.ComponentResource):
         self.name = rule.name
         self.role_arn = role.arn
         self.dead_letter_queue_url = queue.url
+        self.dead_letter_queue_arn = queue.arn
         self.register_outputs(
             {
                 "arn": self.arn,
                 "name": self.name,
                 "role_arn": self.role_arn,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
+                "dead_letter_queue_arn": self.dead_letter_queue_arn,
             }
         )

@@ -33,7 +33,7 @@ Sharp edges of moto that are NOT patched here (the harness must handle them):
 * EC2 launch type / ASG capacity providers need a registered container instance; each one offers
   4096 CPU / 7482 MiB, freed only when the task stops (``complete_task`` frees it).
 * The ASL interpreter silently drops RunTask parameters outside its list (workaround A adds
-  ``CapacityProviderStrategy``); AWS would reject an unsupported field when the state machine
+  ``CapacityProviderStrategy`` and ``Tags``); AWS would reject an unsupported field when the state machine
   is created.
 * ``start_execution`` without ``name`` collides on the second call: always pass a name.
 * ``ec2.describe_images()`` costs ~1.7 s: avoid it in fixtures.
@@ -286,7 +286,7 @@ def _epoch_millis(value: Any) -> Any:
 
 def _ecs_supported_parameters(self: Any) -> set[str] | None:
     supported = _moto_ecs_supported_parameters(self)
-    return supported | {"CapacityProviderStrategy"} if supported is not None else None
+    return supported | {"CapacityProviderStrategy", "Tags"} if supported is not None else None
 
 
 def _ecs_normalise_parameters(
@@ -327,11 +327,13 @@ def _workaround_a_ecs_casing(patches: _Patches) -> None:
     and ``_normalise_response`` as no-ops, so ``Parameters`` like ``Cluster``/``TaskDefinition``
     reach botocore unconverted and every ``ecs:runTask`` state fails ``States.Runtime`` with
     cause ``'Cluster'``. It also silently drops parameters missing from its list, among them
-    ``CapacityProviderStrategy`` (the task then lands wherever the cluster's default puts it).
+    ``CapacityProviderStrategy`` (the task then lands wherever the cluster's default puts it) and
+    ``Tags`` (the task loses its trigger and event id tags).
     AWS: Step Functions accepts ``CapacityProviderStrategy`` (CDK's ``EcsRunTask`` renders it for
-    capacity providers), maps PascalCase parameters onto the API's members and returns the
-    DescribeTasks task in PascalCase (``Containers[].ExitCode``, ``LastStatus``,
-    ``StoppedReason``, ``TaskArn``...), timestamps in epoch milliseconds.
+    capacity providers) and every other RunTask member, ``Tags`` included, maps PascalCase
+    parameters onto the API's members and returns the DescribeTasks task in PascalCase
+    (``Containers[].ExitCode``, ``LastStatus``, ``StoppedReason``, ``TaskArn``...), timestamps in
+    epoch milliseconds.
     Why: restore LocalStack's conversion, which uses the botocore operation shapes and the base
     class's own ``_to_boto_request`` / ``_from_boto_response`` helpers. Only on the ECS
     integration: the others stay as moto ships them (``events:putEvents`` works as shipped).

@@ -8,7 +8,9 @@ emulator too. There is no second description of the system: what `pulumi up` wou
 the sandbox runs.
 
 Resource types that play no part in the event flow (launch templates, auto scaling groups, …) are
-recorded but not created; `Recording.recorded_only` lists them.
+recorded but not created; `Recording.recorded_only` lists them. The program's explicit AWS provider
+(`pulumi:providers:aws`, which carries the default tags) is recorded too, but it is no resource of
+the emulator and is not listed: the emulator applies no default tags.
 """
 
 from __future__ import annotations
@@ -56,7 +58,13 @@ class Recording:
 
     @property
     def recorded_only(self) -> list[str]:
-        return sorted({r.typ for r in self.resources if not r.created and ":index:" not in r.typ})
+        return sorted(
+            {
+                r.typ
+                for r in self.resources
+                if not r.created and ":index:" not in r.typ and not r.typ.startswith("pulumi:providers:")
+            }
+        )
 
 
 Handler = Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]

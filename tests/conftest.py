@@ -57,6 +57,8 @@ class Registered:
     inputs: dict[str, Any]
     state: dict[str, Any]
     custom: bool
+    provider: str = ""
+    """The explicit provider reference (`<urn>::<id>`) it was registered with; "" for the default."""
 
     def json(self, key: str) -> Any:
         """Parse a JSON-string input such as a policy or a state machine definition."""
@@ -101,7 +103,7 @@ class Mocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         name = inputs.get("name") or f"{args.name}-{len(self.resources):07x}"
         state = {**inputs, **self._state(args.typ, name, inputs)}
-        self.resources.append(Registered(args.typ, args.name, inputs, state, bool(args.custom)))
+        self.resources.append(Registered(args.typ, args.name, inputs, state, bool(args.custom), args.provider or ""))
         return state.get("id", f"{name}-id"), state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:

@@ -30,9 +30,9 @@ def test_a_strategy_replaces_the_launch_type_and_keeps_the_network():
         platform_version="1.4.0",
     )
     # WHEN rendered
-    parameters = render_definition(TaskTarget(CLUSTER, TASK_DEF, "customer", [], launch), ["true"], 60)["States"][
-        "RunTask"
-    ]["Parameters"]
+    parameters = render_definition(TaskTarget(CLUSTER, TASK_DEF, "customer", [], launch), ["true"], 60, trigger="t")[
+        "States"
+    ]["RunTask"]["Parameters"]
     # THEN the strategy is there, LaunchType is not (they are mutually exclusive), awsvpc stays
     assert parameters == {
         "Cluster": CLUSTER,
@@ -59,6 +59,7 @@ def test_a_strategy_replaces_the_launch_type_and_keeps_the_network():
             ]
         },
         "PropagateTags": "TASK_DEFINITION",
+        "Tags": [{"Key": "event-tasks:trigger", "Value": "t"}, {"Key": "event-tasks:event-id", "Value.$": "$.id"}],
     }
 
 

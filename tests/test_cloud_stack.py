@@ -80,6 +80,8 @@ def test_cloud_creates_only_wiring(cloud):
         "aws:cloudwatch/dashboard:Dashboard": 1,
     }
     assert counts == {
+        # the one explicit provider every resource is created through (its default tags)
+        "pulumi:providers:aws": 1,
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
         "aws:cloudwatch/eventArchive:EventArchive": 2,
@@ -164,6 +166,9 @@ def test_outputs_name_every_bus_and_trigger(cloud):
         "event-tasks-cloud-expire-reservations",
         "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-expire-reservations",
         "deadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/event-tasks-cloud-expire-reservations-dlq",
+        "schedulerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-expire-reservations-events",
+        "stateMachineRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-expire-reservations-states",
+        "logGroupName": "/aws/vendedlogs/states/event-tasks-cloud-expire-reservations",
         # A scheduled trigger is watched like any other: failed, timed-out, dead letters.
         "alarmNames": {
             "failed": "event-tasks-cloud-expire-reservations-failed",
@@ -178,7 +183,11 @@ def test_outputs_name_every_bus_and_trigger(cloud):
     assert cloud.outputs["triggers"]["reject-order"] == {
         "rule": "event-tasks-cloud-reject-order",
         "ruleArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/event-tasks-cloud-customer/event-tasks-cloud-reject-order",
+        "eventsRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-reject-order-events",
         "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-reject-order",
+        "stateMachineRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-reject-order-states",
+        "logGroupName": "/aws/vendedlogs/states/event-tasks-cloud-reject-order",
+        "deadLetterQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:event-tasks-cloud-reject-order-dlq",
         "deadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/event-tasks-cloud-reject-order-dlq",
         "alarmNames": {
             "failed": "event-tasks-cloud-reject-order-failed",
@@ -191,6 +200,16 @@ def test_outputs_name_every_bus_and_trigger(cloud):
             "deadLetters": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-dead-letters",
         },
     }
+    # AND per service its bus and the looked-up task definition with its two roles
+    order = task_definition_answer(TASK_DEFS["order"])
+    assert cloud.outputs["services"]["order"] == {
+        "busName": "event-tasks-cloud-order",
+        "busArn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/event-tasks-cloud-order",
+        "taskDefinitionArn": TASK_DEFS["order"],
+        "taskRoleArn": order["taskRoleArn"],
+        "executionRoleArn": order["executionRoleArn"],
+    }
+    assert set(cloud.outputs["services"]) == {"order", "customer"}
     # AND the stack's alerts topic and dashboard
     assert cloud.outputs["alertsTopicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:event-tasks-cloud-alerts"
     assert cloud.outputs["dashboardName"] == "event-tasks-cloud"

@@ -47,6 +47,7 @@ def rule_args(**overrides):
             "bus_name": "et-test-order",
             "rule_name": "et-test-reserve",
             "dead_letter_queue_name": "et-test-reserve-dlq",
+            "role_name": "et-test-reserve-events",
             "detail_types": ["OrderCreated"],
             "source": "event-tasks.order",
             "state_machine_arn": MACHINE_ARN,
@@ -130,6 +131,7 @@ def machine_args(**overrides):
             "aws": CTX,
             "state_machine_name": "et-test-reserve",
             "log_group_name": "/aws/vendedlogs/states/et-test-reserve",
+            "role_name": "et-test-reserve-states",
             "target": target,
             "command": ["python", "-m", "customer.reserve_credit"],
             "failure": FailurePath(
@@ -272,6 +274,8 @@ def test_service_task_alone(mocks, evaluate):
         table_arn="arn:aws:dynamodb:ap-southeast-1:123456789012:table/et-order",
         event_source="event-tasks.order",
         log_group_name="/ecs/et-order",
+        task_role_name="et-order-task",
+        execution_role_name="et-order-execution",
     )
     outputs = evaluate(
         lambda: {
@@ -281,9 +285,13 @@ def test_service_task_alone(mocks, evaluate):
         }
     )
     # THEN the task definition runs with the two roles it exposes, named after the component
+    # (logical names) and as the caller asked (physical names)
     (definition,) = children(mocks, "aws:ecs/taskDefinition:TaskDefinition")
-    roles = {r.name: r.state["arn"] for r in children(mocks, "aws:iam/role:Role")}
-    assert roles == {"order-task-role": outputs["task"], "order-execution-role": outputs["exec"]}
+    roles = {r.name: (r.inputs["name"], r.state["arn"]) for r in children(mocks, "aws:iam/role:Role")}
+    assert roles == {
+        "order-task-role": ("et-order-task", outputs["task"]),
+        "order-execution-role": ("et-order-execution", outputs["exec"]),
+    }
     assert (definition.inputs["taskRoleArn"], definition.inputs["executionRoleArn"]) == (
         outputs["task"],
         outputs["exec"],

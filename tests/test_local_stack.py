@@ -96,6 +96,8 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
     alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
     assert alerting == {typ: 1 for typ in ALERTING_TYPES} | {"aws:cloudwatch/metricAlarm:MetricAlarm": 3 * triggers}
     assert counts == {
+        # the one explicit provider every resource is created through (its default tags)
+        "pulumi:providers:aws": 1,
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
         "aws:cloudwatch/eventArchive:EventArchive": 2,
@@ -244,7 +246,13 @@ def test_the_capacity_provider_scales_the_group_and_is_the_cluster_default(local
     assert group.inputs["launchTemplate"] == {"id": "lt-0123456789abcdef0", "version": "1"}
     assert group.inputs["protectFromScaleIn"] is True
     assert group.inputs["forceDelete"] is True
-    assert group.inputs["tags"] == [{"key": "AmazonECSManaged", "value": "true", "propagateAtLaunch": True}]
+    # AND it carries the stack's tags onto every instance it launches (default tags skip groups)
+    assert group.inputs["tags"] == [
+        {"key": "AmazonECSManaged", "value": "true", "propagateAtLaunch": True},
+        {"key": "environment", "value": "local", "propagateAtLaunch": True},
+        {"key": "project", "value": "event-tasks", "propagateAtLaunch": True},
+        {"key": "stack", "value": "local", "propagateAtLaunch": True},
+    ]
     # AND the capacity provider manages its scaling and termination
     assert provider.inputs["name"] == "event-tasks-local-ec2"
     assert provider.inputs["autoScalingGroupProvider"] == {
@@ -368,8 +376,11 @@ def test_each_service_owns_a_table_with_the_key_schema_the_services_use(local):
             "pointInTimeRecovery": {"enabled": True},
             "serverSideEncryption": {"enabled": True},
             "deletionProtectionEnabled": False,
-            "tags": {"project": "event-tasks", "stack": "local", "environment": "local"},
         }
+        # AND its tags come from the stack's provider (default tags), not from its own inputs
+        assert table.provider.startswith(
+            "urn:pulumi:local::event-tasks::pulumi:pulumi:Stack$pulumi:providers:aws::aws::"
+        )
 
 
 def test_each_task_definition_runs_the_built_image_with_its_resources_and_logs(local):
@@ -544,14 +555,25 @@ def test_every_state_machine_runs_the_created_task_on_the_capacity_provider(loca
 
 
 def test_outputs_name_the_cluster_and_every_service_repository_table_and_task(local):
-    # THEN the outputs give what a developer needs to push, inspect and run by hand
+    # THEN the outputs give what a developer needs to push, inspect and run by hand, and what
+    # another stack needs to reach the network, the cluster and each service
     assert local.outputs["environment"] == "local"
+    assert local.outputs["vpcId"] == local.named("network-vpc").state["id"]
+    assert local.outputs["subnetIds"] == [local.named(f"network-public-{i}").state["id"] for i in range(2)]
+    assert local.outputs["securityGroupId"] == local.named("cluster-instances").state["id"]
     assert local.outputs["clusterArn"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/event-tasks-local"
+    assert local.outputs["clusterName"] == "event-tasks-local"
+    assert local.outputs["capacityProviderName"] == "event-tasks-local-ec2"
     assert local.outputs["services"] == {
         service: {
+            "busName": f"event-tasks-local-{service}",
+            "busArn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/event-tasks-local-{service}",
             "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/event-tasks-local-{service}",
             "tableName": f"event-tasks-local-{service}",
+            "tableArn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/event-tasks-local-{service}",
             "taskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/event-tasks-local-{service}:1",
+            "taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-local-{service}-task",
+            "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-local-{service}-execution",
         }
         for service in SERVICES
     }

@@ -339,6 +339,45 @@ def test_capacity_provider_and_placement_strategies_reach_ecs(emu: Emulator) -> 
     assert launch.capacity_provider_strategy == [{"capacityProvider": "workers", "weight": 1, "base": 0}]
 
 
+def test_moto_still_drops_the_tags_of_run_task() -> None:
+    # GIVEN moto's list of the RunTask parameters its ECS integration passes on
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_ecs
+
+    # THEN Tags is not among them: a state's task tags would silently vanish
+    still_broken(
+        "Tags" not in state_task_service_ecs._SUPPORTED_API_PARAM_BINDINGS["runtask"],
+        "RunTask Tags in the ECS integration",
+        "Tags from workaround A (_ecs_supported_parameters)",
+    )
+
+
+def test_run_task_tags_reach_the_task_with_the_event_id_resolved(emu: Emulator) -> None:
+    # GIVEN the project's task tags on a runTask.sync state: the trigger, and the event's id by path
+    sfn, ecs = client("stepfunctions", emu), client("ecs", emu)
+    parameters = {
+        **run_task_parameters(fargate_service(emu)),
+        "PropagateTags": "TASK_DEFINITION",
+        "Tags": [
+            {"Key": "event-tasks:trigger", "Value": "reserve-credit"},
+            {"Key": "event-tasks:event-id", "Value.$": "$.id"},
+        ],
+    }
+    runner = ExitWith(emu, 0)
+    emu.set_task_runner(runner)
+
+    # WHEN an execution runs it for an event
+    result = execute(sfn, run_task_machine(sfn, parameters, Retry=ECS_RETRIES))
+
+    # THEN the task ECS created carries both tags, the event id resolved from the input
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    (launch,) = runner.launches
+    (task,) = ecs.describe_tasks(cluster=launch.cluster_arn, tasks=[launch.task_arn], include=["TAGS"])["tasks"]
+    assert {t["key"]: t["value"] for t in task["tags"]} == {
+        "event-tasks:trigger": "reserve-credit",
+        "event-tasks:event-id": EVENT["id"],
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # B: EventBridge → state machine
 # ---------------------------------------------------------------------------------------------
