@@ -25,8 +25,8 @@ TASK_DEFS = {
 
 
 @pytest.fixture
-def cloud(deploy):
-    return deploy("cloud")
+def cloud(cloud_stack):
+    return cloud_stack
 
 
 def test_cloud_creates_only_wiring(cloud):
