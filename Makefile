@@ -9,6 +9,7 @@ INSTALLED := $(VENV)/.installed
 # uv installs into venv/, where Pulumi's `toolchain: uv` (virtualenv: venv) installs too.
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 # pytest workers: `auto` is one per core; PYTEST_WORKERS=0 runs in this process (for a debugger).
+# loadgroup: tests sharing a module-scoped fixture stay on one worker (tests/conftest.py).
 PYTEST_WORKERS ?= auto
 
 .PHONY: demo test bench lint clean
@@ -27,7 +28,7 @@ demo: $(INSTALLED)
 
 ## test: the whole test suite (unit, mocked stacks, services and emulator integration), in parallel
 test: $(INSTALLED)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) $(ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(ARGS)
 
 ## bench: measure the sandbox, the program's evaluation and the test suite (ARGS="--help")
 bench: $(INSTALLED)

@@ -42,6 +42,19 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `make test` (pytest-xdist, --dist loadgroup), the tests that share a module-scoped
+    fixture run on one worker, so the fixture (e.g. a whole sandbox run) is built once, not once per
+    worker. Without xdist the mark means nothing."""
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo", None)
+        for name in item.fixturenames if definitions else ():
+            found = definitions.name2fixturedefs.get(name)
+            if found and found[-1].scope == "module":
+                item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}::{name}"))
+                break
+
+
 # What the region offers, as aws.ec2.get_instance_type answers (memory in MiB).
 INSTANCE_TYPES = {
     "t3.micro": {"memorySize": 1024, "defaultVcpus": 2, "supportedArchitectures": ["x86_64"]},
