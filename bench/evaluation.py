@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,14 +78,18 @@ def _deployer() -> Callable[[dict[str, Any]], Any]:
 
 
 def measure(
-    counts: list[int], runs: int, environments: tuple[str, ...] = ENVIRONMENTS, progress: Callable[[str], None] = print
+    counts: list[int],
+    runs: int,
+    environments: tuple[str, ...] = ENVIRONMENTS,
+    progress: Callable[[str], None] = print,
+    deploy: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Figures per environment: seconds and resources for each count, resources per trigger, growth.
 
     Per environment, one untimed evaluation first (imports and the SDK's lazy modules), and one with
     no trigger: the baseline that per-trigger resources are counted from.
     """
-    deploy = _deployer()
+    deploy = deploy or _deployer()
     counts = sorted(set(counts))
     figures: dict[str, dict[str, Any]] = {}
     for environment in environments:
@@ -115,7 +120,6 @@ def measure(
                 **summarize([float(len(resources[n]))]),
             }
         largest = counts[-1]
-        added = resources[largest][len(baseline) :] if largest else []
         if largest:
             figures[f"evaluation.{environment}.per_trigger"] = {
                 "label": f"resources per trigger, {environment} (components included)",
@@ -131,9 +135,11 @@ def measure(
                 "settings": {"triggers": largest},
                 **summarize([(sum(r.custom for r in resources[largest]) - sum(r.custom for r in baseline)) / largest]),
             }
-            figures[f"evaluation.{environment}.per_trigger"]["types"] = sorted(
-                {r.typ for r in added} if len(added) == len(resources[largest]) - len(baseline) else set()
-            )
+            # Which resources make up a trigger: the type counts a trigger adds to the baseline.
+            added = Counter(r.typ for r in resources[largest]) - Counter(r.typ for r in baseline)
+            figures[f"evaluation.{environment}.per_trigger"]["types"] = {
+                typ: count / largest for typ, count in sorted(added.items())
+            }
         if len(counts) > 1 and counts[0] > 0:
             figures[f"evaluation.{environment}.growth"] = {
                 "label": f"growth t({largest})/t({counts[0]}), {environment}",

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 
 from bench import __main__ as cli
-from bench import report
+from bench import evaluation, report
 from bench.evaluation import stack_config, trigger_name
 from bench.sandbox import scenario_data
 from bench.stats import compare, percentile, slowdown, summarize
@@ -138,6 +139,27 @@ def test_the_generated_scenario_is_valid_and_spreads_orders_over_customers(order
 def test_a_scenario_without_orders_is_refused():
     with pytest.raises(ValueError, match="orders and customers: at least 1 each"):
         scenario_data(0, 5)
+
+
+def test_evaluation_figures_count_what_a_trigger_adds_to_the_baseline():
+    # GIVEN a program that registers 5 resources, and per trigger 2 AWS resources and 1 component
+    def deploy(raw):
+        triggers = len(json.loads(raw["event-tasks:triggers"]))
+        per_trigger = [SimpleNamespace(typ="aws:a", custom=True), SimpleNamespace(typ="aws:b", custom=True)]
+        per_trigger.append(SimpleNamespace(typ="x:Component", custom=False))
+        base = [SimpleNamespace(typ="aws:bus", custom=True)] * 5
+        return SimpleNamespace(resources=base + per_trigger * triggers)
+
+    # WHEN its evaluation is measured for 2 and 8 triggers
+    found = evaluation.measure([8, 2], runs=2, environments=("cloud",), progress=lambda _: None, deploy=deploy)
+    # THEN the counts, the per-trigger figures (components included, and AWS only) and growth are there
+    assert found["evaluation.cloud.2.resources"]["median"] == 5 + 3 * 2
+    assert found["evaluation.cloud.8.resources"]["median"] == 5 + 3 * 8
+    assert found["evaluation.cloud.per_trigger"]["median"] == 3
+    assert found["evaluation.cloud.aws_per_trigger"]["median"] == 2
+    assert found["evaluation.cloud.per_trigger"]["types"] == {"aws:a": 1, "aws:b": 1, "x:Component": 1}
+    assert len(found["evaluation.cloud.8.seconds"]["runs"]) == 2
+    assert found["evaluation.cloud.growth"]["settings"] == {"triggers": [2, 8]}
 
 
 # --- the results file -----------------------------------------------------------------------------
