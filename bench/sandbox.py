@@ -90,6 +90,20 @@ def _task_submitted(sfn: Any, execution_arn: str) -> float | None:
     return None
 
 
+def _failed_executions(sfn: Any, machines: list[str]) -> list[str]:
+    """One line per FAILED execution: which, and Step Functions' error and cause."""
+    found = []
+    for machine in machines:
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="FAILED"):
+            for summary in page["executions"]:
+                execution = sfn.describe_execution(executionArn=summary["executionArn"])
+                found.append(
+                    f"execution {machine.rsplit(':', 1)[-1]}/{summary['name'][:8]} FAILED: "
+                    f"{execution.get('error', '')} {execution.get('cause', '')[:300]}"
+                )
+    return found
+
+
 def run_once(orders: int, customers: int, stack: str = "local") -> dict[str, Any]:
     """One sandbox run: deploy the stack, play the scenario, measure; never raises on a failed run
     (its problems are returned)."""
@@ -112,6 +126,7 @@ def run_once(orders: int, customers: int, stack: str = "local") -> dict[str, Any
         machines = [m.state["arn"] for m in sandbox.recording.of_type("aws:sfn/stateMachine:StateMachine")]
         latencies = order_latencies(sandbox.client("stepfunctions"), machines)
         failed_tasks = [r for r in (sandbox.runner.runs if sandbox.runner else []) if r.exit_code]
+        failed_executions = _failed_executions(sandbox.client("stepfunctions"), machines)
     # After stop(): task processes (and anything that forks them) have been waited for.
     children_cpu = _cpu(resource.RUSAGE_CHILDREN) - children_before
     missing = sorted(set(report.orders) - {o for o, v in latencies.items() if v["toSettled"] is not None})
@@ -120,6 +135,7 @@ def run_once(orders: int, customers: int, stack: str = "local") -> dict[str, Any
         problems.append(f"no latency for {len(missing)} orders: {', '.join(missing[:5])}")
     if report.executions.get("FAILED"):
         problems.append(f"{report.executions['FAILED']} executions FAILED")
+    problems += failed_executions
     for task in failed_tasks:  # why, in the task's own last words
         last = task.output.splitlines()[-1] if task.output else ""
         problems.append(f"task {' '.join(task.command)} exited {task.exit_code}: {last[:200]}")
