@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -16,26 +17,33 @@ ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"^=* ?(\d+ (passed|failed).*?) in [\d.]+s")
 
 
-def run_once(workers: str = "auto") -> tuple[float, int, str]:
-    """Seconds, exit code and pytest's closing line of one run of the whole suite."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(workers: str = "auto") -> tuple[float, float, int, str]:
+    """Wall seconds, CPU-seconds (pytest, its workers and every process they ran), exit code and
+    pytest's closing line of one run of the whole suite."""
     # -p no:cacheprovider: a benchmark leaves no .pytest_cache behind.
-    argv = [sys.executable, "-m", "pytest", "-q", "-n", workers, "-p", "no:cacheprovider"]
-    started = time.perf_counter()
+    argv = [sys.executable, "-m", "pytest", "-q", "-n", workers, "--dist", "loadgroup", "-p", "no:cacheprovider"]
+    cpu_before, started = _children_cpu(), time.perf_counter()
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
     lines = done.stdout.strip().splitlines()
     closing = next((m[1] for line in reversed(lines) if (m := SUMMARY.match(line))), lines[-1] if lines else "")
-    return seconds, done.returncode, closing
+    return seconds, cpu, done.returncode, closing
 
 
 def measure(
     runs: int, workers: str = "auto", progress: Callable[[str], None] = print
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    seconds, problems = [], []
+    seconds, cpu, problems = [], [], []
     for run in range(runs):
-        took, code, closing = run_once(workers)
+        took, used, code, closing = run_once(workers)
         seconds.append(took)
-        progress(f"  make test, run {run + 1}/{runs}: {took:.1f} s ({closing})")
+        cpu.append(used)
+        progress(f"  make test, run {run + 1}/{runs}: {took:.1f} s, {used:.0f} CPU-s ({closing})")
         if code != 0:
             problems.append(f"make test run {run + 1} exited {code}: {closing}")
     figure = {
@@ -45,4 +53,12 @@ def measure(
         "settings": {"workers": workers},
         **summarize(seconds),
     }
-    return {"tests.seconds": figure}, problems
+    # CPU-seconds hardly depend on what else the machine runs: the figure to compare on a shared one.
+    cpu_figure = {
+        "label": "make test, CPU (all processes)",
+        "unit": "CPU-s",
+        "better": "lower",
+        "settings": {"workers": workers},
+        **summarize(cpu),
+    }
+    return {"tests.seconds": figure, "tests.cpu": cpu_figure}, problems
