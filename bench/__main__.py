@@ -75,6 +75,7 @@ def parser() -> argparse.ArgumentParser:
         help="results file to compare with and write (default: %(default)s)",
     )
     parser.add_argument("--no-save", action="store_true", help="compare and print, but do not write the results file")
+    parser.add_argument("--show", action="store_true", help="print the table of the results file; measure nothing")
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 on a regression or a failed run (default: report them, exit 0)"
     )
@@ -83,6 +84,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.show:
+        shown = report.load(args.results)
+        if shown is None:
+            print(f"error: no results in {args.results}; run `make bench` first", file=sys.stderr)
+            return 2
+        print(report.table(shown, []))
+        return 0
     parts = args.only or list(PARTS)
     if args.skip_tests and "tests" in parts:
         parts.remove("tests")

@@ -62,7 +62,7 @@ def table(results: dict[str, Any], comparisons: list[Comparison]) -> str:
     """A Markdown table: one row per figure, with its target and the change against the previous run."""
     by_key = {c.key: c for c in comparisons}
     rows = [
-        "| figure | median | min - max | unit | target | vs previous |",
+        "| figure | median | min - max (runs) | unit | target | vs previous |",
         "|---|---:|---:|---|---|---|",
     ]
     for key, figure in results["figures"].items():
@@ -79,17 +79,16 @@ def table(results: dict[str, Any], comparisons: list[Comparison]) -> str:
             if c.regression:
                 change = f"**REGRESSION {change}**"
         elif figure.get("carried"):
-            change = "(not measured this run)"
-        spread = f"{_number(figure['min'], unit)} - {_number(figure['max'], unit)}"
+            change = f"(measured {figure.get('measuredAt', 'before')})"
+        spread = f"{_number(figure['min'], unit)} - {_number(figure['max'], unit)} ({len(figure['runs'])})"
         rows.append(
             f"| {figure['label']} | {_number(figure['median'], unit)} | {spread} | {unit} | {target} | {change} |"
         )
     machine = results["machine"]
-    settings = results["settings"]
     rows.append("")
     rows.append(
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memoryGiB']} GiB, Python "
-        f"{machine['python']}; load average before the run {machine.get('loadAverage', '?')}. "
-        f"Medians of {settings['runs']} runs; {results['measuredAt']}."
+        f"{machine['python']}; load average before the run {machine.get('loadAverage', '?')}; "
+        f"{results['measuredAt']}."
     )
     return "\n".join(rows)

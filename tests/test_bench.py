@@ -230,6 +230,18 @@ def test_bad_arguments_are_refused_naming_the_option(capsys, argv, message):
     assert re.search(message, capsys.readouterr().err)
 
 
+def test_show_prints_the_results_file_and_refuses_a_missing_one(capsys, tmp_path):
+    # GIVEN a results file with one figure measured earlier
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results({"tests.seconds": figure(42.0) | {"label": "make test"}}) | {"measuredAt": "t"}))
+    # WHEN it is shown THEN its figure is printed, with the number of runs
+    assert cli.main(["--show", "--results", str(path)]) == 0
+    assert "| make test | 42.00 | 42.00 - 42.00 (1) | s |" in capsys.readouterr().out
+    # AND without a results file it says what to do
+    assert cli.main(["--show", "--results", str(tmp_path / "none.json")]) == 2
+    assert "run `make bench` first" in capsys.readouterr().err
+
+
 def test_nothing_to_measure_is_refused_before_anything_runs(capsys, tmp_path):
     # GIVEN only the tests asked for, and skipped
     results_file = tmp_path / "results.json"
