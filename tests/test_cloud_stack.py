@@ -60,8 +60,8 @@ ALERTING_TYPES = (
 
 
 @pytest.fixture
-def cloud(deploy):
-    return deploy("cloud")
+def cloud(cloud_stack):
+    return cloud_stack
 
 
 def test_cloud_creates_only_wiring(cloud):

@@ -74,8 +74,8 @@ SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 @pytest.fixture
-def local(deploy):
-    return deploy("local")
+def local(local_stack):
+    return local_stack
 
 
 ALERTING_TYPES = (
@@ -163,12 +163,12 @@ def test_the_vpc_has_public_subnets_in_two_zones_routed_to_an_internet_gateway(l
     assert associations == {(s.state["id"], routes.state["id"]) for s in subnets}
 
 
-def test_the_launch_template_boots_the_ecs_ami_with_imdsv2_into_the_cluster(local, mocks):
+def test_the_launch_template_boots_the_ecs_ami_with_imdsv2_into_the_cluster(local):
     # GIVEN the launch template and the cluster
     template = local.named("cluster-launch-template")
     cluster = local.named("cluster-cluster")
     # THEN the AMI is the current ECS-optimized AL2023 one, read from the public SSM parameter
-    assert ("aws:ssm/getParameter:getParameter", {"name": ECS_AMI_PARAMETER}) in mocks.calls
+    assert ("aws:ssm/getParameter:getParameter", {"name": ECS_AMI_PARAMETER}) in local.calls
     assert template.inputs["imageId"] == "ami-0123456789abcdef0"
     assert template.inputs["instanceType"] == "t3.micro"
     # AND IMDSv2 only, and its token stays on the host (bridge-mode tasks cannot borrow the
