@@ -166,7 +166,9 @@ def test_play_reports_a_system_that_never_became_quiet(sandbox: Sandbox, monkeyp
     monkeypatch.setattr(sandbox, "wait_until_quiet", lambda timeline, deadline: False)
     # WHEN a scenario is played THEN the run fails saying so
     report = sandbox.play(Scenario())
-    assert report.problems == ["the system was not quiet within 60 s (running tasks: 0)"]
+    assert report.problems == [
+        "timed out after 60 s waiting for the placed orders to settle (0 tasks still running); raise --timeout"
+    ]
 
 
 # -- failed executions and contradicting events ------------------------------------------------------
