@@ -38,7 +38,7 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
         assign_public_ip=cloud.assignPublicIp,
     )
     targets: dict[str, TaskTarget] = {}
-    for service in sorted({t.service for t in config.triggers.values()}):
+    for service in sorted({s for t in config.triggers.values() for s in t.services_run()}):
         settings = config.services[service]
         key = f"{NAMESPACE}:services.{service}"
         arn = settings.taskDefinitionArn

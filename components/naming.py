@@ -34,6 +34,11 @@ TABLE = NameLimit("DynamoDB table name", 255)
 REPOSITORY = NameLimit("ECR repository name", 256)
 
 
+def event_source(service: str) -> str:
+    """The `source` of every event a service (or a saga speaking for it) puts on its bus."""
+    return f"{PROJECT}.{service}"
+
+
 def prefix(stack: str) -> str:
     return f"{PROJECT}-{stack}-"
 

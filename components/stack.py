@@ -12,7 +12,9 @@ from components import naming
 from components.cloud import cloud_targets
 from components.config import StackConfig
 from components.iam import AwsContext
-from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs
+from components.orchestration import SagaEvents, Step, default_detail_types
+from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs, TaskTarget
+from components.saga_orchestrator import SagaOrchestrator, SagaOrchestratorArgs
 from components.service_bus import ServiceBus, ServiceBusArgs
 from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
 
@@ -48,19 +50,11 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
 
     triggers: dict[str, Any] = {}
     for name, trigger in sorted(config.triggers.items()):
-        state_machine = RunTaskStateMachine(
-            f"{name}-run-task",
-            RunTaskStateMachineArgs(
-                aws=ctx,
-                state_machine_name=naming.state_machine_name(stack, name),
-                log_group_name=naming.state_machine_log_group_name(stack, name),
-                target=targets[trigger.service],
-                command=list(trigger.command),
-                timeout_seconds=trigger.timeoutSeconds,
-                log_retention_days=config.logRetentionDays,
-                tags=tags,
-            ),
-        )
+        state_machine: RunTaskStateMachine | SagaOrchestrator
+        if trigger.steps is not None:
+            state_machine = _orchestrator(config, name, ctx, buses[trigger.bus], targets, tags)
+        else:
+            state_machine = _run_task_state_machine(config, name, ctx, targets, tags)
         rule = TaskTriggerRule(
             f"{name}-trigger",
             TaskTriggerRuleArgs(
@@ -83,3 +77,70 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         }
     outputs["triggers"] = triggers
     return outputs
+
+
+def _run_task_state_machine(
+    config: StackConfig, name: str, ctx: AwsContext, targets: dict[str, TaskTarget], tags: dict[str, str]
+) -> RunTaskStateMachine:
+    trigger = config.triggers[name]
+    assert trigger.service is not None and trigger.command is not None  # a single-task trigger
+    return RunTaskStateMachine(
+        f"{name}-run-task",
+        RunTaskStateMachineArgs(
+            aws=ctx,
+            state_machine_name=naming.state_machine_name(config.stack, name),
+            log_group_name=naming.state_machine_log_group_name(config.stack, name),
+            target=targets[trigger.service],
+            command=list(trigger.command),
+            timeout_seconds=trigger.timeoutSeconds,
+            log_retention_days=config.logRetentionDays,
+            tags=tags,
+        ),
+    )
+
+
+def _orchestrator(
+    config: StackConfig,
+    name: str,
+    ctx: AwsContext,
+    bus: ServiceBus,
+    targets: dict[str, TaskTarget],
+    tags: dict[str, str],
+) -> SagaOrchestrator:
+    trigger = config.triggers[name]
+    assert trigger.steps is not None  # an orchestrated trigger
+    completed, failed = default_detail_types(name)
+    return SagaOrchestrator(
+        f"{name}-saga",
+        SagaOrchestratorArgs(
+            aws=ctx,
+            trigger=name,
+            state_machine_name=naming.state_machine_name(config.stack, name),
+            log_group_name=naming.state_machine_log_group_name(config.stack, name),
+            steps=[
+                Step(
+                    name=step.name,
+                    target=targets[step.service],
+                    command=list(step.command),
+                    compensate=list(step.compensate) if step.compensate else None,
+                    when={k: [v] if isinstance(v, str) else list(v) for k, v in step.when.items()}
+                    if step.when
+                    else None,
+                    result=step.result,
+                    timeout_seconds=step.timeoutSeconds,
+                    heartbeat_seconds=step.heartbeatSeconds,
+                )
+                for step in trigger.steps
+            ],
+            # The saga speaks for the service whose bus started it.
+            events=SagaEvents(
+                bus_name=bus.name,
+                source=naming.event_source(trigger.bus),
+                completed_detail_type=completed,
+                failed_detail_type=failed,
+            ),
+            bus_arn=bus.arn,
+            log_retention_days=config.logRetentionDays,
+            tags=tags,
+        ),
+    )
