@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test lint clean
 
-$(INSTALLED): requirements.txt requirements-dev.txt service_images/common/pyproject.toml
+$(INSTALLED): requirements.txt requirements-dev.txt policy/requirements.txt service_images/common/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -19,11 +19,14 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest $(ARGS)
 
-## lint: ruff (lint and format), and the GitHub workflows against the GitHub workflow schema
+## lint: ruff (lint and format); the workflows and Dependabot config against their schemas, and every
+## `uses:` pinned by commit SHA, every job with a timeout, every checkout without persisted credentials
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	$(PY) .ci/check_workflows.py .github/workflows/*.yml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

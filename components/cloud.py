@@ -15,8 +15,9 @@ from components.config import CLUSTER_ARN, NAMESPACE, ConfigError, StackConfig
 from components.run_task_state_machine import FargateLaunch, TaskTarget
 
 
-def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
-    """A run target for every service some trigger runs, from the looked-up task definitions."""
+def cloud_targets(config: StackConfig) -> tuple[dict[str, TaskTarget], dict[str, str]]:
+    """A run target for every service some trigger runs, from the looked-up task definitions, and
+    the task role of every service that has a task definition (the one its bus policy admits)."""
     assert config.cloud is not None  # guaranteed by load_config for environment cloud
     cloud = config.cloud
     cluster_name = CLUSTER_ARN.match(cloud.clusterArn)["name"]  # type: ignore[index]
@@ -38,13 +39,19 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
         assign_public_ip=cloud.assignPublicIp,
     )
     targets: dict[str, TaskTarget] = {}
-    for service in sorted({s for t in config.triggers.values() for s in t.services_run()}):
+    task_roles: dict[str, str] = {}
+    run = {s for t in config.triggers.values() for s in t.services_run()}
+    for service in sorted(s for s, v in config.services.items() if s in run or v.taskDefinitionArn):
         settings = config.services[service]
         key = f"{NAMESPACE}:services.{service}"
         arn = settings.taskDefinitionArn
         assert arn is not None  # required by load_config for services that triggers run
         # A missing revision fails here with the provider's error, which names the ARN.
         found = aws.ecs.get_task_definition(task_definition=arn)
+        if found.task_role_arn:
+            task_roles[service] = found.task_role_arn
+        if service not in run:
+            continue  # its task emits, but this stack never runs it
         container = config.container_name(service)
         containers = [c.get("name") for c in json.loads(found.container_definitions or "[]")]
         if container not in containers:
@@ -77,4 +84,4 @@ def cloud_targets(config: StackConfig) -> dict[str, TaskTarget]:
         )
     if problems:
         raise ConfigError(problems)
-    return targets
+    return targets, task_roles

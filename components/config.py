@@ -18,9 +18,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from components import naming, step_environment
+from components.emits import EMITS_FILE, read_emits
+from components.failure_path import MAX_TASK_RETRIES
 
 NAMESPACE = naming.PROJECT
-TOP_LEVEL_KEYS = ("environment", "cloud", "local", "services", "triggers", "logRetentionDays")
+TOP_LEVEL_KEYS = (
+    "environment",
+    "cloud",
+    "local",
+    "services",
+    "triggers",
+    "logRetentionDays",
+    "kmsKeyArn",
+    "alerts",
+)
 
 # Lower-case, digits and hyphens: valid in every physical name we derive (rules, queues, tables,
 # repositories, IAM roles) and in Pulumi logical names.
@@ -33,10 +44,20 @@ TASK_DEFINITION_ARN = re.compile(
     r"^arn:aws[a-z-]*:ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"task-definition/(?P<family>[A-Za-z0-9_-]{1,255}):(?P<revision>[1-9]\d*)$"
 )
+# A key ARN, not an alias: a key policy names the key, and an alias can be repointed under the stack.
+KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/"
+    r"(?P<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
+ACCOUNT_ID = re.compile(r"^\d{12}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")
 INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+# What SNS accepts as an email endpoint, roughly: one @, a dotted domain, no spaces.
+# The failure detail-type is also written into an ASL intrinsic string ('{}\\ are reserved there).
+FAILURE_DETAIL_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,127}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Graviton families (a1, t4g, m7gd, c6gn, ...): the local stack builds linux/amd64 images and boots
 # the x86_64 ECS AMI, so an arm64 instance would never start and tasks would wait forever.
 ARM64_INSTANCE_TYPE = re.compile(r"^(a1|[a-z]+\d+[a-z]*g[a-z]*)\.")
@@ -167,6 +188,29 @@ class LocalSettings(_Model):
         return value
 
 
+class Producer(_Model):
+    """Another AWS account allowed to put some detail-types on a service's bus."""
+
+    account: str
+    """12-digit account id (quoted in YAML: it may start with 0)."""
+    detailTypes: list[str] = Field(min_length=1)
+    """The detail-types it may put (with the bus owner's source, the only one the bus admits)."""
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _account(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} must be a quoted string of 12 digits (an account id may start with 0)")
+        if not ACCOUNT_ID.match(value):
+            raise ValueError(f"{value!r} is not an AWS account id (12 digits)")
+        return value
+
+    @field_validator("detailTypes")
+    @classmethod
+    def _detail_types(cls, values: list[str]) -> list[str]:
+        return _detail_types(values)
+
+
 class ServiceSettings(_Model):
     """One micro-service: it gets a bus, and its task can be run by triggers."""
 
@@ -182,6 +226,8 @@ class ServiceSettings(_Model):
     local: the task definition's cpu (default 128)."""
     memory: int | None = Field(None, gt=0)
     """cloud: task-level memory override in MiB; local: the task definition's memory (default 512)."""
+    producers: list[Producer] = []
+    """Other accounts that may put events on this service's bus (none by default)."""
 
     @field_validator("taskDefinitionArn")
     @classmethod
@@ -199,6 +245,15 @@ class ServiceSettings(_Model):
         if value is not None and not CONTAINER_NAME.match(value):
             raise ValueError(f"{value!r} is not a container name (letters, digits, _ and -)")
         return value
+
+    @field_validator("producers")
+    @classmethod
+    def _producers(cls, values: list[Producer]) -> list[Producer]:
+        accounts = [p.account for p in values]
+        twice = sorted({a for a in accounts if accounts.count(a) > 1})
+        if twice:
+            raise ValueError(f"names account {', '.join(twice)} twice; list all its detailTypes in one entry")
+        return values
 
 
 def _check_command(values: list[str] | None) -> list[str] | None:
@@ -262,6 +317,10 @@ class TriggerSettings(_Model):
     """Fail the execution (and stop the task) after this many seconds."""
     retry: RetryPolicy = RetryPolicy()
     """EventBridge delivery retries before the event is dead-lettered."""
+    taskRetries: int = Field(2, ge=0, le=MAX_TASK_RETRIES)
+    """Runs of the task after a failed one (never after exit code 2, bad input), with backoff."""
+    failureDetailType: str | None = None
+    """detail-type of the event published when the task gives up (default `<Trigger>Failed`)."""
 
     @field_validator("detailTypes")
     @classmethod
@@ -292,11 +351,43 @@ class TriggerSettings(_Model):
                 raise ValueError(f"step names must be unique; {', '.join(twice)} used twice")
         return self
 
+    def failure_bus(self) -> str:
+        """The service on whose bus this trigger's state machine announces that it gave up: the
+        failed task's service, or for an orchestration (whose failure is the saga's) its own bus."""
+        return self.bus if self.steps is not None else self.service  # type: ignore[return-value]
+
     def services_run(self) -> list[str]:
         """Every service whose task this trigger runs, in order of first use."""
         if self.steps is None:
             return [self.service] if self.service else []
         return list(dict.fromkeys(s.service for s in self.steps))
+
+    @field_validator("failureDetailType")
+    @classmethod
+    def _failure_detail_type(cls, value: str | None) -> str | None:
+        if value is not None and not FAILURE_DETAIL_TYPE.match(value):
+            raise ValueError(
+                f"{value!r} is not a detail-type of 1-128 letters, digits, spaces and . _ : - "
+                "starting with a letter or digit; or leave it out for <Trigger>Failed"
+            )
+        return value
+
+
+class AlertSettings(_Model):
+    """Who hears about failures: the stack's alerts topic and its subscriptions."""
+
+    email: list[str] = []
+    """Addresses subscribed to the alerts topic (each confirms by mail before it receives alarms)."""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not EMAIL.match(v)]
+        if bad:
+            raise ValueError(f"{bad} {'is not an email address' if len(bad) == 1 else 'are not email addresses'}")
+        if len(set(values)) != len(values):
+            raise ValueError(f"lists an address twice: {values}")
+        return values
 
 
 class StackConfig(_Model):
@@ -318,6 +409,25 @@ class StackConfig(_Model):
     """Trigger name -> which event runs which task."""
     logRetentionDays: int = 14
     """Retention of the log groups this stack creates."""
+    kmsKeyArn: str | None = None
+    """Customer-managed KMS key for the tables and dead-letter queues; None: AWS-managed encryption."""
+
+    @field_validator("kmsKeyArn")
+    @classmethod
+    def _kms_key_arn(cls, value: str | None) -> str | None:
+        if value is not None and not KMS_KEY_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not a KMS key ARN; expected arn:aws:kms:<region>:<account>:key/<key id> "
+                "(a key ARN, not an alias)"
+            )
+        return value
+
+    alerts: AlertSettings = AlertSettings()
+    """Subscriptions of the stack's alerts topic (alarms always exist; the topic may have none)."""
+
+    def failure_detail_type(self, trigger: str) -> str:
+        """detail-type of `trigger`'s failure event: its override, or `<Trigger in PascalCase>Failed`."""
+        return self.triggers[trigger].failureDetailType or naming.failure_detail_type(trigger)
 
     def container_name(self, service: str) -> str:
         return self.services[service].containerName or service
@@ -385,6 +495,15 @@ def _parse(value: Any) -> Any:
         except json.JSONDecodeError:
             return value
     return value
+
+
+def _detail_types(values: list[str]) -> list[str]:
+    for value in values:
+        if not value.strip() or len(value) > 128:
+            raise ValueError(f"{value!r} is not a detail-type (1-128 characters, not blank)")
+    if len(set(values)) != len(values):
+        raise ValueError(f"lists a detail-type twice: {values}")
+    return values
 
 
 def _ids(values: list[str], pattern: re.Pattern[str], what: str) -> list[str]:
@@ -463,6 +582,13 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
                 f"{ns}:cloud.clusterArn: is in region {cluster['region']} but the "
                 f"stack's aws:region is {config.region}; use a cluster of {config.region}"
             )
+    if config.kmsKeyArn is not None:
+        key = KMS_KEY_ARN.match(config.kmsKeyArn)
+        if key and key["region"] != config.region:
+            problems.append(
+                f"{ns}:kmsKeyArn: is in region {key['region']} but the stack's aws:region is "
+                f"{config.region}; DynamoDB and SQS use a key of their own region only: use a key of {config.region}"
+            )
     if config.local is not None and config.local.minInstances > config.local.maxInstances:
         problems.append(
             f"{ns}:local.minInstances: {config.local.minInstances} is more than maxInstances "
@@ -502,6 +628,8 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             problems += _step_problems(f"{ns}:triggers.{name}.steps", trigger.steps, services)
         for service in trigger.services_run():
             runners.setdefault(service, []).append(name)
+
+    problems += _failure_loop_problems(config)
 
     for name, service in sorted(config.services.items()):
         key = f"{ns}:services.{name}"
@@ -549,6 +677,47 @@ def _step_problems(key: str, steps: list[StepSettings], services: list[str]) -> 
             )
         earlier[step.name] = step
     return problems
+
+
+def _failure_loop_problems(config: StackConfig) -> list[str]:
+    """Refuse failure events that would run, through triggers, into the trigger that failed.
+
+    A trigger that gives up publishes its failure event on its service's bus; if that event starts
+    (perhaps via other triggers' failures) the same trigger again, one broken task loops forever.
+    """
+    runs: dict[str, list[str]] = {}  # trigger -> triggers its failure event starts
+    for name, trigger in config.triggers.items():
+        detail_type = config.failure_detail_type(name)
+        runs[name] = sorted(
+            other
+            for other, t in config.triggers.items()
+            if t.bus == trigger.failure_bus() and detail_type in t.detailTypes
+        )
+    problems = []
+    for start in sorted(runs):
+        path = _path_back(runs, start)
+        if path:
+            problems.append(
+                f"{NAMESPACE}:triggers.{start}.failureDetailType: the failure event "
+                f"{config.failure_detail_type(start)!r} loops back into {start!r} ({' -> '.join(path)}); "
+                "route a failure event only to triggers whose own failures end elsewhere"
+            )
+    return problems
+
+
+def _path_back(runs: dict[str, list[str]], start: str) -> list[str]:
+    """The shortest chain of failure events from `start` back to `start`, if any."""
+    queue: list[list[str]] = [[start]]
+    seen = {start}
+    while queue:
+        path = queue.pop(0)
+        for nxt in runs.get(path[-1], []):
+            if nxt == start:
+                return [*path, start]
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append([*path, nxt])
+    return []
 
 
 def _name_problems(
@@ -654,10 +823,38 @@ def _local_service_problems(
         problems.append(
             f"{key}.image: {str(image)!r} has no Dockerfile; add one or point image at the directory that has it"
         )
+    else:
+        problems += _emits_problems(project_root / image, name, service, key)
     if service.cpu is not None and not 128 <= service.cpu <= 10240:
         problems.append(f"{key}.cpu: {service.cpu} is outside 128-10240 cpu units for an EC2 task")
     if service.memory is not None and not 128 <= service.memory <= 122880:
         problems.append(f"{key}.memory: {service.memory} MiB is outside 128-122880 MiB for an EC2 task")
+    return problems
+
+
+def _emits_problems(image_dir: Path, name: str, service: ServiceSettings, key: str) -> list[str]:
+    """The service's emits.json must be readable and name the source its task role will enforce,
+    and no other account may put what the service itself emits (it would speak for the service)."""
+    try:
+        emits = read_emits(image_dir)
+    except ValueError as error:
+        return [f"{key}.image: {error}; fix the file (see service_images/README.md)"]
+    if emits is None:
+        return []
+    expected = naming.event_source(name)
+    if emits.source != expected:
+        return [
+            f"{key}.image: {EMITS_FILE} declares source {emits.source!r}, but service {name!r} may only put "
+            f"{expected!r} on its bus; name the service after its source or fix the declaration"
+        ]
+    problems = []
+    for index, producer in enumerate(service.producers):
+        own = sorted(set(producer.detailTypes) & set(emits.detail_types))
+        if own:
+            problems.append(
+                f"{key}.producers.{index}.detailTypes: {', '.join(own)} {'is' if len(own) == 1 else 'are'} "
+                f"emitted by {name} itself; another account may not speak for it: remove them"
+            )
     return problems
 
 

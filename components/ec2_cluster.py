@@ -1,7 +1,7 @@
 """`Ec2Cluster`: an ECS cluster whose EC2 capacity scales with the tasks it is asked to run.
 
-Produces the cluster, a launch template (ECS-optimized AMI, IMDSv2 only, user data joining the
-cluster, public IP on its network interface), the container instances' role and instance profile,
+Produces the cluster, a launch template (ECS-optimized AMI, IMDSv2 only, encrypted gp3 root volume,
+user data joining the cluster, public IP on its network interface), the container instances' role and instance profile,
 an egress-only security group, an auto scaling group in the given public subnets, an ECS capacity
 provider with managed scaling and managed termination protection, and the cluster's default
 capacity provider strategy.
@@ -41,6 +41,11 @@ INSTANCE_POLICIES = (
 # (the ECS agent) reach IMDS, bridge-mode task containers (one hop further) cannot. Tasks get their
 # own role's credentials from the ECS agent endpoint; they must never borrow the instance role.
 IMDS_HOP_LIMIT = 1
+
+# The root device of the ECS-optimized Amazon Linux 2023 AMIs. A mapping for this name replaces the
+# AMI's root volume settings (its size stays the snapshot's); any other name would add a second
+# volume and leave the root, with the images' layers and the tasks' scratch data, unencrypted.
+ROOT_DEVICE_NAME = "/dev/xvda"
 
 
 def render_user_data(cluster_name: str) -> str:
@@ -178,6 +183,18 @@ class Ec2Cluster(pulumi.ComponentResource):
                     associate_public_ip_address="true",
                     delete_on_termination="true",
                     security_groups=[security_group.id],
+                )
+            ],
+            # Encrypted with the account's EBS key (aws/ebs), which needs no key policy for the
+            # auto scaling service-linked role; gp3 whatever the AMI says (cheaper per GiB than gp2).
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name=ROOT_DEVICE_NAME,
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        encrypted="true",
+                        volume_type="gp3",
+                        delete_on_termination="true",
+                    ),
                 )
             ],
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(

@@ -20,6 +20,7 @@ import pulumi_aws as aws
 from components import naming
 from components.config import NAMESPACE, ConfigError, LocalSettings, StackConfig
 from components.ec2_cluster import ECS_AMI_PARAMETER, Ec2Cluster, Ec2ClusterArgs
+from components.emits import read_emits
 from components.iam import AwsContext
 from components.network import LocalNetwork, LocalNetworkArgs
 from components.run_task_state_machine import CapacityProviderLaunch, TaskTarget
@@ -96,8 +97,9 @@ def build_local(
     buses: dict[str, ServiceBus],
     tags: dict[str, str],
     project_root: Path,
-) -> tuple[dict[str, TaskTarget], dict[str, Any]]:
-    """Register the local environment; returns a run target per service and the extra outputs.
+) -> tuple[dict[str, TaskTarget], dict[str, Any], dict[str, pulumi.Output[str]]]:
+    """Register the local environment; returns a run target per service, the extra outputs and
+    each service's task role (the one its bus policy admits).
 
     `project_root` is where the image paths in config point (already checked by `load_config`);
     build paths are handed to docker relative to it, see `image_build_paths`.
@@ -137,6 +139,7 @@ def build_local(
     launch = CapacityProviderLaunch(capacity_provider=cluster.capacity_provider_name)
 
     targets: dict[str, TaskTarget] = {}
+    task_roles: dict[str, pulumi.Output[str]] = {}
     services: dict[str, Any] = {}
     for service in sorted(config.services):
         settings = config.services[service]
@@ -144,6 +147,7 @@ def build_local(
             service,
             ServiceTableArgs(
                 table_name=naming.table_name(stack, service),
+                kms_key_arn=config.kmsKeyArn,
                 tags=tags,
             ),
         )
@@ -159,6 +163,7 @@ def build_local(
             ),
         )
         container = config.container_name(service)
+        emits = read_emits(project_root / config.image_path(service))
         task = ServiceTask(
             service,
             ServiceTaskArgs(
@@ -171,6 +176,10 @@ def build_local(
                 bus_arn=buses[service].arn,
                 table_name=table.name,
                 table_arn=table.arn,
+                event_source=naming.event_source(service),
+                # Already validated by load_config.
+                emitted_detail_types=emits.detail_types if emits else None,
+                table_key_arn=config.kmsKeyArn,
                 log_group_name=naming.service_log_group_name(stack, service),
                 log_retention_days=config.logRetentionDays,
                 cpu=settings.cpu or DEFAULT_CPU,
@@ -186,9 +195,10 @@ def build_local(
             # cpu/memory stay unset: the task definition carries them, no override needed.
             launch=launch,
         )
+        task_roles[service] = task.task_role_arn
         services[service] = {
             "repositoryUrl": image.repository_url,
             "tableName": table.name,
             "taskDefinitionArn": task.task_definition_arn,
         }
-    return targets, {"clusterArn": cluster.arn, "services": services}
+    return targets, {"clusterArn": cluster.arn, "services": services}, task_roles

@@ -32,15 +32,20 @@ QUEUE = NameLimit("SQS queue name", 80)
 BUS = NameLimit("EventBridge bus name", 256)
 TABLE = NameLimit("DynamoDB table name", 255)
 REPOSITORY = NameLimit("ECR repository name", 256)
-
-
-def event_source(service: str) -> str:
-    """The `source` of every event a service (or a saga speaking for it) puts on its bus."""
-    return f"{PROJECT}.{service}"
+ALARM = NameLimit("CloudWatch alarm name", 255)
+TOPIC = NameLimit("SNS topic name", 256)
+DASHBOARD = NameLimit("CloudWatch dashboard name", 255)
+DETAIL_TYPE = NameLimit("failure event detail-type", 128)
 
 
 def prefix(stack: str) -> str:
     return f"{PROJECT}-{stack}-"
+
+
+def event_source(service: str) -> str:
+    """The `source` of every event a service emits: what its code sets, its rules match and its
+    task role and bus policy enforce."""
+    return f"{PROJECT}.{service}"
 
 
 def bus_name(stack: str, service: str) -> str:
@@ -88,12 +93,35 @@ def task_family(stack: str, service: str) -> str:
     return f"{prefix(stack)}{service}"
 
 
+def failure_detail_type(trigger: str) -> str:
+    """The default detail-type of a trigger's failure event: reserve-credit -> ReserveCreditFailed."""
+    return "".join(part.capitalize() for part in trigger.split("-") if part) + "Failed"
+
+
+# Alarm names end with these suffixes; the longest bounds the trigger name.
+ALARM_SUFFIXES = ("failed", "timed-out", "dead-letters")
+
+
+def alarm_name(stack: str, trigger: str, suffix: str) -> str:
+    return f"{prefix(stack)}{trigger}-{suffix}"
+
+
+def alerts_topic_name(stack: str) -> str:
+    return f"{prefix(stack)}alerts"
+
+
+def dashboard_name(stack: str) -> str:
+    return f"{PROJECT}-{stack}"
+
+
 def trigger_names(stack: str, trigger: str) -> list[tuple[NameLimit, str]]:
     """Every length-limited physical name a trigger produces."""
     return [
         (RULE, rule_name(stack, trigger)),
         (STATE_MACHINE, state_machine_name(stack, trigger)),
         (QUEUE, dead_letter_queue_name(stack, trigger)),
+        *((ALARM, alarm_name(stack, trigger, suffix)) for suffix in ALARM_SUFFIXES),
+        (DETAIL_TYPE, failure_detail_type(trigger)),
     ]
 
 

@@ -1,11 +1,13 @@
 """`RunTaskStateMachine`: a Standard Step Functions workflow that runs one ECS task to completion.
 
-Produces the state machine (one `ecs:runTask.sync` Task state), its execution role with exactly the
-permissions AWS documents for `.sync`, a CloudWatch log group for execution logs and X-Ray tracing.
+Produces the state machine (an `ecs:runTask.sync` Task state wrapped by the failure path of
+`components/failure_path.py`: retries, then a failure event on the failed service's bus), its execution
+role with exactly the permissions AWS documents for `.sync` plus that one PutEvents, a CloudWatch log
+group for execution logs and X-Ray tracing.
 
-The ASL and the IAM statements are rendered by pure functions (`render_definition`,
-`run_task_statements`) so they can be checked as exact dicts without Pulumi; the component only
-serialises them with `Output.json_dumps` and registers the resources.
+The ASL and the IAM statements are rendered by pure functions (`render_definition`, `with_failure_path`,
+`run_task_statements`, `failure_event_statements`) so they can be checked as exact dicts without
+Pulumi; the component only serialises them with `Output.json_dumps` and registers the resources.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.failure_path import FailurePath, failure_event_statements, with_failure_path
 from components.iam import AwsContext, role_with_policy, trust_policy
 
 RUN_TASK_SYNC = "arn:aws:states:::ecs:runTask.sync"
@@ -100,6 +103,11 @@ class RunTaskStateMachineArgs:
     """The task to run."""
     command: list[str]
     """Container command override."""
+    failure: FailurePath
+    """What to do when the task fails: retries, and the failure event (trigger, service, its bus,
+    detail-type) published when it gives up."""
+    failure_bus_arn: pulumi.Input[str]
+    """ARN of `failure.bus_name`'s bus: the one bus the workflow may put its failure event on."""
     timeout_seconds: int = 900
     """Fail the task state (Step Functions then stops the task) after this long."""
     log_retention_days: int = 14
@@ -285,6 +293,7 @@ class RunTaskStateMachine(pulumi.ComponentResource):
             target.cluster_arn,
             target.task_definition_arn,
             target.pass_role_arns,
+            args.failure_bus_arn,
         ).apply(
             lambda v: (
                 run_task_statements(
@@ -295,6 +304,7 @@ class RunTaskStateMachine(pulumi.ComponentResource):
                     task_definition_arn=v[4],
                     pass_role_arns=v[5],
                 )
+                + failure_event_statements(v[6], args.failure)
                 + observability_statements()
             )
         )
@@ -318,7 +328,9 @@ class RunTaskStateMachine(pulumi.ComponentResource):
             name=args.state_machine_name,
             type="STANDARD",  # Express workflows cannot wait on .sync
             role_arn=role.arn,
-            definition=pulumi.Output.json_dumps(render_definition(target, args.command, args.timeout_seconds)),
+            definition=pulumi.Output.json_dumps(
+                with_failure_path(render_definition(target, args.command, args.timeout_seconds), args.failure)
+            ),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 level="ERROR",
                 include_execution_data=True,

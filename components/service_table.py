@@ -1,7 +1,8 @@
 """`ServiceTable`: the DynamoDB table a service owns (database per service, as the saga requires).
 
 Produces one on-demand table with the key schema every service image expects (hash key `pk`,
-range key `sk`, both strings), point-in-time recovery, and encryption with the AWS-managed KMS key.
+range key `sk`, both strings), point-in-time recovery, and encryption with the AWS-managed KMS key
+or, if given, a customer-managed one.
 Only the owning service's task role is granted access to it (`ServiceTask`).
 """
 
@@ -23,6 +24,8 @@ class ServiceTableArgs:
 
     table_name: str
     """Physical name of the table (the service's TABLE_NAME)."""
+    kms_key_arn: str | None = None
+    """Customer-managed KMS key to encrypt the table with; None: the AWS-managed key (aws/dynamodb)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for the table."""
 
@@ -49,7 +52,9 @@ class ServiceTable(pulumi.ComponentResource):
                 aws.dynamodb.TableAttributeArgs(name=RANGE_KEY, type="S"),
             ],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=args.kms_key_arn
+            ),
             # A developer stack must be deletable with `pulumi destroy`.
             deletion_protection_enabled=False,
             tags=args.tags,

@@ -2,9 +2,10 @@
 
 Produces the task definition (EC2, bridge network mode, one essential container), the CloudWatch
 log group its container logs to, an execution role (pull this service's image, write this log
-group) and a task role that may only emit to the service's own bus and read/write the service's
-own table. A state machine runs the task with a command override; the container learns where its
-resources are from `EVENT_BUS_NAME` and `TABLE_NAME`.
+group) and a task role that may only emit to the service's own bus (with its own source and the
+detail-types it declares) and read/write the service's own table (and use its customer-managed key
+through DynamoDB, if it has one). A state machine runs the task with a command override; the
+container learns where its resources are from `EVENT_BUS_NAME` and `TABLE_NAME`.
 
 The container definition and both policies are rendered by pure functions, checked as exact dicts.
 """
@@ -19,14 +20,15 @@ import pulumi_aws as aws
 
 from components.iam import AwsContext, role_with_policy, trust_policy
 
-# Everything event_tasks_common.store does: reads, queries and TransactWriteItems, which IAM
-# authorizes per contained Put/Update/Delete/ConditionCheck (it has no action of its own).
+# Every call event_tasks_common makes on the service's own table: GetItem, and TransactWriteItems,
+# which has no IAM action of its own: DynamoDB authorizes each Put, Update and ConditionCheck in it
+# as PutItem, UpdateItem and ConditionCheckItem. No DeleteItem, Query or Scan: nothing calls them.
+# tests/services/test_iam_calls.py records the use cases' calls and fails when one is missing here
+# (or when one granted here is never called): add the action here when the services start calling it.
 TABLE_ACTIONS = (
     "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
-    "dynamodb:Query",
     "dynamodb:UpdateItem",
 )
 # Bridge mode: tasks share the instance's public IP through docker's NAT. awsvpc tasks on EC2 get
@@ -57,6 +59,8 @@ class ServiceTaskArgs:
     """The service's own table (TABLE_NAME)."""
     table_arn: pulumi.Input[str]
     """ARN of that table (the task role may read and write it only)."""
+    event_source: str
+    """The `source` the service's events carry (the task role may put no other)."""
     log_group_name: str
     """Name of the container's log group."""
     log_retention_days: int = 14
@@ -67,6 +71,11 @@ class ServiceTaskArgs:
     """Task memory in MiB (a hard limit)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for every resource."""
+    emitted_detail_types: tuple[str, ...] | None = None
+    """The detail-types the service declares it emits (the task role may put no other); None: the
+    service declares none, and only the source is enforced."""
+    table_key_arn: str | None = None
+    """Customer-managed KMS key of the table, which the task role must be able to use through DynamoDB."""
 
 
 def container_definitions(
@@ -104,15 +113,55 @@ def container_definitions(
     ]
 
 
-def task_role_statements(bus_arn: Any, table_arn: Any) -> list[dict[str, Any]]:
-    """What the service's code may do: emit to its own bus, read and write its own table."""
+def emit_statement(bus_arn: Any, source: str, detail_types: tuple[str, ...] | None) -> dict[str, Any]:
+    """Put events on the own bus, only with the service's own source and declared detail-types.
+
+    EventBridge authorizes each entry of a PutEvents call on its own `events:source` and
+    `events:detail-type`, so a compromised task cannot speak for another service or invent a fact.
+    """
+    condition: dict[str, Any] = {"events:source": source}
+    if detail_types:
+        condition["events:detail-type"] = sorted(detail_types)
+    return {
+        "Sid": "EmitToOwnBus",
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": bus_arn,
+        "Condition": {"StringEquals": condition},
+    }
+
+
+def table_key_statements(key_arn: str | None, dynamodb_endpoint: Any) -> list[dict[str, Any]]:
+    """Use the table's customer-managed key, only through DynamoDB (none for an AWS-managed key).
+
+    `dynamodb_endpoint` is the region's `dynamodb.<region>.amazonaws.com`.
+
+    DynamoDB encrypts and decrypts with the key on the caller's behalf, so the caller needs these
+    (what `grantReadWriteData` grants in the CDK); `kms:ViaService` keeps them from being used directly.
+    """
+    if key_arn is None:
+        return []
     return [
         {
-            "Sid": "EmitToOwnBus",
+            "Sid": "UseTableKeyThroughDynamoDb",
             "Effect": "Allow",
-            "Action": "events:PutEvents",
-            "Resource": bus_arn,
-        },
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": dynamodb_endpoint}},
+        }
+    ]
+
+
+def task_role_statements(
+    bus_arn: Any,
+    table_arn: Any,
+    *,
+    source: str,
+    detail_types: tuple[str, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """What the service's code may do: emit to its own bus, read and write its own table."""
+    return [
+        emit_statement(bus_arn, source, detail_types),
         {
             "Sid": "ReadWriteOwnTable",
             "Effect": "Allow",
@@ -186,7 +235,10 @@ class ServiceTask(pulumi.ComponentResource):
             f"{name}-task",
             description=f"ECS task {args.family}: emit to its own bus, use its own table",
             trust=trust,
-            statements=task_role_statements(args.bus_arn, args.table_arn),
+            statements=task_role_statements(
+                args.bus_arn, args.table_arn, source=args.event_source, detail_types=args.emitted_detail_types
+            )
+            + table_key_statements(args.table_key_arn, pulumi.Output.format("dynamodb.{0}.amazonaws.com", ctx.region)),
             tags=args.tags,
             parent=self,
         )

@@ -1,6 +1,7 @@
-"""The whole program for one stack: buses for every service, and per trigger a rule and the state
-machine that runs the target service's task. The environment decides where tasks run: `cloud` looks
-up existing infrastructure, `local` builds it from source (components/local.py).
+"""The whole program for one stack: buses for every service, per trigger a rule, the state machine
+that runs the target service's task and three alarms, and per stack an alerts topic and a dashboard.
+The environment decides where tasks run: `cloud` looks up existing infrastructure, `local` builds it
+from source (components/local.py).
 """
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from components import naming
+from components.alerts import StackAlerts, StackAlertsArgs, WatchedTrigger
+from components.bus_policy import bus_policies
 from components.cloud import cloud_targets
 from components.config import StackConfig
+from components.failure_path import FailurePath
 from components.iam import AwsContext
 from components.orchestration import SagaEvents, Step, default_detail_types
 from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs, TaskTarget
 from components.saga_orchestrator import SagaOrchestrator, SagaOrchestratorArgs
 from components.service_bus import ServiceBus, ServiceBusArgs
 from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
+from components.trigger_alarms import TriggerAlarms, TriggerAlarmsArgs
 
 
 def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]:
@@ -25,13 +30,13 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
     tags = {"project": naming.PROJECT, "stack": stack, "environment": config.environment}
     # Lookups first: a task that could never run fails the program before anything is registered.
     if config.environment == "cloud":
-        targets = cloud_targets(config)
+        targets, task_roles = cloud_targets(config)
     else:
         # Imported here: the cloud stack never loads the EC2/ECR/awsx SDK modules it does not use.
         from components.local import build_local, check_capacity
 
         check_capacity(config)
-        targets = None
+        targets, task_roles = None, {}
     ctx = AwsContext.lookup()
 
     buses = {
@@ -45,16 +50,19 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         "buses": {s: {"name": b.name, "arn": b.arn} for s, b in buses.items()},
     }
     if targets is None:
-        targets, local_outputs = build_local(config, ctx, buses, tags, Path(project_root))
+        targets, local_outputs, task_roles = build_local(config, ctx, buses, tags, Path(project_root))
         outputs.update(local_outputs)
 
     triggers: dict[str, Any] = {}
+    machines: dict[str, RunTaskStateMachine | SagaOrchestrator] = {}
+    watched: list[WatchedTrigger] = []
     for name, trigger in sorted(config.triggers.items()):
         state_machine: RunTaskStateMachine | SagaOrchestrator
         if trigger.steps is not None:
             state_machine = _orchestrator(config, name, ctx, buses[trigger.bus], targets, tags)
         else:
-            state_machine = _run_task_state_machine(config, name, ctx, targets, tags)
+            state_machine = _run_task_state_machine(config, name, ctx, buses, targets, tags)
+        machines[name] = state_machine
         rule = TaskTriggerRule(
             f"{name}-trigger",
             TaskTriggerRuleArgs(
@@ -63,9 +71,11 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 rule_name=naming.rule_name(stack, name),
                 dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
                 detail_types=list(trigger.detailTypes),
+                source=naming.event_source(trigger.bus),
                 state_machine_arn=state_machine.arn,
                 maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
                 maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
+                kms_key_arn=config.kmsKeyArn,
                 tags=tags,
             ),
         )
@@ -75,12 +85,60 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
             "stateMachineArn": state_machine.arn,
             "deadLetterQueueUrl": rule.dead_letter_queue_url,
         }
+        watched.append(
+            WatchedTrigger(
+                trigger=name,
+                bus_name=buses[trigger.bus].name,
+                rule_name=rule.name,
+                state_machine_arn=state_machine.arn,
+                dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+            )
+        )
+
+    alerts = StackAlerts(
+        "alerts",
+        StackAlertsArgs(
+            aws=ctx,
+            topic_name=naming.alerts_topic_name(stack),
+            alarm_name_prefix=naming.prefix(stack),
+            dashboard_name=naming.dashboard_name(stack),
+            triggers=watched,
+            emails=list(config.alerts.email),
+            tags=tags,
+        ),
+    )
+    for watch in watched:
+        name = watch.trigger
+        alarms = TriggerAlarms(
+            f"{name}-alarms",
+            TriggerAlarmsArgs(
+                trigger=name,
+                state_machine_arn=watch.state_machine_arn,
+                dead_letter_queue_name=watch.dead_letter_queue_name,
+                failed_alarm_name=naming.alarm_name(stack, name, "failed"),
+                timed_out_alarm_name=naming.alarm_name(stack, name, "timed-out"),
+                dead_letters_alarm_name=naming.alarm_name(stack, name, "dead-letters"),
+                topic_arn=alerts.topic_arn,
+                tags=tags,
+            ),
+        )
+        triggers[name]["alarmNames"] = alarms.alarm_names
+        triggers[name]["alarmArns"] = alarms.alarm_arns
     outputs["triggers"] = triggers
+    # Last: a bus's policy names the roles that publish on it, the state machines' among them.
+    bus_policies(config, ctx, buses, task_roles, {name: m.role_arn for name, m in machines.items()})
+    outputs["alertsTopicArn"] = alerts.topic_arn
+    outputs["dashboardName"] = alerts.dashboard_name
     return outputs
 
 
 def _run_task_state_machine(
-    config: StackConfig, name: str, ctx: AwsContext, targets: dict[str, TaskTarget], tags: dict[str, str]
+    config: StackConfig,
+    name: str,
+    ctx: AwsContext,
+    buses: dict[str, ServiceBus],
+    targets: dict[str, TaskTarget],
+    tags: dict[str, str],
 ) -> RunTaskStateMachine:
     trigger = config.triggers[name]
     assert trigger.service is not None and trigger.command is not None  # a single-task trigger
@@ -92,6 +150,14 @@ def _run_task_state_machine(
             log_group_name=naming.state_machine_log_group_name(config.stack, name),
             target=targets[trigger.service],
             command=list(trigger.command),
+            failure=FailurePath(
+                trigger=name,
+                service=trigger.service,
+                bus_name=buses[trigger.service].name,
+                detail_type=config.failure_detail_type(name),
+                task_retries=trigger.taskRetries,
+            ),
+            failure_bus_arn=buses[trigger.service].arn,
             timeout_seconds=trigger.timeoutSeconds,
             log_retention_days=config.logRetentionDays,
             tags=tags,
@@ -109,7 +175,8 @@ def _orchestrator(
 ) -> SagaOrchestrator:
     trigger = config.triggers[name]
     assert trigger.steps is not None  # an orchestrated trigger
-    completed, failed = default_detail_types(name)
+    completed, _ = default_detail_types(name)
+    failed = config.failure_detail_type(name)
     return SagaOrchestrator(
         f"{name}-saga",
         SagaOrchestratorArgs(
@@ -140,6 +207,7 @@ def _orchestrator(
                 failed_detail_type=failed,
             ),
             bus_arn=bus.arn,
+            task_retries=trigger.taskRetries,
             log_retention_days=config.logRetentionDays,
             tags=tags,
         ),

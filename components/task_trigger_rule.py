@@ -1,9 +1,9 @@
 """`TaskTriggerRule`: an EventBridge rule on a service bus that starts a state machine.
 
-Produces the rule (pattern on `detail-type`), its target bound to the same bus, the role EventBridge
-assumes to call `states:StartExecution` on that one state machine, and an encrypted SQS dead-letter
-queue that receives every event EventBridge could not deliver after its retry policy, so no event
-is silently lost.
+Produces the rule (pattern on `source` and `detail-type`), its target bound to the same bus, the
+role EventBridge assumes to call `states:StartExecution` on that one state machine, and an
+encrypted SQS dead-letter queue (SSE-SQS, or a customer-managed KMS key) that receives every event
+EventBridge could not deliver after its retry policy, so no event is silently lost.
 """
 
 from __future__ import annotations
@@ -34,19 +34,36 @@ class TaskTriggerRuleArgs:
     """Physical name of the dead-letter queue."""
     detail_types: list[str]
     """detail-type values that match."""
+    source: str
+    """The `source` that matches: the bus owner's (`event-tasks.<service>`), the only one its bus
+    policy admits."""
     state_machine_arn: pulumi.Input[str]
     """The state machine to start with the whole event as input."""
     maximum_event_age_seconds: int = 3600
     """Stop retrying delivery of an event older than this."""
     maximum_retry_attempts: int = 10
     """Delivery retries before the event is dead-lettered."""
+    kms_key_arn: str | None = None
+    """Customer-managed KMS key of the dead-letter queue; None: SQS-managed encryption. Its key
+    policy must let events.amazonaws.com use it, or EventBridge cannot dead-letter anything."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for every resource."""
 
 
-def event_pattern(detail_types: list[str]) -> dict[str, Any]:
-    """The rule's pattern: any of the detail-types."""
-    return {"detail-type": list(detail_types)}
+def event_pattern(detail_types: list[str], source: str) -> dict[str, Any]:
+    """The rule's pattern: any of the detail-types, from the one source allowed on the bus.
+
+    Matching `source` as well keeps a forged event from another source out of the state machine
+    even where a bus policy is missing or too broad.
+    """
+    return {"source": [source], "detail-type": list(detail_types)}
+
+
+def queue_encryption(kms_key_arn: str | None) -> dict[str, Any]:
+    """The queue's encryption arguments: SSE-SQS, or SSE-KMS with the customer-managed key."""
+    if kms_key_arn is None:
+        return {"sqs_managed_sse_enabled": True}
+    return {"kms_master_key_id": kms_key_arn}
 
 
 def start_execution_statements(state_machine_arn: Any) -> list[dict[str, Any]]:
@@ -96,14 +113,15 @@ class TaskTriggerRule(pulumi.ComponentResource):
             name=args.rule_name,
             event_bus_name=args.bus_name,
             description=f"Start {args.rule_name} on {', '.join(args.detail_types)}",
-            event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types)),
+            event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types, args.source)),
             tags=args.tags,
             opts=child,
         )
         queue = aws.sqs.Queue(
             f"{name}-dlq",
             name=args.dead_letter_queue_name,
-            sqs_managed_sse_enabled=True,
+            # The two encryption modes are exclusive: SSE-SQS unless a customer-managed key is given.
+            **queue_encryption(args.kms_key_arn),
             message_retention_seconds=DLQ_RETENTION_SECONDS,
             tags=args.tags,
             opts=child,

@@ -53,6 +53,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
     StateTaskServiceEcs,
 )
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
@@ -113,6 +115,7 @@ _moto_send_to_targets = Rule.send_to_targets
 _moto_put_events = EventsBackend.put_events
 _moto_ecs_supported_parameters = StateTaskServiceEcs._get_supported_parameters
 _moto_resource_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
+_moto_wait_interval = WaitFunction._wait_interval
 _RUN_TASK_SIGNATURE = inspect.signature(_moto_run_task)
 
 
@@ -691,6 +694,29 @@ def _workaround_f_parser_threads(patches: _Patches) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Option (not a moto defect): shorter Wait states
+# --------------------------------------------------------------------------------------------
+
+
+def _scaled_wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+    """A Wait state's seconds times the active emulator's ``wait_scale``.
+
+    The workflows back off for real (30 s, 60 s... before a task is retried); the sandbox plays
+    the same definition with ``Emulator.set_wait_scale`` to keep a run short. moto's own wait
+    re-enters on whole seconds only, so a fraction of a second would never end there.
+    """
+    emulator = _active
+    scale = emulator.wait_scale if emulator is not None else 1.0
+    if scale == 1.0:
+        return _moto_wait_interval(self, env, wait_seconds)
+    deadline = time.monotonic() + wait_seconds * scale
+    # program_state_event is set when the execution stops: a stopped execution waits no longer.
+    while env.is_running() and (left := deadline - time.monotonic()) > 0:
+        env.program_state_event.wait(left)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
 # The emulator
 # --------------------------------------------------------------------------------------------
 
@@ -714,6 +740,8 @@ class Emulator:
         self._runner: Callable[[TaskLaunch], None] | None = None
         self._held: dict[str, tuple[EC2ContainerServiceBackend, Task]] = {}
         self._lock = threading.Lock()
+        self.wait_scale = 1.0
+        """Factor applied to every Wait state's seconds (``set_wait_scale``); 1.0: as written."""
 
     def boto3_client(self, service: str, region: str | None = None) -> BaseClient:
         """A boto3 client for this emulator, with fake credentials."""
@@ -752,6 +780,15 @@ class Emulator:
         task.stopped_at = dt.datetime.now(dt.UTC)
         task._held_by_emulator = False
         backend.stop_task(task.cluster_arn, task_arn, reason or "Essential container in task exited")
+
+    def set_wait_scale(self, scale: float) -> None:
+        """Make Wait states last ``scale`` times their seconds (e.g. 0.001: a 30 s backoff takes 30 ms).
+
+        The state machines' definitions stay as deployed; only the emulator's clock for Wait changes.
+        """
+        if not scale > 0:
+            raise ValueError(f"wait scale must be > 0, got {scale}")
+        self.wait_scale = float(scale)
 
     def running_tasks(self) -> list[str]:
         """ARNs of tasks handed to the runner and not completed yet."""
@@ -841,6 +878,7 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
         ):
             workaround(patches)
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)
+        patches.apply(WaitFunction, "_wait_interval", _scaled_wait_interval)
         stack.callback(patches.undo)
         _active = Emulator(region, endpoint_url, stack)
         return _active

@@ -189,6 +189,8 @@ class Sandbox:
 
     def start(self) -> None:
         self.emulator = start_server(self.config.region)
+        # The workflows back off 30 s, 60 s... before retrying a failed task; a hundredth keeps the order.
+        self.emulator.set_wait_scale(0.01)
         try:
             self._deploy()
         except Exception:

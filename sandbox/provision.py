@@ -70,6 +70,7 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/eventBus:EventBus": self._event_bus,
             "aws:cloudwatch/eventRule:EventRule": self._event_rule,
             "aws:cloudwatch/eventTarget:EventTarget": self._event_target,
+            "aws:cloudwatch/eventBusPolicy:EventBusPolicy": self._event_bus_policy,
             "aws:sqs/queue:Queue": self._queue,
             "aws:sqs/queuePolicy:QueuePolicy": self._queue_policy,
             "aws:iam/role:Role": self._role,
@@ -83,6 +84,12 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "aws:ecs/taskDefinition:TaskDefinition": self._task_definition,
             "aws:dynamodb/table:Table": self._table,
             "aws:ecr/repository:Repository": self._repository,
+            "aws:kms/key:Key": self._key,
+            "aws:sns/topic:Topic": self._topic,
+            "aws:sns/topicPolicy:TopicPolicy": self._topic_policy,
+            "aws:sns/topicSubscription:TopicSubscription": self._topic_subscription,
+            "aws:cloudwatch/metricAlarm:MetricAlarm": self._metric_alarm,
+            "aws:cloudwatch/dashboard:Dashboard": self._dashboard,
             "awsx:ec2:Vpc": self._vpc,
             "awsx:ecr:Image": self._image,
         }
@@ -209,12 +216,21 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             raise RuntimeError(f"put_targets refused {name}: {response['FailedEntries']}")
         return name, {"targetId": name}
 
+    def _event_bus_policy(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        # Stored on the bus as on AWS (describe_event_bus returns it), but the emulator enforces no
+        # policy: tests/test_bus_policy.py evaluates the rendered document instead.
+        bus = i.get("eventBusName", "default")
+        self._client("events").put_permission(EventBusName=bus, Policy=i["policy"])
+        return bus, {}
+
     def _queue(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         attributes = {}
         if "messageRetentionSeconds" in i:
             attributes["MessageRetentionPeriod"] = str(i["messageRetentionSeconds"])
         if "sqsManagedSseEnabled" in i:
             attributes["SqsManagedSseEnabled"] = str(i["sqsManagedSseEnabled"]).lower()
+        if i.get("kmsMasterKeyId"):
+            attributes["KmsMasterKeyId"] = i["kmsMasterKeyId"]
         sqs = self._client("sqs")
         url = sqs.create_queue(QueueName=i["name"], Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -313,6 +329,54 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "repositoryUrl": repo["repositoryUri"],
             "registryId": repo["registryId"],
         }
+
+    def _key(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        kms = self._client("kms")
+        key = kms.create_key(Description=i.get("description", ""), Policy=i["policy"])["KeyMetadata"]
+        if i.get("enableKeyRotation"):
+            kms.enable_key_rotation(KeyId=key["KeyId"])
+        return key["KeyId"], {"arn": key["Arn"], "keyId": key["KeyId"]}
+
+    def _topic(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        attributes = {"KmsMasterKeyId": i["kmsMasterKeyId"]} if i.get("kmsMasterKeyId") else {}
+        arn = self._client("sns").create_topic(Name=i["name"], Attributes=attributes)["TopicArn"]
+        return arn, {"arn": arn}
+
+    def _topic_policy(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        self._client("sns").set_topic_attributes(TopicArn=i["arn"], AttributeName="Policy", AttributeValue=i["policy"])
+        return i["arn"], {}
+
+    def _topic_subscription(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        arn = self._client("sns").subscribe(TopicArn=i["topic"], Protocol=i["protocol"], Endpoint=i["endpoint"])[
+            "SubscriptionArn"
+        ]
+        return arn, {"arn": arn}
+
+    def _metric_alarm(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        cloudwatch = self._client("cloudwatch")
+        cloudwatch.put_metric_alarm(
+            AlarmName=i["name"],
+            AlarmDescription=i.get("alarmDescription", ""),
+            Namespace=i["namespace"],
+            MetricName=i["metricName"],
+            Statistic=i["statistic"],
+            Dimensions=[{"Name": k, "Value": v} for k, v in (i.get("dimensions") or {}).items()],
+            Period=i["period"],
+            EvaluationPeriods=i["evaluationPeriods"],
+            Threshold=float(i["threshold"]),
+            ComparisonOperator=i["comparisonOperator"],
+            TreatMissingData=i.get("treatMissingData", "missing"),
+            AlarmActions=i.get("alarmActions") or [],
+            OKActions=i.get("okActions") or [],
+        )
+        (alarm,) = cloudwatch.describe_alarms(AlarmNames=[i["name"]])["MetricAlarms"]
+        return i["name"], {"arn": alarm["AlarmArn"]}
+
+    def _dashboard(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        cloudwatch = self._client("cloudwatch")
+        cloudwatch.put_dashboard(DashboardName=i["dashboardName"], DashboardBody=i["dashboardBody"])
+        arn = cloudwatch.get_dashboard(DashboardName=i["dashboardName"])["DashboardArn"]
+        return i["dashboardName"], {"dashboardArn": arn}
 
     def _vpc(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         vpc_id, subnets = create_network(self._client("ec2"), i.get("cidrBlock", "10.0.0.0/16"))

@@ -171,6 +171,17 @@ class Mocks(pulumi.runtime.Mocks):
             return {"id": "rtb-0123456789abcdef0"}
         if typ == "aws:ec2/securityGroup:SecurityGroup":
             return {"id": "sg-0123456789abcdef0", "arn": arn.format("ec2", "security-group/sg-0")}
+        if typ == "aws:sns/topic:Topic":
+            topic_arn = arn.format("sns", name)
+            return {"name": name, "arn": topic_arn, "id": topic_arn}
+        if typ == "aws:kms/key:Key":
+            key_id = "0123abcd-0123-4567-89ab-0123456789ab"
+            return {"arn": arn.format("kms", f"key/{key_id}"), "keyId": key_id, "id": key_id}
+        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            return {"name": name, "arn": arn.format("cloudwatch", f"alarm:{name}"), "id": name}
+        if typ == "aws:cloudwatch/dashboard:Dashboard":
+            dashboard = inputs["dashboardName"]
+            return {"dashboardName": dashboard, "dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{dashboard}"}
         if typ == "awsx:ec2:Vpc":
             # awsx components register as one resource under mocks: only these outputs exist.
             return {

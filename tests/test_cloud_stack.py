@@ -12,16 +12,42 @@ TRIGGERS = {
     "approve-order": ("customer", ["CreditReserved"], "order", ["python", "-m", "order.approve"]),
     "reject-order": (
         "customer",
-        ["CreditLimitExceeded", "CustomerValidationFailed"],
+        ["CreditLimitExceeded", "CustomerValidationFailed", "ReserveCreditFailed"],
         "order",
         ["python", "-m", "order.reject"],
     ),
-    "release-credit": ("order", ["OrderCancelled"], "customer", ["python", "-m", "customer.release_credit"]),
+    "reject-failed-order": (
+        "order",
+        ["ApproveOrderFailed", "RejectOrderFailed"],
+        "order",
+        ["python", "-m", "order.reject"],
+    ),
+    "release-credit": (
+        "order",
+        ["OrderCancelled", "OrderRejected"],
+        "customer",
+        ["python", "-m", "customer.release_credit"],
+    ),
+    "release-failed-credit": (
+        "customer",
+        ["ReleaseCreditFailed"],
+        "customer",
+        ["python", "-m", "customer.release_credit"],
+    ),
 }
 TASK_DEFS = {
     "order": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3",
     "customer": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/customer:5",
 }
+
+
+ALERTING_TYPES = (
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:sns/topic:Topic",
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:kms/key:Key",
+    "aws:cloudwatch/dashboard:Dashboard",
+)
 
 
 @pytest.fixture
@@ -30,18 +56,28 @@ def cloud(deploy):
 
 
 def test_cloud_creates_only_wiring(cloud):
-    # THEN: a bus per service, and per trigger a rule, target, DLQ, state machine and two roles
+    # THEN: a bus per service with its policy, and per trigger a rule, target, DLQ, state machine and two roles
     counts = Counter(r.typ for r in cloud.resources if r.custom)
+    # AND what tells an operator: three alarms per trigger, one key-encrypted topic and one dashboard
+    alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
+    assert alerting == {
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * counts["aws:cloudwatch/eventRule:EventRule"],
+        "aws:sns/topic:Topic": 1,
+        "aws:sns/topicPolicy:TopicPolicy": 1,
+        "aws:kms/key:Key": 1,
+        "aws:cloudwatch/dashboard:Dashboard": 1,
+    }
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
-        "aws:cloudwatch/eventRule:EventRule": 4,
-        "aws:cloudwatch/eventTarget:EventTarget": 4,
-        "aws:sqs/queue:Queue": 4,
-        "aws:sqs/queuePolicy:QueuePolicy": 4,
-        "aws:iam/role:Role": 8,
-        "aws:iam/rolePolicy:RolePolicy": 8,
-        "aws:sfn/stateMachine:StateMachine": 4,
-        "aws:cloudwatch/logGroup:LogGroup": 4,
+        "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
+        "aws:cloudwatch/eventRule:EventRule": 6,
+        "aws:cloudwatch/eventTarget:EventTarget": 6,
+        "aws:sqs/queue:Queue": 6,
+        "aws:sqs/queuePolicy:QueuePolicy": 6,
+        "aws:iam/role:Role": 12,
+        "aws:iam/rolePolicy:RolePolicy": 12,
+        "aws:sfn/stateMachine:StateMachine": 6,
+        "aws:cloudwatch/logGroup:LogGroup": 6,
     }
     # AND no compute: the cluster and task definitions are looked up, never created
     assert not [r for r in cloud.resources if r.typ.startswith(("aws:ecs/", "aws:ec2/", "awsx:"))]
@@ -56,10 +92,11 @@ def test_every_target_is_bound_to_its_bus_with_role_dlq_and_retry(cloud):
         queue = cloud.named(f"{trigger}-trigger-dlq")
         role = cloud.named(f"{trigger}-trigger-role")
         bus_name = f"event-tasks-cloud-{bus}"
-        # THEN the rule lives on the emitting service's bus and matches the detail-types
+        # THEN the rule lives on the emitting service's bus and matches the detail-types from that
+        # service's source
         assert rule.inputs["name"] == f"event-tasks-cloud-{trigger}"
         assert rule.inputs["eventBusName"] == bus_name
-        assert rule.json("eventPattern") == {"detail-type": detail_types}
+        assert rule.json("eventPattern") == {"source": [f"event-tasks.{bus}"], "detail-type": detail_types}
         # AND the target names the same bus and starts this trigger's state machine
         assert target.inputs["eventBusName"] == bus_name
         assert target.inputs["arn"] == machines[f"event-tasks-cloud-{trigger}"].state["arn"]
@@ -111,7 +148,20 @@ def test_outputs_name_every_bus_and_trigger(cloud):
         "ruleArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/event-tasks-cloud-customer/event-tasks-cloud-reject-order",
         "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-reject-order",
         "deadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/event-tasks-cloud-reject-order-dlq",
+        "alarmNames": {
+            "failed": "event-tasks-cloud-reject-order-failed",
+            "timedOut": "event-tasks-cloud-reject-order-timed-out",
+            "deadLetters": "event-tasks-cloud-reject-order-dead-letters",
+        },
+        "alarmArns": {
+            "failed": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-failed",
+            "timedOut": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-timed-out",
+            "deadLetters": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-dead-letters",
+        },
     }
+    # AND the stack's alerts topic and dashboard
+    assert cloud.outputs["alertsTopicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:event-tasks-cloud-alerts"
+    assert cloud.outputs["dashboardName"] == "event-tasks-cloud"
 
 
 @pytest.mark.parametrize(
@@ -168,3 +218,29 @@ def test_a_missing_task_definition_fails_naming_its_arn(deploy, mocks):
     ):
         deploy("cloud")
     assert mocks.resources == []
+
+
+def test_every_trigger_has_its_three_alarms_on_the_topic_and_a_dashboard_row(cloud):
+    topic = cloud.outputs["alertsTopicArn"]
+    (topic_resource,) = cloud.of_type("aws:sns/topic:Topic")
+    assert topic == topic_resource.state["arn"]
+    alarms = {r.inputs["name"]: r for r in cloud.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    for trigger, out in cloud.outputs["triggers"].items():
+        # GIVEN the trigger's alarms as the outputs name them (scoped by stack and trigger)
+        assert out["alarmNames"]["failed"] == f"event-tasks-cloud-{trigger}-failed"
+        failed, timed_out, dead = (alarms[out["alarmNames"][k]] for k in ("failed", "timedOut", "deadLetters"))
+        # THEN they watch its state machine and its dead-letter queue, and notify the stack's topic
+        assert failed.inputs["dimensions"] == {"StateMachineArn": out["stateMachineArn"]}
+        assert timed_out.inputs["dimensions"] == {"StateMachineArn": out["stateMachineArn"]}
+        assert dead.inputs["dimensions"] == {"QueueName": out["deadLetterQueueUrl"].rsplit("/", 1)[1]}
+        assert {a.inputs["metricName"] for a in (failed, timed_out, dead)} == {
+            "ExecutionsFailed",
+            "ExecutionsTimedOut",
+            "ApproximateNumberOfMessagesVisible",
+        }
+        assert all(a.inputs["alarmActions"] == [topic] for a in (failed, timed_out, dead))
+    # AND the dashboard has a row for every trigger
+    (dashboard,) = cloud.of_type("aws:cloudwatch/dashboard:Dashboard")
+    assert dashboard.inputs["dashboardName"] == cloud.outputs["dashboardName"]
+    rows = {w["properties"]["title"].split(":")[0] for w in dashboard.json("dashboardBody")["widgets"]}
+    assert rows == set(cloud.outputs["triggers"])

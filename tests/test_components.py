@@ -4,6 +4,7 @@ import json
 
 import pulumi
 
+from components.failure_path import FailurePath
 from components.iam import AwsContext
 from components.run_task_state_machine import (
     FargateLaunch,
@@ -16,6 +17,7 @@ from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
 
 CTX = AwsContext(partition="aws", region="ap-southeast-1", account_id="123456789012")
 MACHINE_ARN = "arn:aws:states:ap-southeast-1:123456789012:stateMachine:sm"
+CUSTOMER_BUS_ARN = "arn:aws:events:ap-southeast-1:123456789012:event-bus/et-test-customer"
 
 
 def children(mocks, typ):
@@ -48,6 +50,7 @@ def rule_args(**overrides):
             "rule_name": "et-test-reserve",
             "dead_letter_queue_name": "et-test-reserve-dlq",
             "detail_types": ["OrderCreated"],
+            "source": "event-tasks.order",
             "state_machine_arn": MACHINE_ARN,
             **overrides,
         }
@@ -63,10 +66,10 @@ def test_task_trigger_rule_targets_the_machine_on_the_same_bus(mocks, evaluate):
             "role": r.role_arn,
         }
     )
-    # THEN the rule matches the detail-type on that bus
+    # THEN the rule matches the detail-type from the bus owner's source on that bus
     (rule,) = children(mocks, "aws:cloudwatch/eventRule:EventRule")
     assert rule.inputs["eventBusName"] == "et-test-order"
-    assert rule.json("eventPattern") == {"detail-type": ["OrderCreated"]}
+    assert rule.json("eventPattern") == {"source": ["event-tasks.order"], "detail-type": ["OrderCreated"]}
     # AND the target names the same bus, the role, the DLQ and the retry policy
     (target,) = children(mocks, "aws:cloudwatch/eventTarget:EventTarget")
     (queue,) = children(mocks, "aws:sqs/queue:Queue")
@@ -131,6 +134,14 @@ def machine_args(**overrides):
             "log_group_name": "/aws/vendedlogs/states/et-test-reserve",
             "target": target,
             "command": ["python", "-m", "customer.reserve_credit"],
+            "failure": FailurePath(
+                trigger="reserve-credit",
+                service="customer",
+                bus_name=pulumi.Output.from_input("et-test-customer"),
+                detail_type="ReserveCreditFailed",
+                task_retries=1,
+            ),
+            "failure_bus_arn": pulumi.Output.from_input(CUSTOMER_BUS_ARN),
             "timeout_seconds": 300,
             "log_retention_days": 30,
             **overrides,
@@ -159,6 +170,16 @@ def test_run_task_state_machine(mocks, evaluate):
         "arn:aws:ecs:ap-southeast-1:123456789012:task-definition/customer:5"
     )
     assert definition["States"]["RunTask"]["TimeoutSeconds"] == 300
+    # AND the run-task state is wrapped by the failure path, which publishes on the resolved bus
+    assert definition["StartAt"] == "CountFirstAttempt"
+    assert definition["States"]["RunTask"]["Catch"][0]["Next"] == "InspectFailure"
+    assert definition["States"]["DecideRetry"]["Choices"][0]["NumericLessThanEquals"] == 1
+    (entry,) = definition["States"]["PublishFailure"]["Parameters"]["Entries"]
+    assert (entry["EventBusName"], entry["Source"], entry["DetailType"]) == (
+        "et-test-customer",
+        "event-tasks.customer",
+        "ReserveCreditFailed",
+    )
     # AND it logs to its own vended log group with retention, and traces with X-Ray
     assert logs.inputs["name"] == "/aws/vendedlogs/states/et-test-reserve"
     assert logs.inputs["retentionInDays"] == 30
@@ -179,12 +200,23 @@ def test_run_task_state_machine(mocks, evaluate):
         "WatchAndStopStartedTasks",
         "ManageSyncCompletionRule",
         "PassTaskRolesToEcs",
+        "PublishTheFailureEvent",
         "DeliverExecutionLogs",
         "SendTraces",
     ]
     assert json.loads(policy.inputs["policy"])["Statement"][3]["Resource"] == [
         "arn:aws:iam::123456789012:role/customer-task"
     ]
+    # AND it may put its failure event on the customer bus only, with its own source and detail-type
+    assert policy.json("policy")["Statement"][4] == {
+        "Sid": "PublishTheFailureEvent",
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": CUSTOMER_BUS_ARN,
+        "Condition": {
+            "StringEquals": {"events:source": "event-tasks.customer", "events:detail-type": "ReserveCreditFailed"}
+        },
+    }
     assert outputs == {"arn": machine.state["arn"], "name": "et-test-reserve", "role_arn": role.state["arn"]}
 
 
@@ -239,6 +271,7 @@ def test_service_task_alone(mocks, evaluate):
         bus_arn="arn:aws:events:ap-southeast-1:123456789012:event-bus/et-order",
         table_name="et-order",
         table_arn="arn:aws:dynamodb:ap-southeast-1:123456789012:table/et-order",
+        event_source="event-tasks.order",
         log_group_name="/ecs/et-order",
     )
     outputs = evaluate(

@@ -103,7 +103,7 @@ BAD = [
         "task definition missing for a run service",
         cloud_raw(services={**parsed("services"), "customer": {}}),
         r"event-tasks:services\.customer\.taskDefinitionArn: required in cloud because trigger\(s\) "
-        r"release-credit, reserve-credit run",
+        r"release-credit, release-failed-credit, reserve-credit run",
     ),
     (
         "bad subnet id",
@@ -261,3 +261,146 @@ def test_bad_config_registers_nothing(deploy, mocks, raw, message):
     # THEN not one resource was registered and no lookup was made
     assert mocks.resources == []
     assert mocks.calls == []
+
+
+# The failure loop's keys (issue 8): a small cloud stack of its own, independent of the shipped files.
+
+TASK_DEFINITION = "arn:aws:ecs:ap-southeast-1:123456789012:task-definition/{}:1"
+
+
+def failure_raw(triggers=None, **top):
+    """A minimal cloud stack: services a and b, and `triggers` (default: one, a's bus runs b)."""
+    config = {
+        "aws:region": "ap-southeast-1",
+        "event-tasks:environment": "cloud",
+        "event-tasks:cloud": {
+            "clusterArn": "arn:aws:ecs:ap-southeast-1:123456789012:cluster/shared",
+            "subnets": ["subnet-0a1b2c3d"],
+            "securityGroups": ["sg-0c1d2e3f"],
+        },
+        "event-tasks:services": {s: {"taskDefinitionArn": TASK_DEFINITION.format(s)} for s in ("a", "b")},
+        "event-tasks:triggers": triggers
+        or {"run-b": {"bus": "a", "detailTypes": ["Happened"], "service": "b", "command": ["b"]}},
+        **{f"event-tasks:{key}": value for key, value in top.items()},
+    }
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+def trigger(bus, service, detail_types, **fields):
+    return {"bus": bus, "detailTypes": detail_types, "service": service, "command": ["run"], **fields}
+
+
+def test_failure_defaults_retry_twice_and_name_the_event_after_the_trigger():
+    # WHEN a trigger leaves the failure keys out
+    config = load_config(failure_raw(), "t", ROOT)
+    # THEN it retries twice, its failure event is <Trigger>Failed and no one is subscribed to alerts
+    assert config.triggers["run-b"].taskRetries == 2
+    assert config.failure_detail_type("run-b") == "RunBFailed"
+    assert config.alerts.email == []
+
+
+def test_failure_keys_and_alerts_are_read():
+    # GIVEN no retries, an own failure detail-type and two alert addresses
+    raw = failure_raw(
+        {"run-b": trigger("a", "b", ["Happened"], taskRetries=0, failureDetailType="BBroke")},
+        alerts={"email": ["ops@example.com", "oncall@example.org"]},
+    )
+    # WHEN validated
+    config = load_config(raw, "t", ROOT)
+    # THEN they are kept
+    assert (config.triggers["run-b"].taskRetries, config.failure_detail_type("run-b")) == (0, "BBroke")
+    assert config.alerts.email == ["ops@example.com", "oncall@example.org"]
+
+
+FAILURE_BAD = [
+    (
+        "too many task retries",
+        failure_raw({"run-b": trigger("a", "b", ["Happened"], taskRetries=11)}),
+        r"event-tasks:triggers\.run-b\.taskRetries: 11: Input should be less than or equal to 10",
+    ),
+    (
+        "negative task retries",
+        failure_raw({"run-b": trigger("a", "b", ["Happened"], taskRetries=-1)}),
+        r"event-tasks:triggers\.run-b\.taskRetries: -1: Input should be greater than or equal to 0",
+    ),
+    (
+        "blank failure detail-type",
+        failure_raw({"run-b": trigger("a", "b", ["Happened"], failureDetailType=" ")}),
+        r"event-tasks:triggers\.run-b\.failureDetailType: ' ' is not a detail-type of 1-128 letters",
+    ),
+    (
+        "long failure detail-type",
+        failure_raw({"run-b": trigger("a", "b", ["Happened"], failureDetailType="F" * 129)}),
+        r"event-tasks:triggers\.run-b\.failureDetailType: 'F+' is not a detail-type",
+    ),
+    (
+        "bad alert address",
+        failure_raw(alerts={"email": ["ops@example.com", "ops at example"]}),
+        r"event-tasks:alerts\.email: \['ops at example'\] is not an email address",
+    ),
+    (
+        "alert address twice",
+        failure_raw(alerts={"email": ["ops@example.com", "ops@example.com"]}),
+        r"event-tasks:alerts\.email: lists an address twice",
+    ),
+    (
+        "unknown alerts key",
+        failure_raw(alerts={"sms": ["+6500000000"]}),
+        r"event-tasks:alerts\.sms: unknown key; allowed here: email",
+    ),
+    (
+        "a failure event that starts its own trigger",
+        failure_raw({"fix-a": trigger("a", "a", ["Happened", "FixAFailed"])}),
+        r"event-tasks:triggers\.fix-a\.failureDetailType: the failure event 'FixAFailed' loops back into "
+        r"'fix-a' \(fix-a -> fix-a\); route a failure event only to triggers",
+    ),
+    (
+        "two triggers whose failures start each other",
+        failure_raw(
+            {
+                "run-a": trigger("b", "a", ["Happened", "RunBFailed"]),
+                "run-b": trigger("a", "b", ["Happened", "RunAFailed"]),
+            }
+        ),
+        r"event-tasks:triggers\.run-a\.failureDetailType: the failure event 'RunAFailed' loops back into "
+        r"'run-a' \(run-a -> run-b -> run-a\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"), [(raw, message) for _, raw, message in FAILURE_BAD], ids=[n for n, _, _ in FAILURE_BAD]
+)
+def test_bad_failure_config_names_the_key(raw, message):
+    # GIVEN a stack config with one mistake in the failure keys WHEN validated THEN the error names the key
+    with pytest.raises(ConfigError, match=message):
+        load_config(raw, "t", ROOT)
+
+
+def test_a_failure_chain_that_ends_is_allowed():
+    # GIVEN a's failure runs a compensation on b's bus whose own failure is routed nowhere
+    raw = failure_raw(
+        {
+            "run-b": trigger("a", "b", ["Happened"]),
+            "undo-a": trigger("b", "a", ["RunBFailed"]),
+        }
+    )
+    # WHEN validated THEN it loads
+    assert load_config(raw, "t", ROOT).failure_detail_type("undo-a") == "UndoAFailed"
+
+
+def test_a_trigger_name_too_long_for_its_alarm_or_detail_type_is_refused():
+    # GIVEN a trigger whose failure detail-type would exceed 128 characters
+    name = "x" * 130
+    raw = failure_raw({name: trigger("a", "b", ["Happened"])})
+    # WHEN validated THEN the name's limit is given
+    with pytest.raises(ConfigError, match=rf"event-tasks:triggers\.{name}: the failure event detail-type"):
+        load_config(raw, "t", ROOT)
+
+
+def test_a_failure_detail_type_with_intrinsic_syntax_is_refused():
+    # GIVEN a detail-type holding a quote and braces, which an ASL intrinsic string cannot hold unescaped
+    raw = failure_raw({"run-b": trigger("a", "b", ["Happened"], failureDetailType="B'{}'Failed")})
+    # WHEN validated THEN the key and the allowed characters are named
+    with pytest.raises(ConfigError, match=r"event-tasks:triggers\.run-b\.failureDetailType: .* is not a detail-type"):
+        load_config(raw, "t", ROOT)

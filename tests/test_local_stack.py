@@ -17,11 +17,24 @@ from components.local import image_build_paths
 from conftest import ACCOUNT, REGION, ROOT
 
 SERVICES = ("customer", "order")
+# What service_images/<service>/emits.json declares (tests/test_emits.py proves the code agrees).
+EMITS = {
+    "customer": [
+        "CreditLimitExceeded",
+        "CreditReleased",
+        "CreditReserved",
+        "CustomerCreated",
+        "CustomerValidationFailed",
+    ],
+    "order": ["OrderApproved", "OrderCancelled", "OrderCreated", "OrderRejected"],
+}
 TRIGGERS = {
     "reserve-credit": ("customer", ["python", "-m", "customer.reserve_credit"]),
     "approve-order": ("order", ["python", "-m", "order.approve"]),
     "reject-order": ("order", ["python", "-m", "order.reject"]),
+    "reject-failed-order": ("order", ["python", "-m", "order.reject"]),
     "release-credit": ("customer", ["python", "-m", "customer.release_credit"]),
+    "release-failed-credit": ("customer", ["python", "-m", "customer.release_credit"]),
 }
 
 
@@ -54,20 +67,35 @@ def local(deploy):
     return deploy("local")
 
 
+ALERTING_TYPES = (
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:sns/topic:Topic",
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:kms/key:Key",
+    "aws:cloudwatch/dashboard:Dashboard",
+)
+
+
 def test_local_creates_network_cluster_and_per_service_resources(local):
     # THEN: the cloud wiring, plus a public-only VPC, an EC2-backed cluster and per service
     # (2) a table, a repository with lifecycle, two roles with a policy each, logs, a task definition
     counts = Counter(r.typ for r in local.resources if r.custom)
+    # AND what tells an operator, as in cloud (tests/test_cloud_stack.py checks it in detail)
+    alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
+    assert alerting == {typ: 1 for typ in ALERTING_TYPES} | {
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * counts["aws:cloudwatch/eventRule:EventRule"]
+    }
     assert counts == {
         "aws:cloudwatch/eventBus:EventBus": 2,
-        "aws:cloudwatch/eventRule:EventRule": 4,
-        "aws:cloudwatch/eventTarget:EventTarget": 4,
-        "aws:sqs/queue:Queue": 4,
-        "aws:sqs/queuePolicy:QueuePolicy": 4,
-        "aws:sfn/stateMachine:StateMachine": 4,
-        "aws:iam/role:Role": 8 + 1 + 2 * 2,
-        "aws:iam/rolePolicy:RolePolicy": 8 + 2 * 2,
-        "aws:cloudwatch/logGroup:LogGroup": 4 + 2,
+        "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
+        "aws:cloudwatch/eventRule:EventRule": 6,
+        "aws:cloudwatch/eventTarget:EventTarget": 6,
+        "aws:sqs/queue:Queue": 6,
+        "aws:sqs/queuePolicy:QueuePolicy": 6,
+        "aws:sfn/stateMachine:StateMachine": 6,
+        "aws:iam/role:Role": 12 + 1 + 2 * 2,
+        "aws:iam/rolePolicy:RolePolicy": 12 + 2 * 2,
+        "aws:cloudwatch/logGroup:LogGroup": 6 + 2,
         "aws:ec2/vpc:Vpc": 1,
         "aws:ec2/subnet:Subnet": 2,
         "aws:ec2/internetGateway:InternetGateway": 1,
@@ -375,7 +403,8 @@ def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
         name = f"event-tasks-local-{service}"
         # THEN only ECS tasks of this account assume it
         assert role.json("assumeRolePolicy") == trust
-        # AND it may put events on its own bus and read/write its own table, nothing else
+        # AND it may put events on its own bus, with its own source and the detail-types its
+        # emits.json declares, and read/write its own table, nothing else
         assert policy.inputs["role"] == role.state["id"]
         assert policy.json("policy") == {
             "Version": "2012-10-17",
@@ -385,16 +414,20 @@ def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
                     "Effect": "Allow",
                     "Action": "events:PutEvents",
                     "Resource": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}",
+                    "Condition": {
+                        "StringEquals": {
+                            "events:source": f"event-tasks.{service}",
+                            "events:detail-type": EMITS[service],
+                        }
+                    },
                 },
                 {
                     "Sid": "ReadWriteOwnTable",
                     "Effect": "Allow",
                     "Action": [
                         "dynamodb:ConditionCheckItem",
-                        "dynamodb:DeleteItem",
                         "dynamodb:GetItem",
                         "dynamodb:PutItem",
-                        "dynamodb:Query",
                         "dynamodb:UpdateItem",
                     ],
                     "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",

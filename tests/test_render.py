@@ -9,7 +9,13 @@ from components.run_task_state_machine import (
     render_definition,
     run_task_statements,
 )
-from components.task_trigger_rule import dead_letter_statements, event_pattern, start_execution_statements
+from components.service_task import emit_statement, table_key_statements
+from components.task_trigger_rule import (
+    dead_letter_statements,
+    event_pattern,
+    queue_encryption,
+    start_execution_statements,
+)
 
 CLUSTER = "arn:aws:ecs:ap-southeast-1:123456789012:cluster/shared"
 TASK_DEF = "arn:aws:ecs:ap-southeast-1:123456789012:task-definition/customer:5"
@@ -226,9 +232,11 @@ def test_rule_documents():
     rule = "arn:aws:events:ap-southeast-1:123456789012:rule/bus/rule"
     queue = "arn:aws:sqs:ap-southeast-1:123456789012:q"
     machine = "arn:aws:states:ap-southeast-1:123456789012:stateMachine:m"
-    # THEN the pattern matches any listed detail-type, and grants name one resource each
-    assert event_pattern(["CreditLimitExceeded", "CustomerValidationFailed"]) == {
-        "detail-type": ["CreditLimitExceeded", "CustomerValidationFailed"]
+    # THEN the pattern matches any listed detail-type from the bus owner's source only, and grants
+    # name one resource each
+    assert event_pattern(["CreditLimitExceeded", "CustomerValidationFailed"], "event-tasks.customer") == {
+        "source": ["event-tasks.customer"],
+        "detail-type": ["CreditLimitExceeded", "CustomerValidationFailed"],
     }
     assert start_execution_statements(machine) == [
         {"Sid": "StartTheTargetStateMachine", "Effect": "Allow", "Action": "states:StartExecution", "Resource": machine}
@@ -261,3 +269,48 @@ def test_trust_policy_guards_against_confused_deputies():
             }
         ],
     }
+
+
+def test_a_task_may_emit_only_its_own_source_and_declared_detail_types():
+    bus = "arn:aws:events:ap-southeast-1:123456789012:event-bus/et-customer"
+    # WHEN the emit grant is rendered for a service that declares its detail-types (unsorted)
+    statement = emit_statement(bus, "event-tasks.customer", ("CreditReserved", "CreditLimitExceeded"))
+    # THEN each PutEvents entry must carry the service's source and one of those detail-types
+    assert statement == {
+        "Sid": "EmitToOwnBus",
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": bus,
+        "Condition": {
+            "StringEquals": {
+                "events:source": "event-tasks.customer",
+                "events:detail-type": ["CreditLimitExceeded", "CreditReserved"],
+            }
+        },
+    }
+    # AND a service that declares nothing is still held to its source
+    assert emit_statement(bus, "event-tasks.customer", None)["Condition"] == {
+        "StringEquals": {"events:source": "event-tasks.customer"}
+    }
+
+
+def test_a_customer_managed_table_key_is_usable_only_through_dynamodb():
+    key = "arn:aws:kms:ap-southeast-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"
+    # THEN the task role may use the key for DynamoDB's calls only, and needs nothing without one
+    assert table_key_statements(key, "dynamodb.ap-southeast-1.amazonaws.com") == [
+        {
+            "Sid": "UseTableKeyThroughDynamoDb",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+            "Resource": key,
+            "Condition": {"StringEquals": {"kms:ViaService": "dynamodb.ap-southeast-1.amazonaws.com"}},
+        }
+    ]
+    assert table_key_statements(None, "dynamodb.ap-southeast-1.amazonaws.com") == []
+
+
+def test_a_dead_letter_queue_uses_sse_sqs_or_the_customer_managed_key():
+    key = "arn:aws:kms:ap-southeast-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"
+    # THEN the two exclusive encryption modes: SSE-SQS by default, SSE-KMS with the given key
+    assert queue_encryption(None) == {"sqs_managed_sse_enabled": True}
+    assert queue_encryption(key) == {"kms_master_key_id": key}

@@ -54,13 +54,16 @@ def test_the_default_demo_settles_the_saga_and_survives_replay():
     assert report.customers == {"c-1": {"creditLimit": 100, "reserved": 0}}
     assert report.events["lost"] == 0 and report.events["deadLettered"] == 0
     assert report.executions["FAILED"] == 0
-    # AND each saga step ran as the ECS task its state machine started, with the event in its env
+    # AND each saga step ran as the ECS task its state machine started, with the event in its env;
+    # no task failed, so no compensation of a failure ran
     machines = {name.removeprefix("event-tasks-local-"): runs for name, runs in result["executions"].items()}
     assert {m: len(e) > 0 for m, e in machines.items()} == {
         "reserve-credit": True,
         "approve-order": True,
         "reject-order": True,
         "release-credit": True,
+        "reject-failed-order": False,
+        "release-failed-credit": False,
     }
     first = machines["reserve-credit"][0]
     started_with = json.loads(first["input"])
@@ -130,12 +133,17 @@ def test_a_trigger_added_only_in_config_runs_without_code_change(extended):
 
 
 def test_a_task_that_exits_non_zero_fails_its_execution(extended):
-    # GIVEN a trigger whose task exits 3
+    # GIVEN a trigger whose task always exits 3
     (execution,) = extended["executions"]["event-tasks-sandboxtest-broken-audit"]
-    # THEN the execution FAILED with States.TaskFailed, as on AWS, and the summary counts it
+    # THEN the task ran 1 + 2 retries times, then the execution FAILED under its failure detail-type,
+    # its cause naming States.TaskFailed as on AWS, and the summary counts it
     assert execution["status"] == "FAILED"
-    assert execution["error"] == "States.TaskFailed"
+    assert execution["error"] == "BrokenAuditFailed"
+    assert execution["cause"].startswith("States.TaskFailed after 3 attempts: exit codes [3]: ")
     assert extended["report"].executions["FAILED"] == 1
+    # AND its failure event is on the order bus
+    (failure,) = [e for e in extended["emitted"] if e["detail-type"] == "BrokenAuditFailed"]
+    assert (failure["event-bus"], failure["detail"]["attempts"]) == ("event-tasks-sandboxtest-order", 3)
     # AND the saga itself was not disturbed
     assert extended["report"].orders == {"o-1": "APPROVED"}
 

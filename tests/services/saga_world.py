@@ -11,7 +11,7 @@ import contextlib
 import importlib
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,3 +174,53 @@ def fake_aws_env() -> Iterator[None]:
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "TABLE_NAME", "EVENT_BUS_NAME", *TRIGGER_VARS):
             patch.delenv(name, raising=False)
         yield
+
+
+class Crash(BaseException):
+    """The task process dying at a chosen point (not an ``Exception``: ``run`` cannot turn it into an exit code)."""
+
+
+@contextlib.contextmanager
+def after_commit(action: Callable[[str], None], times: int = 1) -> Iterator[list[str]]:
+    """The next ``times`` use cases that commit a state change call ``action(use_case)`` right after
+    the commit, before PutEvents (the crash window). Yields the use cases it was called for."""
+    from event_tasks_common import process
+
+    real = process.decide_once
+    hit: list[str] = []
+
+    def committing_then_acting(table, *, use_case, event, decide):
+        settled = real(table, use_case=use_case, event=event, decide=decide)
+        if settled.committed and len(hit) < times:
+            hit.append(use_case)
+            action(use_case)
+        return settled
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(process, "decide_once", committing_then_acting)
+        yield hit
+
+
+def crash_after_commit(times: int = 1) -> contextlib.AbstractContextManager[list[str]]:
+    """The next ``times`` committing use cases die right after their commit, before PutEvents."""
+
+    def die(use_case: str) -> None:
+        raise Crash(f"{use_case} died after its commit")
+
+    return after_commit(die, times)
+
+
+def failure_event(failed: Mapping[str, Any], trigger: str, service: str, *, attempts: int = 3) -> dict[str, Any]:
+    """The event a trigger's state machine publishes when it gives up on its task (ISSUE8 contract):
+    on the failed service's bus, source ``event-tasks.<service>``, detail-type ``<Trigger>Failed``."""
+    detail_type = "".join(part.capitalize() for part in trigger.split("-")) + "Failed"
+    detail = {
+        "trigger": trigger,
+        "service": service,
+        "error": "States.TaskFailed",
+        "cause": "exit code 137: Essential container in task exited",
+        "executionArn": f"arn:aws:states:{REGION}:123456789012:execution:event-tasks-local-{trigger}:x-{failed['id']}",
+        "attempts": attempts,
+        "event": {k: failed[k] for k in ("id", "detail-type", "source", "detail")},
+    }
+    return event(detail_type, f"event-tasks.{service}", detail, f"failed-{failed['id']}")

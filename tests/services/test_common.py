@@ -28,12 +28,17 @@ def test_emit_raises_when_eventbridge_did_not_accept_the_event() -> None:
 
 
 def test_emit_refuses_a_detail_too_large_for_the_consumers_container_overrides() -> None:
-    # GIVEN a detail whose JSON would not fit in a consumer's RunTask overrides (8192 characters)
+    # GIVEN a detail that, escaped in a consumer's RunTask overrides (8192 characters) and wrapped
+    # twice by failure events, would not fit: 1,100 quotes are 2,2xx characters of JSON, but each
+    # is 4 characters once that JSON is escaped into the overrides
     client = boto3.client("events", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(client)  # no response queued: any PutEvents call would fail the test
     # WHEN emitting it
-    with stubber, pytest.raises(EmitFailed, match=r"OrderCreated detail is 6\d{3} characters.*within 6144"):
-        emit(client, bus_name="b", source="event-tasks.order", detail_type="OrderCreated", detail={"note": "x" * 6200})
+    with (
+        stubber,
+        pytest.raises(EmitFailed, match=r"OrderCreated detail is 4\d{3} characters as a consumer.*within 4096"),
+    ):
+        emit(client, bus_name="b", source="event-tasks.order", detail_type="OrderCreated", detail={"note": '"' * 1100})
     # THEN nothing was sent
     stubber.assert_no_pending_responses()
 
@@ -136,3 +141,25 @@ def test_a_refused_emit_fails_the_task_and_a_rerun_delivers_the_recorded_event(
     retried = world.run("order.place", ["--order-id", "o-1", "--customer-id", "c-1", "--total", "60"])
     assert retried.code == 0
     assert [e["detail-type"] for e in world.emitted("order")] == ["OrderCreated"]
+
+
+def test_failure_reports_are_read_through_nesting_but_not_without_end() -> None:
+    # GIVEN an OrderCreated reported by failure events nested 3 and 4 deep
+    from event_tasks_common import failure
+    from event_tasks_common.trigger import Detail
+
+    def report(inner: dict, trigger: str) -> dict:
+        return {"trigger": trigger, "event": {"id": "x", "detail-type": "T", "source": "s", "detail": inner}}
+
+    three = report(report(report({"orderId": "o-1"}, "a"), "b"), "c")
+    # WHEN / THEN three levels reach the business event, under the field path it was read from
+    found = failure.original(Detail(three))
+    assert (found.detail.data, found.detail.prefix) == (
+        {"orderId": "o-1"},
+        "eventDetail.event.detail.event.detail.event.detail",
+    )
+    # AND a fourth level is refused as bad input
+    with pytest.raises(BadInput, match=r"failure events nested deeper than 3 levels"):
+        failure.original(Detail(report(three, "d")))
+    # AND the reason names the failed trigger
+    assert failure.reason("reserve-credit") == "RESERVE_CREDIT_FAILED"

@@ -31,22 +31,22 @@ def test_create_writes_customer_and_emits_customer_created(world: World) -> None
     assert (customer["creditLimit"], customer["reserved"]) == (100, 0)
     emitted = only(world.emitted("customer"))
     assert (emitted["source"], emitted["detail-type"]) == (CUSTOMER, "CustomerCreated")
-    assert emitted["detail"] == {"customerId": "c-1", "creditLimit": 100}
+    assert emitted["detail"] == {"customerId": "c-1", "creditLimit": 100, "eventKey": "CustomerCreated:c-1"}
     assert world.emitted("order") == []
 
 
-def test_create_again_with_same_limit_is_a_no_op_that_re_emits(world: World) -> None:
+def test_create_again_with_same_limit_is_a_no_op_that_emits_nothing_more(world: World) -> None:
     # GIVEN c-1 exists and already reserved some credit
     create_customer(world)
     assert world.run("customer.reserve_credit", event=order_created("o-1", "c-1", 30, "e-1")).code == 0
     world.emitted("customer")
     # WHEN it is created again with the same limit
     result = world.run("customer.create", ["--customer-id", "c-1", "--credit-limit", "100"])
-    # THEN exit 0, the reservation is untouched and CustomerCreated is re-emitted
+    # THEN exit 0, the reservation is untouched and CustomerCreated, already emitted, is not again
     assert result.code == 0
-    assert "replay" in result.out
+    assert "replay" in result.out and "CustomerCreated:c-1 already emitted" in result.out
     assert world.customer("c-1")["reserved"] == 30
-    assert only(world.emitted("customer"))["detail"] == {"customerId": "c-1", "creditLimit": 100}
+    assert world.emitted("customer") == []
 
 
 def test_create_again_with_another_limit_is_refused(world: World) -> None:
@@ -75,7 +75,7 @@ def test_reserve_credit_reserves_when_credit_is_available(world: World) -> None:
     assert (decision["status"], decision["amount"], decision["customerId"]) == ("RESERVED", 60, "c-1")
     emitted = only(world.emitted("customer"))
     assert (emitted["source"], emitted["detail-type"]) == (CUSTOMER, "CreditReserved")
-    assert emitted["detail"] == {"orderId": "o-1", "customerId": "c-1", "amount": 60}
+    assert emitted["detail"] == {"orderId": "o-1", "customerId": "c-1", "amount": 60, "eventKey": "CreditReserved:o-1"}
 
 
 def test_reserve_credit_up_to_exactly_the_limit(world: World) -> None:
@@ -104,7 +104,13 @@ def test_reserve_credit_emits_limit_exceeded_when_not_enough_credit(world: World
     assert world.item("customer", "ORDER#o-2", "CREDIT")["status"] == "REJECTED"
     emitted = only(world.emitted("customer"))
     assert emitted["detail-type"] == "CreditLimitExceeded"
-    assert emitted["detail"] == {"orderId": "o-2", "customerId": "c-1", "amount": 50, "availableCredit": 40}
+    assert emitted["detail"] == {
+        "orderId": "o-2",
+        "customerId": "c-1",
+        "amount": 50,
+        "availableCredit": 40,
+        "eventKey": "CreditLimitExceeded:o-2",
+    }
 
 
 def test_reserve_credit_for_unknown_customer_emits_validation_failed(world: World) -> None:
@@ -116,10 +122,15 @@ def test_reserve_credit_for_unknown_customer_emits_validation_failed(world: Worl
     assert world.customer("c-9") is None
     emitted = only(world.emitted("customer"))
     assert emitted["detail-type"] == "CustomerValidationFailed"
-    assert emitted["detail"] == {"orderId": "o-3", "customerId": "c-9", "reason": "CUSTOMER_NOT_FOUND"}
+    assert emitted["detail"] == {
+        "orderId": "o-3",
+        "customerId": "c-9",
+        "reason": "CUSTOMER_NOT_FOUND",
+        "eventKey": "CustomerValidationFailed:o-3",
+    }
 
 
-def test_same_order_created_event_twice_reserves_once_and_re_emits_the_same_outcome(world: World) -> None:
+def test_same_order_created_event_twice_reserves_once_and_emits_once(world: World) -> None:
     # GIVEN c-1 (limit 100) already processed OrderCreated e-1 (o-1, 60)
     create_customer(world)
     trigger = order_created("o-1", "c-1", 60, "e-1")
@@ -128,13 +139,13 @@ def test_same_order_created_event_twice_reserves_once_and_re_emits_the_same_outc
     state = world.items("customer")
     # WHEN the very same event (same eventId) is run again
     result = world.run("customer.reserve_credit", event=trigger)
-    # THEN nothing changed (no double reservation) and the recorded outcome is re-emitted verbatim
+    # THEN nothing changed (no double reservation) and the outcome, emitted once, is not emitted again
     assert result.code == 0
-    assert "replay" in result.out
+    assert "duplicate (eventId already processed)" in result.out
+    assert f"CreditReserved:o-1 already emitted ({first['id']})" in result.out
     assert world.items("customer") == state
     assert world.customer("c-1")["reserved"] == 60
-    again = only(world.emitted("customer"))
-    assert (again["detail-type"], again["detail"]) == (first["detail-type"], first["detail"])
+    assert world.emitted("customer") == []
 
 
 def test_replayed_order_with_a_new_event_id_never_reserves_twice(world: World) -> None:
@@ -144,10 +155,10 @@ def test_replayed_order_with_a_new_event_id_never_reserves_twice(world: World) -
     world.emitted("customer")
     # WHEN OrderCreated for o-1 arrives again under a new event id (upstream re-emit)
     result = world.run("customer.reserve_credit", event=order_created("o-1", "c-1", 60, "e-1-again"))
-    # THEN the per-order decision wins: still 60 reserved, CreditReserved re-emitted
+    # THEN the per-order decision wins: still 60 reserved, CreditReserved (emitted once) not again
     assert result.code == 0
     assert world.customer("c-1")["reserved"] == 60
-    assert only(world.emitted("customer"))["detail"] == {"orderId": "o-1", "customerId": "c-1", "amount": 60}
+    assert world.emitted("customer") == []
 
 
 def test_a_rejected_order_stays_rejected_even_after_credit_frees_up(world: World) -> None:
@@ -159,10 +170,11 @@ def test_a_rejected_order_stays_rejected_even_after_credit_frees_up(world: World
     world.emitted("customer")
     # WHEN OrderCreated o-2 is delivered again with a new id
     result = world.run("customer.reserve_credit", event=order_created("o-2", "c-1", 50, "e-2-again"))
-    # THEN the recorded refusal is re-emitted and nothing is reserved for the rejected order
+    # THEN the refusal stands (nothing reserved for the rejected order) and is not announced again
     assert result.code == 0
     assert world.customer("c-1")["reserved"] == 0
-    assert only(world.emitted("customer"))["detail-type"] == "CreditLimitExceeded"
+    assert "CreditLimitExceeded:o-2 already emitted" in result.out
+    assert world.emitted("customer") == []
 
 
 def test_same_event_id_with_different_content_is_bad_input(world: World) -> None:
@@ -193,7 +205,7 @@ def test_release_credit_frees_the_reservation(world: World) -> None:
     assert world.item("customer", "ORDER#o-1", "CREDIT")["status"] == "RELEASED"
     emitted = only(world.emitted("customer"))
     assert (emitted["source"], emitted["detail-type"]) == (CUSTOMER, "CreditReleased")
-    assert emitted["detail"] == {"orderId": "o-1", "customerId": "c-1", "amount": 60}
+    assert emitted["detail"] == {"orderId": "o-1", "customerId": "c-1", "amount": 60, "eventKey": "CreditReleased:o-1"}
 
 
 def test_release_credit_twice_releases_once(world: World) -> None:
@@ -206,10 +218,10 @@ def test_release_credit_twice_releases_once(world: World) -> None:
     # WHEN the same event and then a new event for the same cancellation arrive
     replay = world.run("customer.release_credit", event=order_cancelled("o-1", "c-1", 60, "e-4"))
     again = world.run("customer.release_credit", event=order_cancelled("o-1", "c-1", 60, "e-5"))
-    # THEN o-2's 30 stays reserved (never released twice) and CreditReleased is re-emitted each time
+    # THEN o-2's 30 stays reserved (never released twice) and CreditReleased is not emitted again
     assert (replay.code, again.code) == (0, 0)
     assert world.customer("c-1")["reserved"] == 30
-    assert [e["detail-type"] for e in world.emitted("customer")] == ["CreditReleased", "CreditReleased"]
+    assert world.emitted("customer") == []
 
 
 def test_release_credit_without_reservation_is_a_silent_no_op(world: World) -> None:

@@ -46,7 +46,7 @@ def test_place_from_the_command_line_writes_pending_and_emits_order_created(worl
     assert (order["status"], order["customerId"], order["total"]) == ("PENDING", "c-1", 60)
     emitted = only(world.emitted("order"))
     assert (emitted["source"], emitted["detail-type"]) == (ORDER, "OrderCreated")
-    assert emitted["detail"] == {"orderId": "o-1", "customerId": "c-1", "total": 60}
+    assert emitted["detail"] == {"orderId": "o-1", "customerId": "c-1", "total": 60, "eventKey": "OrderCreated:o-1"}
     assert world.emitted("customer") == []
 
 
@@ -57,12 +57,13 @@ def test_place_triggered_by_an_event(world: World) -> None:
     # WHEN order.place runs with it, twice
     first = world.run("order.place", event=trigger)
     second = world.run("order.place", event=trigger)
-    # THEN one PENDING order, a processed-event marker, and OrderCreated emitted each time (replay)
+    # THEN one PENDING order, a processed-event marker, and OrderCreated emitted once
     assert (first.code, second.code) == (0, 0)
     assert world.order("o-7")["status"] == "PENDING"
     assert world.item("order", "EVENT#e-place", "USECASE#order.place") is not None
     emitted = world.emitted("order")
-    assert [e["detail"] for e in emitted] == [detail, detail]
+    assert [e["detail"] for e in emitted] == [{**detail, "eventKey": "OrderCreated:o-7"}]
+    assert "OrderCreated:o-7 already emitted" in second.out
 
 
 def test_place_with_both_arguments_and_event_is_bad_input(world: World) -> None:
@@ -77,16 +78,16 @@ def test_place_with_both_arguments_and_event_is_bad_input(world: World) -> None:
     assert world.emitted("order") == []
 
 
-def test_place_same_order_again_re_emits_and_different_data_is_refused(world: World) -> None:
+def test_place_same_order_again_emits_nothing_and_different_data_is_refused(world: World) -> None:
     # GIVEN o-1 placed (60 for c-1)
     place(world)
     # WHEN placed again identically, then with another total
     same = world.run("order.place", ["--order-id", "o-1", "--customer-id", "c-1", "--total", "60"])
     same_emitted = world.emitted("order")
     other = world.run("order.place", ["--order-id", "o-1", "--customer-id", "c-1", "--total", "61"])
-    # THEN the first is a replay re-emitting OrderCreated; the second is exit 2 naming --order-id
+    # THEN the first is a replay emitting nothing (OrderCreated went out once); the second is exit 2
     assert same.code == 0
-    assert only(same_emitted)["detail"] == {"orderId": "o-1", "customerId": "c-1", "total": 60}
+    assert same_emitted == []
     assert other.code == 2
     assert other.err.startswith("bad input: --order-id: order 'o-1' already exists")
     assert world.order("o-1")["total"] == 60
@@ -103,10 +104,10 @@ def test_approve_moves_pending_to_approved(world: World) -> None:
     assert world.order("o-1")["status"] == "APPROVED"
     emitted = only(world.emitted("order"))
     assert (emitted["source"], emitted["detail-type"]) == (ORDER, "OrderApproved")
-    assert emitted["detail"] == {"orderId": "o-1", "customerId": "c-1", "total": 60}
+    assert emitted["detail"] == {"orderId": "o-1", "customerId": "c-1", "total": 60, "eventKey": "OrderApproved:o-1"}
 
 
-def test_approve_replay_changes_nothing_and_re_emits(world: World) -> None:
+def test_approve_replay_changes_nothing_and_emits_nothing(world: World) -> None:
     # GIVEN o-1 approved by CreditReserved e-cr
     place(world)
     world.run("order.approve", event=credit_reserved(event_id="e-cr"))
@@ -114,10 +115,10 @@ def test_approve_replay_changes_nothing_and_re_emits(world: World) -> None:
     state = world.items("order")
     # WHEN the same event runs again
     result = world.run("order.approve", event=credit_reserved(event_id="e-cr"))
-    # THEN no write at all, OrderApproved re-emitted
+    # THEN no write at all, and OrderApproved, emitted once, is not emitted again
     assert result.code == 0
     assert world.items("order") == state
-    assert only(world.emitted("order"))["detail-type"] == "OrderApproved"
+    assert world.emitted("order") == []
 
 
 @pytest.mark.parametrize(
@@ -136,20 +137,27 @@ def test_reject_moves_pending_to_rejected_with_the_reason(world: World, trigger:
     assert (order["status"], order["rejectionReason"]) == ("REJECTED", reason)
     emitted = only(world.emitted("order"))
     assert emitted["detail-type"] == "OrderRejected"
-    assert emitted["detail"] == {"orderId": "o-1", "customerId": "c-1", "total": 60, "reason": reason}
+    assert emitted["detail"] == {
+        "orderId": "o-1",
+        "customerId": "c-1",
+        "total": 60,
+        "reason": reason,
+        "eventKey": "OrderRejected:o-1",
+    }
 
 
-def test_reject_of_an_already_rejected_order_re_emits_the_recorded_reason(world: World) -> None:
+def test_reject_of_an_already_rejected_order_keeps_the_recorded_reason(world: World) -> None:
     # GIVEN o-1 rejected for CREDIT_LIMIT_EXCEEDED
     place(world)
     world.run("order.reject", event=limit_exceeded(event_id="e-1"))
     world.emitted("order")
     # WHEN another refusal for it arrives under a new event id
     result = world.run("order.reject", event=limit_exceeded(event_id="e-2"))
-    # THEN still REJECTED with the first reason, OrderRejected re-emitted with it
+    # THEN still REJECTED with the first reason; OrderRejected, emitted once, is not emitted again
     assert result.code == 0
     assert world.order("o-1")["rejectionReason"] == "CREDIT_LIMIT_EXCEEDED"
-    assert only(world.emitted("order"))["detail"]["reason"] == "CREDIT_LIMIT_EXCEEDED"
+    assert "OrderRejected:o-1 already emitted" in result.out
+    assert world.emitted("order") == []
 
 
 def test_late_credit_events_for_a_decided_order_change_nothing(world: World) -> None:
@@ -197,12 +205,11 @@ def test_cancel_an_approved_order(world: World) -> None:
     # WHEN an operator cancels it, then runs the command again
     first = world.run("order.cancel", ["--order-id", "o-1"])
     second = world.run("order.cancel", ["--order-id", "o-1"])
-    # THEN CANCELLED; OrderCancelled emitted by the first and re-emitted by the replay
+    # THEN CANCELLED; OrderCancelled emitted by the first, not again by the replay
     assert (first.code, second.code) == (0, 0)
     assert world.order("o-1")["status"] == "CANCELLED"
-    emitted = world.emitted("order")
-    assert [e["detail-type"] for e in emitted] == ["OrderCancelled", "OrderCancelled"]
-    assert emitted[0]["detail"] == {"orderId": "o-1", "customerId": "c-1", "total": 60}
+    emitted = only(world.emitted("order"))
+    assert emitted["detail"] == {"orderId": "o-1", "customerId": "c-1", "total": 60, "eventKey": "OrderCancelled:o-1"}
 
 
 @pytest.mark.parametrize("status", ["PENDING", "REJECTED"])

@@ -63,7 +63,7 @@ def test_the_credit_check_saga_end_to_end(world: World) -> None:
     released = deliver(world, only(world.emitted("order")))
     # THEN its credit is released: c-1 has nothing reserved any more
     assert released["detail-type"] == "CreditReleased"
-    assert released["detail"] == {"orderId": "o-1", "customerId": "c-1", "amount": 60}
+    assert released["detail"] == {"orderId": "o-1", "customerId": "c-1", "amount": 60, "eventKey": "CreditReleased:o-1"}
     assert world.order("o-1")["status"] == "CANCELLED"
     assert world.customer("c-1")["reserved"] == 0
     statuses = {o: world.order(o)["status"] for o in ("o-1", "o-2", "o-3")}

@@ -1,13 +1,20 @@
 """Shared runtime of the event-tasks service images (Order, Customer).
 
-- ``read_trigger_event`` / ``trigger_present``: the triggering event from the container env
+- ``read_event`` (``read_trigger_event`` + its ``eventKey``) / ``trigger_present``: the triggering
+  event from the container env
 - ``Context``: the service's own table and bus, from ``TABLE_NAME`` / ``EVENT_BUS_NAME``
-- ``settle`` / ``Decision`` / ``Outcome``: exactly-once state change keyed on the event id, then emit
+- ``settle`` / ``Decision`` / ``Outcome``: exactly-once state change keyed on the event id and
+  eventKey, then announce each fact once (``outbox``: the emit-once records)
+- ``Contradiction`` / ``warn_contradicting``: the one JSON warning line for an event contradicting a
+  recorded final state
+- ``failure``: reading the failure events a state machine publishes when it gives up on a task
 - ``run`` / ``ArgumentParser``: exit codes 0 (handled), 1 (error), 2 (bad input)
 """
 
-from .bus import emit
+from . import failure, outbox
+from .bus import MAX_DETAIL_CHARS, emit
 from .cli import ArgumentParser, run
+from .contradiction import Contradiction, warn_contradicting
 from .errors import (
     EXIT_BAD_INPUT,
     EXIT_ERROR,
@@ -17,7 +24,7 @@ from .errors import (
     ConfigError,
     EmitFailed,
 )
-from .process import Context, Decision, Outcome, decide_once, marker_key, settle
+from .process import Context, Decision, Outcome, Settled, decide_once, marker_key, read_event, settle
 from .store import Table
 from .trigger import (
     ANY_SOURCE,
@@ -34,27 +41,34 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_ERROR",
     "EXIT_OK",
+    "MAX_DETAIL_CHARS",
     "TRIGGER_ENV_VARS",
     "ArgumentParser",
     "BadInput",
     "ConcurrentUpdate",
     "ConfigError",
     "Context",
+    "Contradiction",
     "Decision",
     "Detail",
     "EmitFailed",
     "Outcome",
+    "Settled",
     "Table",
     "TriggerEvent",
     "amount",
     "amount_arg",
     "decide_once",
     "emit",
+    "failure",
     "identifier",
     "marker_key",
+    "outbox",
+    "read_event",
     "read_trigger_event",
     "run",
     "settle",
     "text",
     "trigger_present",
+    "warn_contradicting",
 ]

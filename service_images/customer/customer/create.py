@@ -1,10 +1,12 @@
 """customer.create — create a customer with a credit limit and emit ``CustomerCreated``.
 
 Command line: python -m customer.create --customer-id c-1 --credit-limit 100
-(credit limit: non-negative integer). Emits ``CustomerCreated`` {customerId, creditLimit}.
+(credit limit: non-negative integer). Emits ``CustomerCreated`` {customerId, creditLimit,
+eventKey ``CustomerCreated:<customerId>``}.
 
-Idempotent: creating an existing customer with the same limit writes nothing and re-emits
-``CustomerCreated`` (exit 0); with a different limit it is bad input (exit 2, nothing changed).
+Idempotent: creating an existing customer with the same limit writes nothing (exit 0) and emits
+``CustomerCreated`` only if it was recorded and never emitted (a crash or refused PutEvents after
+the commit); with a different limit it is bad input (exit 2, nothing changed).
 """
 
 import sys
@@ -45,7 +47,10 @@ def handle(argv: Sequence[str]) -> int:
                     "--credit-limit",
                     f"customer {customer_id!r} already exists with creditLimit {existing['creditLimit']}",
                 )
-            return Decision(Outcome(f"customer {customer_id} already exists", "CustomerCreated", detail), replay=True)
+            return Decision(
+                Outcome(f"customer {customer_id} already exists", "CustomerCreated", detail, subject=customer_id),
+                replay=True,
+            )
         item = {
             "pk": model.customer_pk(customer_id),
             "sk": model.CUSTOMER_SK,
@@ -54,7 +59,12 @@ def handle(argv: Sequence[str]) -> int:
             "reserved": 0,
         }
         return Decision(
-            Outcome(f"customer {customer_id} created with creditLimit {credit_limit}", "CustomerCreated", detail),
+            Outcome(
+                f"customer {customer_id} created with creditLimit {credit_limit}",
+                "CustomerCreated",
+                detail,
+                subject=customer_id,
+            ),
             writes=[ctx.table.put_op(item, condition="attribute_not_exists(pk)")],
         )
 

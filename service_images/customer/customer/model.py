@@ -6,9 +6,12 @@
 - Credit decision, one per order ``pk = ORDER#<orderId>``, ``sk = CREDIT``:
   ``type=CreditDecision, orderId, customerId, amount (int), status, outcomeDetailType, outcomeDetail (JSON)``.
   status RESERVED (counted in ``reserved``), RELEASED (was reserved, given back), REJECTED (limit
-  exceeded or unknown customer, never counted). Written with ``attribute_not_exists``, so an order
-  is decided once whatever the number of OrderCreated events, and credit is never reserved twice.
-- Processed-event markers written by event_tasks_common (``pk = EVENT#<eventId>``).
+  exceeded or unknown customer, never counted), CLOSED (the order ended, cancelled or rejected,
+  before its credit was decided: nothing may be reserved for it any more; no outcome fields).
+  Written with ``attribute_not_exists``, so an order is decided once whatever the number of
+  OrderCreated events, and credit is never reserved twice.
+- Processed-event markers and outcome records written by event_tasks_common
+  (``pk = EVENT#<eventId>`` / ``EVENTKEY#<eventKey>``, ``pk = OUTCOME#<eventKey>``).
 """
 
 import json
@@ -23,6 +26,7 @@ CREDIT_SK = "CREDIT"
 RESERVED = "RESERVED"
 RELEASED = "RELEASED"
 REJECTED = "REJECTED"
+CLOSED = "CLOSED"
 CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
 
 
@@ -42,26 +46,29 @@ def load_credit(table: Table, order_id: str) -> dict[str, Any] | None:
     return table.get(credit_pk(order_id), CREDIT_SK)
 
 
-def check_credit_matches(credit: dict[str, Any], customer_id: str, amount: int, *, amount_field: str) -> None:
+def check_credit_matches(
+    credit: dict[str, Any], customer_id: str, amount: int, *, amount_field: str, prefix: str = "eventDetail"
+) -> None:
     """An event about an already decided order must agree with the decision (else bad input)."""
     if credit["customerId"] != customer_id:
         raise BadInput(
-            "eventDetail.customerId",
+            f"{prefix}.customerId",
             f"{customer_id!r} does not match the customer {credit['customerId']!r} of order {credit['orderId']!r}",
         )
     if credit["amount"] != amount:
         raise BadInput(
-            f"eventDetail.{amount_field}",
+            f"{prefix}.{amount_field}",
             f"{amount} does not match the amount {credit['amount']} of order {credit['orderId']!r}",
         )
 
 
 def recorded_outcome(credit: dict[str, Any], message: str) -> Outcome:
-    return Outcome(message, credit["outcomeDetailType"], json.loads(credit["outcomeDetail"]))
+    """The credit decision's own announcement (``CreditReserved``/``CreditLimitExceeded``/...)."""
+    return Outcome(message, credit["outcomeDetailType"], json.loads(credit["outcomeDetail"]), subject=credit["orderId"])
 
 
-def credit_item(order_id: str, customer_id: str, amount: int, status: str, outcome: Outcome) -> dict[str, Any]:
-    return {
+def credit_item(order_id: str, customer_id: str, amount: int, status: str, outcome: Outcome | None) -> dict[str, Any]:
+    item = {
         "pk": credit_pk(order_id),
         "sk": CREDIT_SK,
         "type": "CreditDecision",
@@ -69,6 +76,8 @@ def credit_item(order_id: str, customer_id: str, amount: int, status: str, outco
         "customerId": customer_id,
         "amount": amount,
         "status": status,
-        "outcomeDetailType": outcome.detail_type,
-        "outcomeDetail": json.dumps(dict(outcome.detail or {}), sort_keys=True),
     }
+    if outcome is not None:
+        item["outcomeDetailType"] = outcome.detail_type
+        item["outcomeDetail"] = json.dumps(dict(outcome.detail or {}), sort_keys=True)
+    return item

@@ -1,14 +1,26 @@
-"""customer.release_credit — compensation: on ``OrderCancelled`` free the order's credit reservation.
+"""customer.release_credit — compensation: free the credit still reserved for an order that ended.
 
-Trigger: detail-type ``OrderCancelled`` from ``event-tasks.order``; no command-line arguments.
-Emits ``CreditReleased`` {orderId, customerId, amount}.
+Triggers (no command-line arguments):
+- ``OrderCancelled`` {orderId, customerId, total} from ``event-tasks.order``
+- ``OrderRejected`` {orderId, customerId, total, reason} from ``event-tasks.order`` (a rejection
+  after a failed saga step may leave credit reserved, e.g. reserve_credit committed then crashed)
+- ``ReleaseCreditFailed`` from ``event-tasks.customer``: the release-credit task gave up; the
+  reported event (``event.detail-type`` ``OrderCancelled``/``OrderRejected``, ``event.detail``) is
+  handled again, as if delivered anew.
+Emits ``CreditReleased`` {orderId, customerId, amount, eventKey ``CreditReleased:<orderId>``}.
 
-Outcomes (exit 0 unless noted):
-- decision RESERVED: one transaction sets it RELEASED (condition status = RESERVED) and
-  decrements the customer's ``reserved`` (condition ``reserved >= amount``), emit ``CreditReleased``.
-- already RELEASED: no-op replay, re-emit ``CreditReleased``.
-- no decision or a REJECTED one: nothing was reserved, nothing to release: no change, nothing emitted.
-- customerId/total not matching the reservation: bad input, exit 2.
+Outcomes (exit 0 unless noted), by the order's credit decision:
+- RESERVED: one transaction sets it RELEASED (condition status = RESERVED) and decrements the
+  customer's ``reserved`` (condition ``reserved >= amount``), emit ``CreditReleased``.
+- RELEASED: nothing written; ``CreditReleased`` is emitted only if it was recorded and never
+  emitted (the crash window).
+- REJECTED (credit refused: limit exceeded or unknown customer): nothing was reserved, nothing to
+  release, nothing emitted. On ``OrderCancelled`` this also writes one ``ContradictingEvent``
+  warning line on stderr (only an approved order can be cancelled, and it was refused credit).
+- none yet: nothing to release, nothing emitted; a CLOSED decision is written so that a late
+  ``OrderCreated`` (a redelivery or a re-run) can never reserve credit for the ended order.
+- CLOSED: nothing to release, nothing emitted.
+- customerId/total not matching the decision: bad input, exit 2.
 """
 
 import sys
@@ -16,10 +28,13 @@ from collections.abc import Sequence
 
 from event_tasks_common import (
     ArgumentParser,
+    BadInput,
     Context,
+    Contradiction,
     Decision,
     Outcome,
-    read_trigger_event,
+    failure,
+    read_event,
     run,
     settle,
 )
@@ -27,34 +42,69 @@ from event_tasks_common import (
 from . import model
 
 USE_CASE = "customer.release_credit"
-TRIGGERS = {"OrderCancelled": "event-tasks.order"}
+ORDER = "event-tasks.order"
+ENDED = ("OrderCancelled", "OrderRejected")
+TRIGGERS = {"OrderCancelled": ORDER, "OrderRejected": ORDER, "ReleaseCreditFailed": model.SOURCE}
 
 
 def handle(argv: Sequence[str]) -> int:
     ArgumentParser(
         prog="python -m customer.release_credit",
-        description="Release the credit reserved for a cancelled order.",
+        description="Release the credit reserved for a cancelled or rejected order.",
     ).parse_args(argv)
-    event = read_trigger_event(TRIGGERS)
-    order_id = event.detail.identifier("orderId")
-    customer_id = event.detail.identifier("customerId")
-    amount = event.detail.amount("total")
+    event = read_event(TRIGGERS)
+    ended, facts = event.detail_type, event.detail
+    if event.detail_type == "ReleaseCreditFailed":
+        reported = failure.reported(event.detail)
+        if reported.detail_type not in ENDED:
+            raise BadInput(f"{event.detail.prefix}.event.detail-type", f"expected one of {list(ENDED)}")
+        ended, facts = reported.detail_type, reported.detail
+    order_id = facts.identifier("orderId")
+    customer_id = facts.identifier("customerId")
+    amount = facts.amount("total")
     ctx = Context.from_env(model.SOURCE)
     table = ctx.table
 
     def decide() -> Decision:
         credit = model.load_credit(table, order_id)
-        if credit is None or credit["status"] == model.REJECTED:
-            return Decision(Outcome(f"order {order_id}: no credit reserved, nothing to release"))
-        model.check_credit_matches(credit, customer_id, amount, amount_field="total")
+        if credit is None:
+            return Decision(
+                Outcome(f"order {order_id}: no credit decided, nothing to release; closed for reservations"),
+                writes=[
+                    table.put_op(
+                        model.credit_item(order_id, customer_id, amount, model.CLOSED, None),
+                        condition="attribute_not_exists(pk)",
+                    )
+                ],
+            )
+        model.check_credit_matches(credit, customer_id, amount, amount_field="total", prefix=facts.prefix)
+        status = credit["status"]
+        if status == model.REJECTED:
+            message = f"order {order_id}: credit was refused, nothing to release"
+            if ended != "OrderCancelled":
+                return Decision(Outcome(message))
+            return Decision(
+                Outcome(f"{message}; OrderCancelled contradicts the refusal"),
+                contradiction=Contradiction(
+                    status, {"orderId": order_id}, "an order refused credit was cancelled, as if it had been approved"
+                ),
+            )
+        if status == model.CLOSED:
+            return Decision(Outcome(f"order {order_id}: closed before its credit was decided, nothing to release"))
         released = Outcome(
             f"order {order_id}: released {amount} of customer {customer_id}",
             "CreditReleased",
             {"orderId": order_id, "customerId": customer_id, "amount": amount},
+            subject=order_id,
         )
-        if credit["status"] == model.RELEASED:
+        if status == model.RELEASED:
             return Decision(
-                Outcome(f"order {order_id}: credit already released", released.detail_type, released.detail),
+                Outcome(
+                    f"order {order_id}: credit already released",
+                    released.detail_type,
+                    released.detail,
+                    subject=order_id,
+                ),
                 replay=True,
             )
         return Decision(

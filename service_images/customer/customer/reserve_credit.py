@@ -7,12 +7,19 @@ Outcomes (all exit 0, each emitted to the customer bus):
 - not enough credit -> ``CreditLimitExceeded`` {orderId, customerId, amount, availableCredit}
 - unknown customer -> ``CustomerValidationFailed`` {orderId, customerId, reason: "CUSTOMER_NOT_FOUND"}
 
+Each carries eventKey ``<detail-type>:<orderId>``.
+
 One transaction writes the per-order credit decision (``attribute_not_exists``), the customer's
-``reserved`` counter (``SET reserved = reserved + :amount`` under ``reserved <= creditLimit - amount``)
-and the processed-event marker. So credit is never reserved twice: the same eventId replays the
-marker; another OrderCreated for the same order (new event id) finds the decision. Both re-emit
-the recorded outcome (also after the credit was released). A conflicting customerId/total for an
-already decided order is bad input (exit 2).
+``reserved`` counter (``SET reserved = reserved + :amount`` under ``reserved <= creditLimit - amount``),
+the outcome record and the processed-event marker. So credit is never reserved twice: the same
+eventId/eventKey is a duplicate; another OrderCreated for the same order (new event id) finds the
+decision. Then, by the decision's status:
+- RESERVED / REJECTED: the recorded outcome is emitted only if it was recorded and never emitted
+  (the crash window); the decision is final, even if credit has been freed since.
+- RELEASED: nothing emitted: the credit was given back, ``CreditReserved`` is a state left.
+- CLOSED: nothing reserved, nothing emitted: the order ended (rejected after a failed step,
+  cancelled) before its credit was decided; reserving now would hold credit for a dead order.
+A conflicting customerId/total for an already decided order is bad input (exit 2).
 """
 
 import sys
@@ -23,7 +30,7 @@ from event_tasks_common import (
     Context,
     Decision,
     Outcome,
-    read_trigger_event,
+    read_event,
     run,
     settle,
 )
@@ -38,7 +45,7 @@ def handle(argv: Sequence[str]) -> int:
     ArgumentParser(prog="python -m customer.reserve_credit", description="Reserve credit for an order.").parse_args(
         argv
     )
-    event = read_trigger_event(TRIGGERS)
+    event = read_event(TRIGGERS)
     order_id = event.detail.identifier("orderId")
     customer_id = event.detail.identifier("customerId")
     amount = event.detail.amount("total")
@@ -49,16 +56,17 @@ def handle(argv: Sequence[str]) -> int:
         credit = model.load_credit(table, order_id)
         if credit is not None:
             model.check_credit_matches(credit, customer_id, amount, amount_field="total")
-            return Decision(
-                model.recorded_outcome(credit, f"order {order_id} already decided ({credit['status']})"),
-                replay=True,
-            )
+            message = f"order {order_id} already decided ({credit['status']})"
+            if credit["status"] in (model.RESERVED, model.REJECTED):
+                return Decision(model.recorded_outcome(credit, message), replay=True)
+            return Decision(Outcome(f"{message}: its credit decision is not announced again"), replay=True)
         customer = model.load_customer(table, customer_id)
         if customer is None:
             outcome = Outcome(
                 f"order {order_id}: customer {customer_id} not found",
                 "CustomerValidationFailed",
                 {"orderId": order_id, "customerId": customer_id, "reason": model.CUSTOMER_NOT_FOUND},
+                subject=order_id,
             )
             customer_condition = table.check_op(
                 model.customer_pk(customer_id), model.CUSTOMER_SK, "attribute_not_exists(pk)"
@@ -78,6 +86,7 @@ def handle(argv: Sequence[str]) -> int:
                         "amount": amount,
                         "availableCredit": available,
                     },
+                    subject=order_id,
                 )
                 # Still true at commit time, else decide again on fresh state.
                 customer_condition = table.check_op(
@@ -92,6 +101,7 @@ def handle(argv: Sequence[str]) -> int:
                     f"order {order_id}: reserved {amount} of customer {customer_id} (available {available - amount})",
                     "CreditReserved",
                     {"orderId": order_id, "customerId": customer_id, "amount": amount},
+                    subject=order_id,
                 )
                 customer_condition = table.update_op(
                     model.customer_pk(customer_id),

@@ -1,12 +1,13 @@
 """order.cancel — compensation: APPROVED -> CANCELLED, emit ``OrderCancelled``.
 
 Command line: python -m order.cancel --order-id o-1
-Emits ``OrderCancelled`` {orderId, customerId, total}.
+Emits ``OrderCancelled`` {orderId, customerId, total, eventKey ``OrderCancelled:<orderId>``}.
 
 Outcomes:
 - APPROVED: set CANCELLED, emit ``OrderCancelled`` (exit 0).
-- already CANCELLED: no-op replay, re-emit ``OrderCancelled`` (exit 0) — re-running the command
-  after a failed emit delivers the event.
+- already CANCELLED: nothing written (exit 0); ``OrderCancelled`` is emitted only if it was
+  recorded and never emitted — re-running the command after a failed emit delivers the event,
+  re-running it after a successful one emits nothing.
 - PENDING or REJECTED: refused, exit 2 (bad input: only APPROVED orders can be cancelled),
   nothing written or emitted. Unknown order: exit 2 as well.
 """
@@ -43,14 +44,13 @@ def handle(argv: Sequence[str]) -> int:
         status = order["status"]
         if status == model.APPROVED:
             return Decision(
-                Outcome(f"order {order_id} APPROVED -> CANCELLED", "OrderCancelled", model.summary(order)),
+                Outcome(
+                    f"order {order_id} APPROVED -> CANCELLED", "OrderCancelled", model.summary(order), subject=order_id
+                ),
                 writes=[model.set_status(ctx.table, order_id, model.APPROVED, model.CANCELLED)],
             )
         if status == model.CANCELLED:
-            return Decision(
-                Outcome(f"order {order_id} already CANCELLED", "OrderCancelled", model.summary(order)),
-                replay=True,
-            )
+            return Decision(model.announcement(order, f"order {order_id} already CANCELLED"), replay=True)
         raise BadInput("--order-id", f"order {order_id!r} is {status}; only APPROVED orders can be cancelled")
 
     return settle(ctx, use_case=USE_CASE, event=None, decide=decide)

@@ -3,12 +3,15 @@
 Item ``pk = ORDER#<orderId>``, ``sk = ORDER``:
 ``type=Order, orderId, customerId, total (int), status, rejectionReason (only when REJECTED)``.
 Status: PENDING -> APPROVED | REJECTED; APPROVED -> CANCELLED.
-Plus the processed-event markers written by event_tasks_common (``pk = EVENT#<eventId>``).
+Plus the processed-event markers and outcome records written by event_tasks_common
+(``pk = EVENT#<eventId>`` / ``EVENTKEY#<eventKey>``, ``pk = OUTCOME#<eventKey>``).
+
+Each status is announced by one fact, ``STATUS_EVENT``; its eventKey is ``<detail-type>:<orderId>``.
 """
 
 from typing import Any
 
-from event_tasks_common import BadInput, Table
+from event_tasks_common import BadInput, Outcome, Table
 
 SOURCE = "event-tasks.order"
 
@@ -18,6 +21,13 @@ REJECTED = "REJECTED"
 CANCELLED = "CANCELLED"
 
 SK = "ORDER"
+
+STATUS_EVENT = {
+    PENDING: "OrderCreated",
+    APPROVED: "OrderApproved",
+    REJECTED: "OrderRejected",
+    CANCELLED: "OrderCancelled",
+}
 
 
 def pk(order_id: str) -> str:
@@ -52,6 +62,14 @@ def check_matches(order: dict[str, Any], customer_id: str, amount: int, *, prefi
 def summary(order: dict[str, Any]) -> dict[str, Any]:
     """The common part of every Order* event detail."""
     return {"orderId": order["orderId"], "customerId": order["customerId"], "total": order["total"]}
+
+
+def announcement(order: dict[str, Any], message: str) -> Outcome:
+    """The fact the order's current status announces (to re-emit only if recorded, never emitted)."""
+    detail = summary(order)
+    if order["status"] == REJECTED:
+        detail["reason"] = order["rejectionReason"]
+    return Outcome(message, STATUS_EVENT[order["status"]], detail, subject=order["orderId"])
 
 
 def set_status(table: Table, order_id: str, expected: str, new: str, **extra: Any) -> Any:

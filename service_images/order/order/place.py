@@ -5,12 +5,13 @@ By an event:   python -m order.place   (env eventDetail/eventId/eventDetailType/
                detail-type ``PlaceOrderRequested`` from any source, detail {orderId, customerId, total}.
 Giving both command-line arguments and trigger env vars is bad input.
 
-Emits ``OrderCreated`` {orderId, customerId, total}.
+Emits ``OrderCreated`` {orderId, customerId, total, eventKey ``OrderCreated:<orderId>``}.
 Idempotency: the order id is the business key (conditional put). Placing an existing order with
-the same customerId and total is a replay: nothing is written and ``OrderCreated`` is re-emitted
-(whatever the order's current status; downstream use cases are idempotent). Same order id with a
+the same customerId and total writes nothing; ``OrderCreated`` is emitted again only if it was
+recorded and never emitted (the crash window) AND the order is still PENDING: an order that was
+approved, rejected or cancelled since is not announced as created again. Same order id with a
 different customerId or total: bad input (exit 2). When triggered by an event, the same eventId
-run twice replays the recorded outcome.
+or eventKey run twice is a duplicate (the same rules, nothing written).
 """
 
 import sys
@@ -25,7 +26,7 @@ from event_tasks_common import (
     Outcome,
     amount_arg,
     identifier,
-    read_trigger_event,
+    read_event,
     run,
     settle,
     trigger_present,
@@ -62,7 +63,7 @@ def handle(argv: Sequence[str]) -> int:
     elif not trigger_present():
         raise BadInput("arguments", "give --order-id, --customer-id and --total, or start the task with an event")
     else:
-        event = read_trigger_event(TRIGGERS)
+        event = read_event(TRIGGERS)
         order_id = event.detail.identifier("orderId")
         customer_id = event.detail.identifier("customerId")
         total = event.detail.amount("total")
@@ -80,17 +81,13 @@ def handle(argv: Sequence[str]) -> int:
                     f"order {order_id!r} already exists with customerId {existing['customerId']!r} "
                     f"and total {existing['total']}",
                 )
-            return Decision(
-                Outcome(
-                    f"order {order_id} already placed ({existing['status']})",
-                    "OrderCreated",
-                    model.summary(existing),
-                ),
-                replay=True,
-            )
+            message = f"order {order_id} already placed ({existing['status']})"
+            if existing["status"] != model.PENDING:
+                return Decision(Outcome(f"{message}: OrderCreated is not announced again"), replay=True)
+            return Decision(model.announcement(existing, message), replay=True)
         item = {"pk": model.pk(order_id), "sk": model.SK, "type": "Order", **order, "status": model.PENDING}
         return Decision(
-            Outcome(f"order {order_id} placed PENDING", "OrderCreated", order),
+            Outcome(f"order {order_id} placed PENDING", "OrderCreated", order, subject=order_id),
             writes=[ctx.table.put_op(item, condition="attribute_not_exists(pk)")],
         )
 
