@@ -26,7 +26,7 @@ EMITS = {
         "CustomerCreated",
         "CustomerValidationFailed",
     ],
-    "order": ["OrderApproved", "OrderCancelled", "OrderCreated", "OrderRejected"],
+    "order": ["OrderApproved", "OrderCancelled", "OrderCreated", "OrderRejected", "OrderRequested"],
 }
 TRIGGERS = {
     "reserve-credit": ("customer", ["python", "-m", "customer.reserve_credit"]),

@@ -27,6 +27,7 @@ import boto3
 
 from .cli import run
 from .errors import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, BadInput
+from .process import Decision, Outcome
 
 ENV_STEP = "sagaStep"
 ENV_RESULTS = "sagaResults"
@@ -56,6 +57,12 @@ class StepInput:
         if not isinstance(result, Mapping) or not isinstance(result.get("status"), str):
             raise BadInput(f"{field}.{step}", "no status: the step did not run before this one")
         return result["status"]
+
+
+def answered_not_announced(decision: Decision) -> Decision:
+    """The same state change with nothing to emit: in an orchestration the state machine decides
+    from the step's result, and an event on the service's bus would start its choreographed twin."""
+    return Decision(Outcome(decision.outcome.message), writes=decision.writes, replay=decision.replay)
 
 
 def read_step_input(environ: Mapping[str, str] | None = None) -> StepInput:
