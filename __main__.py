@@ -1,9 +1,18 @@
 """event-tasks: validate the stack config, build the stack, export its outputs."""
 
+import sys
+
 import pulumi
 
-from components.config import ConfigError, load_config, pulumi_config_map
+from components.config import NAMESPACE, ConfigError, load_config, pulumi_config_map
 from components.stack import build
+
+if pulumi.get_project() != NAMESPACE:
+    # Started as a plain script: there is no engine, so no stack, no config and no AWS to talk to.
+    sys.exit(
+        "this is a Pulumi program: run it with `pulumi preview` / `pulumi up` in a selected stack, "
+        "or try it without AWS with `make demo`"
+    )
 
 try:
     config = load_config(pulumi_config_map(), pulumi.get_stack())

@@ -27,14 +27,16 @@ class WatchedTrigger:
 
     trigger: str
     """The trigger's name (a row title)."""
-    bus_name: pulumi.Input[str]
-    """The bus its rule listens on (AWS/Events metrics of a custom bus carry EventBusName)."""
-    rule_name: pulumi.Input[str]
-    """Its rule's name."""
+    bus_name: pulumi.Input[str] | None
+    """The bus its rule listens on (AWS/Events metrics of a custom bus carry EventBusName); None: a schedule."""
+    rule_name: pulumi.Input[str] | None
+    """Its rule's name; None: a schedule."""
     state_machine_arn: pulumi.Input[str]
     """Its state machine's ARN (AWS/States metrics' dimension)."""
     dead_letter_queue_name: pulumi.Input[str]
     """Its dead-letter queue's name (AWS/SQS metrics' dimension)."""
+    schedule_group_name: pulumi.Input[str] | None = None
+    """A scheduled trigger's own schedule group (AWS/Scheduler metrics' dimension)."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,6 @@ class StackAlertsArgs:
     """One dashboard row each, in this order."""
     emails: list[str] = field(default_factory=list)
     """Addresses to subscribe (each must confirm by mail before it receives anything)."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource that takes them."""
 
 
 def key_policy(partition: Any, account_id: Any, alarm_arn_pattern: Any) -> dict[str, Any]:
@@ -114,12 +114,21 @@ def dashboard_body(region: Any, triggers: list[WatchedTrigger]) -> dict[str, Any
     widgets: list[dict[str, Any]] = []
     for row, t in enumerate(triggers):
         machine = ("StateMachineArn", t.state_machine_arn)
-        graphs = [
+        started_by = (
             (
                 "events matched",
                 "Sum",
                 [["AWS/Events", "MatchedEvents", "EventBusName", t.bus_name, "RuleName", t.rule_name]],
-            ),
+            )
+            if t.rule_name is not None
+            else (
+                "schedule invocations",
+                "Sum",
+                [["AWS/Scheduler", "InvocationAttemptCount", "ScheduleGroup", t.schedule_group_name]],
+            )
+        )
+        graphs = [
+            started_by,
             (
                 "executions",
                 "Sum",
@@ -184,14 +193,12 @@ class StackAlerts(pulumi.ComponentResource):
             description=f"Encrypts the alerts topic {args.topic_name}",
             enable_key_rotation=True,
             policy=pulumi.Output.json_dumps(key_policy(ctx.partition, ctx.account_id, alarm_arns)),
-            tags=args.tags,
             opts=child,
         )
         topic = aws.sns.Topic(
             f"{name}-topic",
             name=args.topic_name,
             kms_master_key_id=key.arn,
-            tags=args.tags,
             opts=child,
         )
         aws.sns.TopicPolicy(

@@ -143,6 +143,7 @@ def bus_policies(
     buses: Mapping[str, ServiceBus],
     task_roles: Mapping[str, pulumi.Input[str]],
     machine_roles: Mapping[str, pulumi.Input[str]],
+    opts: pulumi.ResourceOptions | None = None,
 ) -> dict[str, BusPolicy]:
     """One policy per bus. Its publishers: the owner's task role (`task_roles`, by service) and the
     role of every trigger running the owner's task (`machine_roles`, by trigger), which publishes
@@ -161,5 +162,6 @@ def bus_policies(
                 publisher_role_arns=publishers,
                 producers=tuple(Producer(p.account, tuple(p.detailTypes)) for p in config.services[service].producers),
             ),
+            opts,
         )
     return policies

@@ -15,9 +15,12 @@ from components.config import CLUSTER_ARN, NAMESPACE, ConfigError, StackConfig
 from components.run_task_state_machine import FargateLaunch, TaskTarget
 
 
-def cloud_targets(config: StackConfig) -> tuple[dict[str, TaskTarget], dict[str, str]]:
-    """A run target for every service some trigger runs, from the looked-up task definitions, and
-    the task role of every service that has a task definition (the one its bus policy admits)."""
+def cloud_targets(
+    config: StackConfig,
+) -> tuple[dict[str, TaskTarget], dict[str, str], dict[str, dict[str, str]]]:
+    """A run target for every service some trigger runs, from the looked-up task definitions, the
+    task role of every service that has a task definition (the one its bus policy admits), and per
+    such service the stack outputs of its lookup (task definition, task and execution roles)."""
     assert config.cloud is not None  # guaranteed by load_config for environment cloud
     cloud = config.cloud
     cluster_name = CLUSTER_ARN.match(cloud.clusterArn)["name"]  # type: ignore[index]
@@ -37,9 +40,12 @@ def cloud_targets(config: StackConfig) -> tuple[dict[str, TaskTarget], dict[str,
         subnets=list(cloud.subnets),
         security_groups=list(cloud.securityGroups),
         assign_public_ip=cloud.assignPublicIp,
+        capacity_provider_strategy=tuple((p.name, p.weight, p.base) for p in cloud.capacityProviders or ()),
+        platform_version=cloud.platformVersion,
     )
     targets: dict[str, TaskTarget] = {}
     task_roles: dict[str, str] = {}
+    outputs: dict[str, dict[str, str]] = {}
     run = {s for t in config.triggers.values() for s in t.services_run()}
     for service in sorted(s for s, v in config.services.items() if s in run or v.taskDefinitionArn):
         settings = config.services[service]
@@ -50,6 +56,12 @@ def cloud_targets(config: StackConfig) -> tuple[dict[str, TaskTarget], dict[str,
         found = aws.ecs.get_task_definition(task_definition=arn)
         if found.task_role_arn:
             task_roles[service] = found.task_role_arn
+        # Empty when the task definition has no such role: a consumer sees the key either way.
+        outputs[service] = {
+            "taskDefinitionArn": arn,
+            "taskRoleArn": found.task_role_arn or "",
+            "executionRoleArn": found.execution_role_arn or "",
+        }
         if service not in run:
             continue  # its task emits, but this stack never runs it
         container = config.container_name(service)
@@ -81,7 +93,9 @@ def cloud_targets(config: StackConfig) -> tuple[dict[str, TaskTarget], dict[str,
             launch=launch,
             cpu=settings.cpu,
             memory=settings.memory,
+            # The existing task role must allow the SSM messages actions (README): not checked here.
+            enable_execute_command=settings.enableExecuteCommand,
         )
     if problems:
         raise ConfigError(problems)
-    return targets, task_roles
+    return targets, task_roles, outputs

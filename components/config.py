@@ -3,11 +3,14 @@
 `load_config` turns the raw config map Pulumi hands the program (namespaced keys, structured values as
 JSON strings) into a `StackConfig`, or raises `ConfigError` listing every problem with its key path.
 It runs before any resource is registered, so a bad config never half-creates a stack.
+`pulumi_config_map` reads that map through `pulumi.Config`.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +18,7 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
 from components import naming, step_environment
 from components.emits import EMITS_FILE, read_emits
@@ -31,7 +34,53 @@ TOP_LEVEL_KEYS = (
     "logRetentionDays",
     "kmsKeyArn",
     "alerts",
+    "protect",
+    "archiveDays",
+    "tags",
 )
+# Config keys of the pinned pulumi-aws provider (pulumi_aws/config/vars.py; a test keeps them equal).
+AWS_PROVIDER_KEYS = (
+    "accessKey",
+    "allowedAccountIds",
+    "assumeRoleWithWebIdentity",
+    "assumeRoles",
+    "customCaBundle",
+    "defaultTags",
+    "ec2MetadataServiceEndpoint",
+    "ec2MetadataServiceEndpointMode",
+    "endpoints",
+    "forbiddenAccountIds",
+    "httpProxy",
+    "httpsProxy",
+    "ignoreTags",
+    "insecure",
+    "maxRetries",
+    "noProxy",
+    "profile",
+    "region",
+    "retryMode",
+    "s3UsEast1RegionalEndpoint",
+    "s3UsePathStyle",
+    "secretKey",
+    "sharedConfigFiles",
+    "sharedCredentialsFiles",
+    "skipCredentialsValidation",
+    "skipMetadataApiCheck",
+    "skipRegionValidation",
+    "skipRequestingAccountId",
+    "stsRegion",
+    "tagPolicyCompliance",
+    "token",
+    "tokenBucketRateLimiterCapacity",
+    "useDualstackEndpoint",
+    "useFipsEndpoint",
+    "userAgents",
+)
+# Namespaces a key may live in: the project's, the engine's own, and the providers the program uses.
+# A key anywhere else is a typo that would otherwise be ignored silently.
+OTHER_NAMESPACES = ("pulumi", "docker-build")
+# Where the aws provider takes its region from when `aws:region` is not set, in its order.
+REGION_ENV_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
 # Lower-case, digits and hyphens: valid in every physical name we derive (rules, queues, tables,
 # repositories, IAM roles) and in Pulumi logical names.
@@ -69,6 +118,20 @@ STEP_NAME_MAX = 40
 STEP_NAME = re.compile(rf"^[a-z][a-z0-9-]{{0,{STEP_NAME_MAX - 1}}}$")
 LOCAL_RESOURCE_NAME = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 
+# AWS tag limits (the Tagging API, EC2 included): keys 1-128, values 0-256 characters of letters,
+# digits, spaces and _ . : / = + - @; `aws:` is reserved for AWS; at most 50 tags per resource.
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+TAG_CHARACTERS = re.compile(r"^[\w .:/=+\-@]*$")
+MAX_TAGS = 50
+# The tags every resource gets from the program itself (components/stack.py).
+RESERVED_TAG_KEYS = ("project", "stack", "environment")
+# The most tags a resource gets beside the configured ones: a task gets the stack's three by
+# PropagateTags plus its trigger and event id; the auto scaling group the three plus
+# AmazonECSManaged; instances the three plus Name. Over 50, RunTask (or the group) would fail.
+PROGRAM_TAGS_MAX = len(RESERVED_TAG_KEYS) + 2
+MAX_USER_TAGS = MAX_TAGS - PROGRAM_TAGS_MAX
+
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
     1,
@@ -105,6 +168,39 @@ FARGATE_SIZES: dict[int, range | tuple[int, ...]] = {
     8192: range(16384, 61441, 4096),
     16384: range(32768, 122881, 8192),
 }
+# EventBridge Scheduler expressions (recurring only: a trigger is a standing flow, not a one-off `at(...)`).
+RATE_EXPRESSION = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
+CRON_EXPRESSION = re.compile(r"^cron\((?P<fields>[^()]*)\)$")
+# Per cron field (minutes, hours, day-of-month, month, day-of-week, year): allowed characters and the
+# numeric range, as the Scheduler's cron reference gives them.
+CRON_FIELDS = (
+    ("minutes", re.compile(r"^[0-9,*/-]+$"), 0, 59),
+    ("hours", re.compile(r"^[0-9,*/-]+$"), 0, 23),
+    ("day-of-month", re.compile(r"^([0-9,*/-]+|\?|L|L-\d+|\d+W|LW)$"), 1, 31),
+    ("month", re.compile(r"^([0-9,*/-]+|[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3})*)$"), 1, 12),
+    ("day-of-week", re.compile(r"^([0-9,*/-]+|\?|\d?L|\d#\d|[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3})*)$"), 1, 7),
+    ("year", re.compile(r"^[0-9,*/-]+$"), 1970, 2199),
+)
+# EventBridge quotas a large stack meets (Service Quotas, per region and account): rules per event
+# bus (adjustable, default 300; one is kept free for the bus archive's managed rule) and targets
+# per rule (fixed, 5: each trigger's rule has exactly one).
+RULES_PER_BUS = 300
+TARGETS_PER_RULE = 5
+# EventBridge's event pattern size (Service Quotas: 2048 characters by default, adjustable to 4096),
+# counted on the pattern as the program serialises it.
+EVENT_PATTERN_MAX = 2048
+# Content-filter operators EventBridge documents for event patterns.
+FILTER_OPERATORS = (
+    "prefix",
+    "suffix",
+    "anything-but",
+    "numeric",
+    "exists",
+    "cidr",
+    "equals-ignore-case",
+    "wildcard",
+)
+NUMERIC_COMPARISONS = ("<", "<=", "=", ">", ">=")
 # ECS container overrides are capped at 8192 characters; Step Functions limits a state's TimeoutSeconds.
 MAX_TIMEOUT_SECONDS = 31_536_000
 # A Standard workflow's history holds 25,000 events; a step with its retries and compensation costs ~20.
@@ -133,6 +229,20 @@ class RetryPolicy(_Model):
     """Retries before the event goes to the dead-letter queue (EventBridge allows 0-185)."""
 
 
+class CapacityProviderShare(_Model):
+    """One entry of a Fargate capacity provider strategy."""
+
+    name: Literal["FARGATE", "FARGATE_SPOT"]
+    """The cluster's Fargate capacity provider."""
+    weight: int = Field(1, ge=0, le=1000)
+    """Relative share of the tasks beyond `base` (ECS allows 0-1000)."""
+    base: int = Field(0, ge=0, le=100000)
+    """Tasks placed on this provider first (ECS allows 0-100000, on one provider only)."""
+
+
+PLATFORM_VERSION = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
+
+
 class CloudSettings(_Model):
     """Existing shared infrastructure the `cloud` stack runs tasks on (created outside this program)."""
 
@@ -144,6 +254,31 @@ class CloudSettings(_Model):
     """Security group ids for the tasks (ECS allows up to 5)."""
     assignPublicIp: bool = False
     """Give tasks a public IP (needed in public subnets without a NAT to pull images)."""
+    capacityProviders: list[CapacityProviderShare] | None = Field(None, min_length=1, max_length=2)
+    """Weighted strategy over FARGATE and FARGATE_SPOT instead of `LaunchType: FARGATE`."""
+    platformVersion: str | None = None
+    """Fargate platform version (`LATEST` or like `1.4.0`); ECS's default when unset."""
+
+    @field_validator("capacityProviders")
+    @classmethod
+    def _capacity_providers(cls, values: list[CapacityProviderShare] | None) -> list[CapacityProviderShare] | None:
+        if values is None:
+            return values
+        names = [v.name for v in values]
+        if len(set(names)) != len(names):
+            raise ValueError(f"names a capacity provider twice: {names}; give each of FARGATE, FARGATE_SPOT once")
+        if sum(1 for v in values if v.base) > 1:
+            raise ValueError("gives base to more than one provider; ECS allows a base on one provider only")
+        if not any(v.weight for v in values):
+            raise ValueError("has no provider with a weight above 0; ECS would place no task beyond the base")
+        return values
+
+    @field_validator("platformVersion")
+    @classmethod
+    def _platform_version(cls, value: str | None) -> str | None:
+        if value is not None and not PLATFORM_VERSION.match(value):
+            raise ValueError(f"{value!r} is not a Fargate platform version; use LATEST or one like 1.4.0")
+        return value
 
     @field_validator("clusterArn")
     @classmethod
@@ -174,6 +309,8 @@ class LocalSettings(_Model):
     """Auto scaling group minimum; 0 lets the cluster scale to zero when idle."""
     maxInstances: int = Field(2, ge=1, le=100)
     """Auto scaling group maximum."""
+    containerInsights: bool = False
+    """CloudWatch Container Insights on the cluster (billed as custom metrics and log ingestion)."""
 
     @field_validator("instanceType")
     @classmethod
@@ -228,6 +365,23 @@ class ServiceSettings(_Model):
     """cloud: task-level memory override in MiB; local: the task definition's memory (default 512)."""
     producers: list[Producer] = []
     """Other accounts that may put events on this service's bus (none by default)."""
+
+    formerNames: list[str] = []
+    """local only: earlier names of this service, oldest first. Its table and repository keep the
+    oldest name's physical names and alias its URNs, so renaming the service replaces no data."""
+
+    @field_validator("formerNames")
+    @classmethod
+    def _former_names(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not NAME_PATTERN.match(v)]
+        if bad:
+            raise ValueError(f"{bad} are not service names (lower-case letters, digits and hyphens)")
+        if len(set(values)) != len(values):
+            raise ValueError(f"lists a name twice: {values}")
+        return values
+
+    enableExecuteCommand: bool = False
+    """ECS Exec into this service's tasks (RunTask EnableExecuteCommand; SSM messages on the task role)."""
 
     @field_validator("taskDefinitionArn")
     @classmethod
@@ -301,12 +455,16 @@ class StepSettings(_Model):
 
 
 class TriggerSettings(_Model):
-    """An event on one service's bus that runs another service's task, or several in order (steps)."""
+    """An event on one service's bus (or a schedule) that runs a service's task, or several in order (steps)."""
 
-    bus: str
-    """The service whose bus carries the event."""
-    detailTypes: list[str] = Field(min_length=1)
-    """detail-type values that start the task."""
+    bus: str | None = None
+    """The service whose bus carries the event (not with `schedule`)."""
+    detailTypes: list[str] | None = Field(None, min_length=1)
+    """detail-type values that start the task (not with `schedule`)."""
+    schedule: str | None = None
+    """EventBridge Scheduler expression, `rate(...)` or `cron(...)`, instead of `bus`/`detailTypes`."""
+    filter: dict[str, Any] | None = None
+    """EventBridge pattern fragment over the event's `detail`, merged into the rule's pattern."""
     service: str | None = None
     """The service whose task runs (with `command`; or give `steps`)."""
     command: list[str] | None = Field(None, min_length=1)
@@ -324,13 +482,35 @@ class TriggerSettings(_Model):
 
     @field_validator("detailTypes")
     @classmethod
-    def _detail_types(cls, values: list[str]) -> list[str]:
+    def _detail_types(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return values
         for value in values:
             if not value.strip() or len(value) > 128:
                 raise ValueError(f"{value!r} is not a detail-type (1-128 characters, not blank)")
         if len(set(values)) != len(values):
             raise ValueError(f"lists a detail-type twice: {values}")
         return values
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            schedule_expression_problem = _schedule_problem(value)
+            if schedule_expression_problem:
+                raise ValueError(f"{value!r} {schedule_expression_problem}")
+        return value
+
+    @field_validator("filter")
+    @classmethod
+    def _filter(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("is empty; give at least one detail field, e.g. {total: [{numeric: ['>', 1000]}]}")
+            problem = _filter_problem(value, "")
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @field_validator("command")
     @classmethod
@@ -424,10 +604,59 @@ class StackConfig(_Model):
 
     alerts: AlertSettings = AlertSettings()
     """Subscriptions of the stack's alerts topic (alarms always exist; the topic may have none)."""
+    tags: dict[str, str] = {}
+    """Tags for every taggable resource, beside `project`, `stack` and `environment`."""
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, values: dict[str, str]) -> dict[str, str]:
+        problems = []
+        if len(values) > MAX_USER_TAGS:
+            problems.append(
+                f"has {len(values)} tags; AWS allows {MAX_TAGS} per resource and the stack adds up to "
+                f"{PROGRAM_TAGS_MAX} (project, stack, environment; a task's trigger and event id): "
+                f"keep at most {MAX_USER_TAGS}"
+            )
+        for key, value in values.items():
+            if len(value) > TAG_VALUE_MAX or not TAG_CHARACTERS.match(value):
+                problems.append(
+                    f"{key}: value {value!r} is not a tag value (0-{TAG_VALUE_MAX} letters, digits, "
+                    "spaces and _ . : / = + - @)"
+                )
+            if not 1 <= len(key) <= TAG_KEY_MAX or not TAG_CHARACTERS.match(key):
+                problems.append(
+                    f"{key!r} is not a tag key (1-{TAG_KEY_MAX} letters, digits, spaces and _ . : / = + - @)"
+                )
+            elif key.lower().startswith("aws:"):
+                problems.append(f"{key}: the aws: prefix is reserved for AWS; rename the tag")
+            elif key in RESERVED_TAG_KEYS:
+                problems.append(f"{key}: set by the stack itself ({', '.join(RESERVED_TAG_KEYS)}); rename the tag")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return values
+
+    def stack_tags(self) -> dict[str, str]:
+        """Every tag of the stack's resources: the configured ones and project, stack, environment."""
+        return {**self.tags, "project": naming.PROJECT, "stack": self.stack, "environment": self.environment}
 
     def failure_detail_type(self, trigger: str) -> str:
         """detail-type of `trigger`'s failure event: its override, or `<Trigger in PascalCase>Failed`."""
         return self.triggers[trigger].failureDetailType or naming.failure_detail_type(trigger)
+
+    protect: StrictBool | None = None
+    """Protect the stateful resources (tables, repositories) from deletion; default: true for
+    cloud, false for local. Either way they are retained when Pulumi would delete them."""
+
+    @property
+    def protected(self) -> bool:
+        return self.environment == "cloud" if self.protect is None else self.protect
+
+    def data_name(self, service: str) -> str:
+        """The name the service's data (table, repository) is physically named after."""
+        return (self.services[service].formerNames or [service])[0]
+
+    archiveDays: int = Field(7, ge=0, le=36500)
+    """Days each bus's EventBridge archive keeps events for replay; 0: no archive."""
 
     def container_name(self, service: str) -> str:
         return self.services[service].containerName or service
@@ -436,26 +665,50 @@ class StackConfig(_Model):
         return self.services[service].image or f"service_images/{service}"
 
 
-def load_config(raw: Mapping[str, Any], stack: str, project_root: Path | str = ".") -> StackConfig:
+def load_config(
+    raw: Mapping[str, Any],
+    stack: str,
+    project_root: Path | str = ".",
+    environ: Mapping[str, str] | None = None,
+) -> StackConfig:
     """Validate the raw Pulumi config map (keys like `event-tasks:services`) for `stack`.
 
     Structured values may be JSON strings (how the Pulumi engine passes them) or already parsed.
+    The region is the aws provider's: `aws:region`, else `AWS_REGION` / `AWS_DEFAULT_REGION` from
+    `environ` (default: this process's environment).
     """
     problems: list[str] = []
     data: dict[str, Any] = {"stack": stack}
+    environ = os.environ if environ is None else environ
     region = raw.get("aws:region")
-    if not region:
-        problems.append("aws:region: required; set it with `pulumi config set aws:region <region>`")
+    source = "aws:region"
+    for variable in REGION_ENV_VARS:
+        if region is None and environ.get(variable):
+            region, source = environ[variable], variable
+    if _is_secret(region):
+        problems.append(_secret_problem("aws:region"))
+    elif not region:
+        problems.append(
+            "aws:region: required; set it with `pulumi config set aws:region <region>` "
+            f"or export {' or '.join(REGION_ENV_VARS)}"
+        )
     elif not REGION_PATTERN.match(str(region)):
-        problems.append(f"aws:region: {region!r} is not an AWS region (like ap-southeast-1)")
+        problems.append(f"{source}: {region!r} is not an AWS region (like ap-southeast-1)")
     else:
         data["region"] = region
     for key, value in raw.items():
         namespace, _, name = key.partition(":")
         if namespace != NAMESPACE:
+            problems += _foreign_key_problems(key, namespace, name)
             continue
         if name not in TOP_LEVEL_KEYS:
-            problems.append(f"{key}: unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+            problems.append(
+                f"{key}: unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)}"
+                + _did_you_mean(name, TOP_LEVEL_KEYS, NAMESPACE)
+            )
+            continue
+        if _is_secret(value):
+            problems.append(_secret_problem(key))
             continue
         data[name] = _parse(value)
     if "environment" not in data:
@@ -488,6 +741,46 @@ def read_stack_file(path: Path | str) -> dict[str, Any]:
     return engine_config(data)
 
 
+def _did_you_mean(name: str, choices: tuple[str, ...] | list[str], namespace: str) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f"; did you mean `{namespace}:{close[0]}`?" if close else ""
+
+
+def _foreign_key_problems(key: str, namespace: str, name: str) -> list[str]:
+    """A key outside the project's namespace must be a provider's (or the engine's) real key."""
+    if namespace == "aws":
+        if name in AWS_PROVIDER_KEYS:
+            return []
+        return [
+            f"{key}: not a config key of the aws provider{_did_you_mean(name, AWS_PROVIDER_KEYS, 'aws')} "
+            "(its keys: region, profile, defaultTags, assumeRoles, ...)"
+        ]
+    if namespace in OTHER_NAMESPACES:
+        return []
+    known = (NAMESPACE, "aws", *OTHER_NAMESPACES)
+    close = difflib.get_close_matches(namespace, known, n=1)
+    hint = f"; did you mean `{close[0]}:{name}`?" if close else ""
+    return [
+        f"{key}: unknown namespace {namespace!r}{hint} (keys belong to this project, `{NAMESPACE}:`, "
+        f"or a provider it uses: {', '.join(f'`{n}:`' for n in known[1:])})"
+    ]
+
+
+def _is_secret(value: Any) -> bool:
+    import pulumi
+
+    return isinstance(value, pulumi.Output)
+
+
+def _secret_problem(key: str) -> str:
+    # The values become physical names, ARNs and tags, which Pulumi stores and shows in plain text:
+    # using a secret here would quietly reveal it.
+    return (
+        f"{key}: is a secret, but its values become resource names, ARNs and tags that Pulumi "
+        f"stores in plain text; set it without --secret (`pulumi config set {key} ...`)"
+    )
+
+
 def _parse(value: Any) -> Any:
     if isinstance(value, str):
         try:
@@ -504,6 +797,129 @@ def _detail_types(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError(f"lists a detail-type twice: {values}")
     return values
+
+
+def event_pattern_size(source: str, detail_types: list[str], detail_filter: dict[str, Any] | None) -> int:
+    """Characters of the rule's pattern as `TaskTriggerRule` serialises it (json.dumps defaults)."""
+    pattern: dict[str, Any] = {"source": [source], "detail-type": list(detail_types)}
+    if detail_filter:
+        pattern["detail"] = detail_filter
+    return len(json.dumps(pattern))
+
+
+def _filter_problem(fragment: Any, path: str) -> str | None:
+    """Why `fragment` (an object of detail fields) is not an EventBridge pattern, or None."""
+    if not isinstance(fragment, dict):
+        return f"{path or 'filter'}: expected an object of detail fields, got {type(fragment).__name__}"
+    for key, value in fragment.items():
+        here = f"{path}.{key}" if path else str(key)
+        if key == "$or":
+            if not isinstance(value, list) or len(value) < 2:
+                return f"{here}: expected a list of at least two objects of detail fields"
+            for index, option in enumerate(value):
+                problem = _filter_problem(option, f"{here}[{index}]")
+                if problem:
+                    return problem
+        elif not isinstance(key, str) or not key or key.startswith("$"):
+            return f"{here}: not a detail field name"
+        elif isinstance(value, dict):
+            problem = _filter_problem(value, here)
+            if problem:
+                return problem
+        elif isinstance(value, list):
+            if not value:
+                return f"{here}: an empty list matches nothing; give at least one value or operator"
+            for index, matcher in enumerate(value):
+                problem = _matcher_problem(matcher, f"{here}[{index}]")
+                if problem:
+                    return problem
+        else:
+            return f"{here}: {value!r} must be a list of values or operators, e.g. [{value!r}]"
+    return None
+
+
+def _matcher_problem(matcher: Any, path: str) -> str | None:
+    if matcher is None or isinstance(matcher, (str, int, float, bool)):
+        return None
+    if not isinstance(matcher, dict) or len(matcher) != 1:
+        return f"{path}: an operator is an object with exactly one of {', '.join(FILTER_OPERATORS)}"
+    ((operator, operand),) = matcher.items()
+    if operator not in FILTER_OPERATORS:
+        return f"{path}: unknown operator {operator!r}; use one of {', '.join(FILTER_OPERATORS)}"
+    if operator == "numeric":
+        pairs = operand if isinstance(operand, list) else []
+        valid = len(pairs) in (2, 4) and all(
+            isinstance(pairs[i], str)
+            and pairs[i] in NUMERIC_COMPARISONS
+            and isinstance(pairs[i + 1], (int, float))
+            and not isinstance(pairs[i + 1], bool)
+            for i in range(0, len(pairs), 2)
+        )
+        if not valid:
+            return (
+                f"{path}.numeric: expected [op, number] or [op, number, op, number] "
+                f"with op one of {' '.join(NUMERIC_COMPARISONS)}"
+            )
+    elif operator == "exists":
+        if not isinstance(operand, bool):
+            return f"{path}.exists: expected true or false"
+    elif operator == "anything-but":
+        if isinstance(operand, dict):
+            return (
+                _matcher_problem(operand, f"{path}.anything-but")
+                if set(operand)
+                <= {
+                    "prefix",
+                    "suffix",
+                    "equals-ignore-case",
+                    "wildcard",
+                }
+                else f"{path}.anything-but: only prefix, suffix, equals-ignore-case or wildcard may be nested"
+            )
+        if isinstance(operand, list):
+            if not operand or not all(isinstance(v, (str, int, float)) for v in operand):
+                return f"{path}.anything-but: expected a non-empty list of strings or numbers"
+        elif not isinstance(operand, (str, int, float)):
+            return f"{path}.anything-but: expected a value, a list of values or a prefix/suffix object"
+    elif operator in ("prefix", "suffix"):
+        if not (isinstance(operand, str) or (isinstance(operand, dict) and set(operand) == {"equals-ignore-case"})):
+            return f"{path}.{operator}: expected a string"
+    elif not isinstance(operand, str):
+        return f"{path}.{operator}: expected a string"
+    return None
+
+
+def _schedule_problem(expression: str) -> str | None:
+    """Why `expression` is not a recurring EventBridge Scheduler expression, or None."""
+    rate = RATE_EXPRESSION.match(expression)
+    if expression.startswith("rate("):
+        if not rate:
+            return "is not a rate expression; use rate(<n> minutes|hours|days), e.g. rate(1 day) or rate(15 minutes)"
+        value, unit = int(rate["value"]), rate["unit"]
+        if value < 1:
+            return "has a rate below 1; use a positive whole number, e.g. rate(5 minutes)"
+        if (value == 1) != (not unit.endswith("s")):
+            fixed = unit.rstrip("s") if value == 1 else unit.rstrip("s") + "s"
+            return f"must use the {'singular' if value == 1 else 'plural'} unit; write rate({value} {fixed})"
+        return None
+    cron = CRON_EXPRESSION.match(expression)
+    if expression.startswith("cron("):
+        fields = cron["fields"].split() if cron else []
+        if len(fields) != len(CRON_FIELDS):
+            return (
+                "is not a cron expression; use cron(minutes hours day-of-month month day-of-week year), "
+                "six fields, e.g. cron(0 3 * * ? *)"
+            )
+        for text, (name, pattern, low, high) in zip(fields, CRON_FIELDS, strict=True):
+            numbers = [int(n) for n in re.findall(r"\d+", text)] if "#" not in text else []
+            if not pattern.match(text) or any(n > high or (n < low and "/" not in text) for n in numbers):
+                return f"has an invalid {name} field {text!r} (values {low}-{high})"
+        if (fields[2] == "?") == (fields[4] == "?"):
+            return "must have '?' in exactly one of day-of-month and day-of-week, e.g. cron(0 3 * * ? *)"
+        return None
+    if expression.startswith("at("):
+        return "is a one-time schedule; a trigger recurs: use rate(...) or cron(...)"
+    return "is not a schedule expression; use rate(<n> <unit>) or cron(<six fields>), e.g. rate(1 day)"
 
 
 def _ids(values: list[str], pattern: re.Pattern[str], what: str) -> list[str]:
@@ -600,27 +1016,54 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
 
+    for limit, physical_name in naming.stack_names(config.stack, local=not cloud):
+        if len(physical_name) > limit.limit:
+            allowed = len(config.stack) - (len(physical_name) - limit.limit)
+            problems.append(
+                f"stack {config.stack!r}: the {limit.what} {physical_name!r} would be {len(physical_name)} "
+                f"characters (limit {limit.limit}); use a stack name of at most {allowed} characters "
+                "(`pulumi stack rename`)"
+            )
     for name in services:
         problems += _name_problems(
-            f"{ns}:services.{name}", name, "service", config.stack, naming.service_names(config.stack, name)
+            f"{ns}:services.{name}",
+            name,
+            "service",
+            config.stack,
+            # Without an archive there is no archive name to fit.
+            [n for n in naming.service_names(config.stack, name) if config.archiveDays or n[0] is not naming.ARCHIVE],
         )
     for name in sorted(config.triggers):
         problems += _name_problems(
             f"{ns}:triggers.{name}", name, "trigger", config.stack, naming.trigger_names(config.stack, name)
         )
 
+    for name, service in sorted(config.services.items()):
+        taken = sorted(set(service.formerNames) & set(config.services))
+        if taken:
+            problems.append(
+                f"{ns}:services.{name}.formerNames: {', '.join(taken)} is a current service; "
+                "list only names no service has any more"
+            )
+
     runners: dict[str, list[str]] = {}
+    rules_per_bus: dict[str, list[str]] = {}
     for name, trigger in sorted(config.triggers.items()):
-        fields = ("bus",) if trigger.steps is not None else ("bus", "service")
+        problems += _trigger_source_problems(f"{ns}:triggers.{name}", trigger)
+        if trigger.bus is not None:
+            rules_per_bus.setdefault(trigger.bus, []).append(name)
         if trigger.steps is None:
             for field in ("service", "command"):
                 if getattr(trigger, field) is None:
                     problems.append(f"{ns}:triggers.{name}.{field}: required (or give steps for an orchestration)")
-        for field in fields:
+        elif trigger.schedule is not None:
+            problems.append(
+                f"{ns}:triggers.{name}.schedule: an orchestration runs on events (bus and detailTypes); "
+                "remove schedule, or run one task on the schedule"
+            )
+        for field in ("bus", "service"):
             value = getattr(trigger, field)
-            if value is None:
-                continue
-            if value not in config.services:
+            if value is not None and value not in config.services:
                 problems.append(
                     f"{ns}:triggers.{name}.{field}: {value!r} is not a service; services are: {', '.join(services)}"
                 )
@@ -628,6 +1071,14 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             problems += _step_problems(f"{ns}:triggers.{name}.steps", trigger.steps, services)
         for service in trigger.services_run():
             runners.setdefault(service, []).append(name)
+    rules_allowed = RULES_PER_BUS - (1 if config.archiveDays else 0)
+    for bus, names in sorted(rules_per_bus.items()):
+        if len(names) > rules_allowed:
+            problems.append(
+                f"{ns}:triggers: {len(names)} triggers on the {bus} bus exceed EventBridge's {RULES_PER_BUS} "
+                f"rules per bus (one kept for the archive); move triggers to another bus or raise the quota "
+                "and this limit together"
+            )
 
     problems += _failure_loop_problems(config)
 
@@ -691,7 +1142,7 @@ def _failure_loop_problems(config: StackConfig) -> list[str]:
         runs[name] = sorted(
             other
             for other, t in config.triggers.items()
-            if t.bus == trigger.failure_bus() and detail_type in t.detailTypes
+            if t.bus == trigger.failure_bus() and detail_type in (t.detailTypes or [])
         )
     problems = []
     for start in sorted(runs):
@@ -720,6 +1171,32 @@ def _path_back(runs: dict[str, list[str]], start: str) -> list[str]:
     return []
 
 
+def _trigger_source_problems(key: str, trigger: TriggerSettings) -> list[str]:
+    """A trigger runs on events (bus + detailTypes) or on a schedule, never both, never neither;
+    a content filter needs events and must keep the rule's pattern within EventBridge's size."""
+    if trigger.filter is not None and trigger.schedule is not None:
+        return [f"{key}.filter: filters events, and this trigger runs on a schedule; remove filter (or schedule)"]
+    if trigger.filter is not None and trigger.detailTypes is not None:
+        size = event_pattern_size(naming.event_source(trigger.bus or ""), trigger.detailTypes, trigger.filter)
+        if size > EVENT_PATTERN_MAX:
+            return [
+                f"{key}.filter: makes the rule's event pattern {size} characters, over EventBridge's "
+                f"{EVENT_PATTERN_MAX}; shorten the filter, or split the trigger"
+            ]
+    if trigger.schedule is not None:
+        given = [f for f in ("bus", "detailTypes") if getattr(trigger, f) is not None]
+        if given:
+            return [
+                f"{key}.schedule: a trigger runs on a schedule or on events, not both; remove "
+                f"{' and '.join(given)} (or schedule)"
+            ]
+        return []
+    problems = [
+        f"{key}.{f}: required (or give schedule instead)" for f in ("bus", "detailTypes") if getattr(trigger, f) is None
+    ]
+    return problems
+
+
 def _name_problems(
     key: str, name: str, what: str, stack: str, physical: list[tuple[naming.NameLimit, str]]
 ) -> list[str]:
@@ -732,18 +1209,15 @@ def _name_problems(
     for limit, physical_name in physical:
         if len(physical_name) > limit.limit:
             allowed = len(name) - (len(physical_name) - limit.limit)
+            fix = (
+                f"use a {what} name of at most {allowed} characters"
+                if allowed > 0
+                else f"the stack name leaves no room for any {what} name: use a shorter stack name"
+            )
             problems.append(
                 f"{key}: the {limit.what} {physical_name!r} would be {len(physical_name)} characters "
-                f"(limit {limit.limit}) in stack {stack!r}; use a {what} name of at most {allowed} characters"
+                f"(limit {limit.limit}) in stack {stack!r}; {fix}"
             )
-    # IAM role names are auto-named from logical names `<name>-<suffix>-role` plus 8 random chars.
-    longest_role = f"{name}-run-task-role" if what == "trigger" else f"{name}-execution-role"
-    if len(longest_role) + naming.AUTONAME_SUFFIX > naming.IAM_ROLE_NAME_MAX:
-        allowed = naming.IAM_ROLE_NAME_MAX - naming.AUTONAME_SUFFIX - len(longest_role) + len(name)
-        problems.append(
-            f"{key}: IAM role names derived from {name!r} would exceed {naming.IAM_ROLE_NAME_MAX} "
-            f"characters; use a {what} name of at most {allowed} characters"
-        )
     return problems
 
 
@@ -751,6 +1225,8 @@ def _cloud_service_problems(
     config: StackConfig, name: str, service: ServiceSettings, runners: list[str], key: str
 ) -> list[str]:
     problems = []
+    if service.formerNames:
+        problems.append(f"{key}.formerNames: only allowed when environment is local; the cloud stack owns no data")
     if service.image is not None:
         problems.append(
             f"{key}.image: only allowed when environment is local; the cloud stack runs "
@@ -859,7 +1335,46 @@ def _emits_problems(image_dir: Path, name: str, service: ServiceSettings, key: s
 
 
 def pulumi_config_map() -> dict[str, Any]:
-    """The whole config map the engine handed this program, namespaced keys to raw values."""
-    from pulumi.runtime import config as runtime_config
+    """The stack's config as `load_config` takes it, read through `pulumi.Config`.
 
-    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    The engine's config bag (`pulumi.runtime.get_config_env`) gives only the key names. Values of
+    this project's keys come from `Config.get_object`; a key the user set with `--secret` comes
+    from `Config.get_secret_object`, an `Output` that stays secret (and `load_config` refuses it).
+    Of the providers' keys only `aws:region` is read; the others' names suffice to catch typos.
+    """
+    import pulumi
+    from pulumi import runtime
+
+    secret_keys = set(runtime.get_config_secret_keys_env())
+    raw: dict[str, Any] = {}
+    for key in sorted(runtime.get_config_env()):
+        namespace, _, name = key.partition(":")
+        bag = pulumi.Config(namespace)
+        secret = runtime.is_config_secret(key) or key in secret_keys
+        if namespace == NAMESPACE:
+            raw[key] = _read(bag, name, secret)
+        elif key == "aws:region":
+            raw[key] = bag.get_secret(name) if secret else bag.get(name)
+        else:
+            raw[key] = None  # never read: a provider's key may hold credentials
+    return raw
+
+
+def _read(bag: Any, name: str, secret: bool) -> Any:
+    """One of this project's keys, typed as the model wants it; a value of the wrong type is handed
+    over as its string, so `load_config` names the key and the expected type."""
+    import pulumi
+
+    objects = name in ("cloud", "local", "services", "triggers")
+    if secret:
+        return bag.get_secret_object(name) if objects else bag.get_secret(name)
+    try:
+        if objects:
+            return bag.get_object(name)
+        if name == "logRetentionDays":
+            return bag.get_int(name)
+        if name == "protect":
+            return bag.get_bool(name)
+    except pulumi.ConfigTypeError:
+        pass
+    return bag.get(name)

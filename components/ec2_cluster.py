@@ -86,6 +86,12 @@ class Ec2ClusterArgs:
     """Physical name of the ECS cluster (the instances join it by name)."""
     capacity_provider_name: str
     """Physical name of the capacity provider (must not start with aws, ecs or fargate)."""
+    instance_role_name: str
+    """Physical name of the container instances' role."""
+    instance_profile_name: str
+    """Physical name of their instance profile."""
+    instances_name: str
+    """Physical name of their security group, launch template and auto scaling group."""
     vpc_id: pulumi.Input[str]
     """VPC of the instances' security group."""
     subnet_ids: pulumi.Input[list[str]]
@@ -98,8 +104,12 @@ class Ec2ClusterArgs:
     """Fewest instances; 0 lets the cluster scale to zero when no task runs."""
     max_size: int = 2
     """Most instances managed scaling may launch."""
+    container_insights: bool = False
+    """Turn on CloudWatch Container Insights (billed per metric and per GB of performance logs)."""
     tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource (propagated to instances and their volumes)."""
+    """The stack's tags, for what the provider's default tags do not reach: the auto scaling group
+    (propagated at launch) and the instances and volumes it launches (launch template tag
+    specifications)."""
 
 
 class Ec2Cluster(pulumi.ComponentResource):
@@ -111,6 +121,8 @@ class Ec2Cluster(pulumi.ComponentResource):
     """Name of the cluster."""
     capacity_provider_name: pulumi.Output[str]
     """Name of the capacity provider, resolved once it is attached to the cluster."""
+    security_group_id: pulumi.Output[str]
+    """Id of the instances' security group (another stack may admit traffic from it)."""
 
     def __init__(self, name: str, args: Ec2ClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("event-tasks:index:Ec2Cluster", name, None, opts)
@@ -119,17 +131,20 @@ class Ec2Cluster(pulumi.ComponentResource):
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             name=args.cluster_name,
-            # Container Insights bills custom metrics per task; a developer stack does without.
-            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="disabled")],
-            tags=args.tags,
+            # Container Insights bills custom metrics per task: off unless the stack asks for it.
+            settings=[
+                aws.ecs.ClusterSettingArgs(
+                    name="containerInsights", value="enabled" if args.container_insights else "disabled"
+                )
+            ],
             opts=child,
         )
 
         role = aws.iam.Role(
             f"{name}-instance-role",
+            name=args.instance_role_name,
             description=f"ECS container instances of {args.cluster_name}",
             assume_role_policy=pulumi.Output.json_dumps(instance_trust_policy()),
-            tags=args.tags,
             opts=child,
         )
         attachments = [
@@ -143,13 +158,14 @@ class Ec2Cluster(pulumi.ComponentResource):
         ]
         profile = aws.iam.InstanceProfile(
             f"{name}-instance-profile",
+            name=args.instance_profile_name,
             role=role.name,
-            tags=args.tags,
             # An instance booting with a profile whose role lacks its policies cannot register.
             opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
         )
         security_group = aws.ec2.SecurityGroup(
             f"{name}-instances",
+            name=args.instances_name,
             description=f"ECS container instances of {args.cluster_name}: outbound HTTPS only",
             vpc_id=args.vpc_id,
             # Nothing connects to the instances (tasks only call AWS APIs; debugging goes through
@@ -166,12 +182,14 @@ class Ec2Cluster(pulumi.ComponentResource):
                     cidr_blocks=["0.0.0.0/0"],
                 )
             ],
-            tags={**args.tags, "Name": f"{args.cluster_name}-instances"},
+            tags={"Name": args.instances_name},
             opts=child,
         )
-        instance_tags = {**args.tags, "Name": f"{args.cluster_name}-instance"}
+        # Default tags stop at the launch template: what it launches gets them from here.
+        instance_tags = {**args.tags, "Name": args.instances_name}
         launch_template = aws.ec2.LaunchTemplate(
             f"{name}-launch-template",
+            name=args.instances_name,
             description=f"ECS container instances of {args.cluster_name}",
             image_id=args.image_id,
             instance_type=args.instance_type,
@@ -212,11 +230,11 @@ class Ec2Cluster(pulumi.ComponentResource):
                 for kind in ("instance", "volume")
             ],
             update_default_version=True,
-            tags=args.tags,
             opts=child,
         )
         group = aws.autoscaling.Group(
             f"{name}-asg",
+            name=args.instances_name,
             min_size=args.min_size,
             max_size=args.max_size,
             # desired_capacity is left to managed scaling: setting it would fight the capacity provider.
@@ -232,6 +250,12 @@ class Ec2Cluster(pulumi.ComponentResource):
             tags=[
                 # ECS adds this tag to a group it scales; declaring it avoids a perpetual diff.
                 aws.autoscaling.GroupTagArgs(key="AmazonECSManaged", value="true", propagate_at_launch=True),
+                # The provider's default tags skip auto scaling groups: the stack's tags go here,
+                # onto the group and every instance it launches.
+                *(
+                    aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=True)
+                    for key, value in sorted(args.tags.items())
+                ),
             ],
             opts=child,
         )
@@ -249,7 +273,6 @@ class Ec2Cluster(pulumi.ComponentResource):
                     maximum_scaling_step_size=args.max_size,
                 ),
             ),
-            tags=args.tags,
             opts=child,
         )
         attachment = aws.ecs.ClusterCapacityProviders(
@@ -272,10 +295,12 @@ class Ec2Cluster(pulumi.ComponentResource):
         self.capacity_provider_name = pulumi.Output.all(capacity_provider.name, attachment.id).apply(
             lambda values: values[0]
         )
+        self.security_group_id = security_group.id
         self.register_outputs(
             {
                 "arn": self.arn,
                 "name": self.name,
                 "capacity_provider_name": self.capacity_provider_name,
+                "security_group_id": self.security_group_id,
             }
         )

@@ -54,13 +54,17 @@ def policy_document(statements: Any) -> dict[str, Any]:
 def role_with_policy(
     prefix: str,
     *,
+    role_name: str,
     description: str,
     trust: pulumi.Input[dict[str, Any]],
     statements: pulumi.Input[list[dict[str, Any]]],
-    tags: dict[str, str],
     parent: pulumi.Resource,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     """A role (`<prefix>-role`) with its one inline policy (`<prefix>-policy`), children of `parent`.
+
+    The role is named `role_name` (see components/naming.py), not auto-named: its name carries the
+    project and the stack. The inline policy takes the same name (it is scoped by its role).
+    Tags come from the provider's default tags.
 
     Consumers that act as soon as they exist (a rule target, a state machine) should depend on the
     returned policy, not only the role: the role alone grants nothing.
@@ -68,13 +72,14 @@ def role_with_policy(
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
         f"{prefix}-role",
+        name=role_name,
         description=description,
         assume_role_policy=pulumi.Output.json_dumps(trust),
-        tags=tags,
         opts=child,
     )
     policy = aws.iam.RolePolicy(
         f"{prefix}-policy",
+        name=role_name,
         role=role.id,
         policy=pulumi.Output.json_dumps(policy_document(statements)),
         opts=child,

@@ -97,9 +97,13 @@ def build_local(
     buses: dict[str, ServiceBus],
     tags: dict[str, str],
     project_root: Path,
+    opts: pulumi.ResourceOptions | None = None,
 ) -> tuple[dict[str, TaskTarget], dict[str, Any], dict[str, pulumi.Output[str]]]:
     """Register the local environment; returns a run target per service, the extra outputs and
     each service's task role (the one its bus policy admits).
+
+    `opts` (the stack's provider) goes to every component; `tags` (the stack's tags) only to the
+    cluster, for the auto scaling group and its instances, which default tags do not reach.
 
     `project_root` is where the image paths in config point (already checked by `load_config`);
     build paths are handed to docker relative to it, see `image_build_paths`.
@@ -118,8 +122,8 @@ def build_local(
         LocalNetworkArgs(
             availability_zones=zones,
             name_prefix=prefix,
-            tags=tags,
         ),
+        opts,
     )
     cluster = Ec2Cluster(
         "cluster",
@@ -127,14 +131,19 @@ def build_local(
             aws=ctx,
             cluster_name=naming.cluster_name(stack),
             capacity_provider_name=naming.capacity_provider_name(stack),
+            instance_role_name=naming.instance_role_name(stack),
+            instance_profile_name=naming.instance_profile_name(stack),
+            instances_name=naming.instances_name(stack),
             vpc_id=network.vpc_id,
             subnet_ids=network.public_subnet_ids,
             image_id=aws.ssm.get_parameter_output(name=ECS_AMI_PARAMETER).insecure_value,
             instance_type=local.instanceType,
             min_size=local.minInstances,
             max_size=local.maxInstances,
+            container_insights=local.containerInsights,
             tags=tags,
         ),
+        opts,
     )
     launch = CapacityProviderLaunch(capacity_provider=cluster.capacity_provider_name)
 
@@ -145,24 +154,30 @@ def build_local(
     answering = {s.service for t in config.triggers.values() for s in t.steps or [] if s.result}
     for service in sorted(config.services):
         settings = config.services[service]
+        # A renamed service keeps its data: same physical names, old URNs aliased.
+        former = tuple(settings.formerNames)
         table = ServiceTable(
             service,
             ServiceTableArgs(
-                table_name=naming.table_name(stack, service),
+                table_name=naming.table_name(stack, config.data_name(service)),
                 kms_key_arn=config.kmsKeyArn,
-                tags=tags,
+                protect=config.protected,
+                former_names=former,
             ),
+            opts,
         )
         context, dockerfile = image_build_paths(config.image_path(service))
         image = ServiceImage(
             service,
             ServiceImageArgs(
-                repository_name=naming.repository_name(stack, service),
+                repository_name=naming.repository_name(stack, config.data_name(service)),
                 context=context,
                 dockerfile=dockerfile,
                 platform=PLATFORM,
-                tags=tags,
+                protect=config.protected,
+                former_names=former,
             ),
+            opts,
         )
         container = config.container_name(service)
         emits = read_emits(project_root / config.image_path(service))
@@ -184,11 +199,14 @@ def build_local(
                 table_key_arn=config.kmsKeyArn,
                 answers_saga_steps=service in answering,
                 log_group_name=naming.service_log_group_name(stack, service),
+                task_role_name=naming.task_role_name(stack, service),
+                execution_role_name=naming.execution_role_name(stack, service),
                 log_retention_days=config.logRetentionDays,
                 cpu=settings.cpu or DEFAULT_CPU,
                 memory=settings.memory or DEFAULT_MEMORY,
-                tags=tags,
+                enable_execute_command=settings.enableExecuteCommand,
             ),
+            opts,
         )
         targets[service] = TaskTarget(
             cluster_arn=cluster.arn,
@@ -197,11 +215,24 @@ def build_local(
             pass_role_arns=pulumi.Output.all(task.task_role_arn, task.execution_role_arn),
             # cpu/memory stay unset: the task definition carries them, no override needed.
             launch=launch,
+            enable_execute_command=settings.enableExecuteCommand,
         )
         task_roles[service] = task.task_role_arn
         services[service] = {
             "repositoryUrl": image.repository_url,
             "tableName": table.name,
+            "tableArn": table.arn,
             "taskDefinitionArn": task.task_definition_arn,
+            "taskRoleArn": task.task_role_arn,
+            "executionRoleArn": task.execution_role_arn,
         }
-    return targets, {"clusterArn": cluster.arn, "services": services}, task_roles
+    outputs = {
+        "vpcId": network.vpc_id,
+        "subnetIds": network.public_subnet_ids,
+        "securityGroupId": cluster.security_group_id,
+        "clusterArn": cluster.arn,
+        "clusterName": cluster.name,
+        "capacityProviderName": cluster.capacity_provider_name,
+        "services": services,
+    }
+    return targets, outputs, task_roles

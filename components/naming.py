@@ -11,10 +11,6 @@ from dataclasses import dataclass
 
 PROJECT = "event-tasks"
 
-# Pulumi auto-names a resource `<logical name>-<7 random hex>`; IAM role names stop at 64.
-AUTONAME_SUFFIX = 8
-IAM_ROLE_NAME_MAX = 64
-
 
 @dataclass(frozen=True)
 class NameLimit:
@@ -36,6 +32,14 @@ ALARM = NameLimit("CloudWatch alarm name", 255)
 TOPIC = NameLimit("SNS topic name", 256)
 DASHBOARD = NameLimit("CloudWatch dashboard name", 255)
 DETAIL_TYPE = NameLimit("failure event detail-type", 128)
+ARCHIVE = NameLimit("EventBridge archive name", 48)
+IAM_ROLE = NameLimit("IAM role name", 64)
+INSTANCE_PROFILE = NameLimit("IAM instance profile name", 128)
+SECURITY_GROUP = NameLimit("EC2 security group name", 255)
+LAUNCH_TEMPLATE = NameLimit("EC2 launch template name", 128)
+AUTO_SCALING_GROUP = NameLimit("auto scaling group name", 255)
+CLUSTER = NameLimit("ECS cluster name", 255)
+CAPACITY_PROVIDER = NameLimit("ECS capacity provider name", 255)
 
 
 def prefix(stack: str) -> str:
@@ -58,6 +62,15 @@ def rule_name(stack: str, trigger: str) -> str:
 
 def state_machine_name(stack: str, trigger: str) -> str:
     return f"{prefix(stack)}{trigger}"
+
+
+def schedule_name(stack: str, trigger: str) -> str:
+    # Scheduler names stop at 64 characters, like rule names: the RULE limit covers both.
+    return f"{prefix(stack)}{trigger}"
+
+
+def archive_name(stack: str, service: str) -> str:
+    return f"{prefix(stack)}{service}"
 
 
 def dead_letter_queue_name(stack: str, trigger: str) -> str:
@@ -93,6 +106,38 @@ def task_family(stack: str, service: str) -> str:
     return f"{prefix(stack)}{service}"
 
 
+def events_role_name(stack: str, trigger: str) -> str:
+    """The role EventBridge assumes to start the trigger's state machine."""
+    return f"{prefix(stack)}{trigger}-events"
+
+
+def state_machine_role_name(stack: str, trigger: str) -> str:
+    """The trigger's state machine's execution role."""
+    return f"{prefix(stack)}{trigger}-states"
+
+
+def task_role_name(stack: str, service: str) -> str:
+    return f"{prefix(stack)}{service}-task"
+
+
+def execution_role_name(stack: str, service: str) -> str:
+    return f"{prefix(stack)}{service}-execution"
+
+
+def instance_role_name(stack: str) -> str:
+    """The container instances' role (local); its instance profile has the same name."""
+    return f"{prefix(stack)}instance"
+
+
+def instance_profile_name(stack: str) -> str:
+    return f"{prefix(stack)}instance"
+
+
+def instances_name(stack: str) -> str:
+    """The container instances' security group, launch template and auto scaling group (local)."""
+    return f"{prefix(stack)}instances"
+
+
 def failure_detail_type(trigger: str) -> str:
     """The default detail-type of a trigger's failure event: reserve-credit -> ReserveCreditFailed."""
     return "".join(part.capitalize() for part in trigger.split("-") if part) + "Failed"
@@ -120,6 +165,8 @@ def trigger_names(stack: str, trigger: str) -> list[tuple[NameLimit, str]]:
         (RULE, rule_name(stack, trigger)),
         (STATE_MACHINE, state_machine_name(stack, trigger)),
         (QUEUE, dead_letter_queue_name(stack, trigger)),
+        (IAM_ROLE, events_role_name(stack, trigger)),
+        (IAM_ROLE, state_machine_role_name(stack, trigger)),
         *((ALARM, alarm_name(stack, trigger, suffix)) for suffix in ALARM_SUFFIXES),
         (DETAIL_TYPE, failure_detail_type(trigger)),
     ]
@@ -129,6 +176,26 @@ def service_names(stack: str, service: str) -> list[tuple[NameLimit, str]]:
     """Every length-limited physical name a service produces."""
     return [
         (BUS, bus_name(stack, service)),
+        (ARCHIVE, archive_name(stack, service)),
         (TABLE, table_name(stack, service)),
         (REPOSITORY, repository_name(stack, service)),
+        (IAM_ROLE, task_role_name(stack, service)),
+        (IAM_ROLE, execution_role_name(stack, service)),
     ]
+
+
+def stack_names(stack: str, *, local: bool) -> list[tuple[NameLimit, str]]:
+    """Every length-limited physical name the stack itself produces (once per stack); `local`: with
+    the cluster and its capacity, which only the local environment creates."""
+    names = [(TOPIC, alerts_topic_name(stack)), (DASHBOARD, dashboard_name(stack))]
+    if local:
+        names += [
+            (CLUSTER, cluster_name(stack)),
+            (CAPACITY_PROVIDER, capacity_provider_name(stack)),
+            (IAM_ROLE, instance_role_name(stack)),
+            (INSTANCE_PROFILE, instance_profile_name(stack)),
+            (SECURITY_GROUP, instances_name(stack)),
+            (LAUNCH_TEMPLATE, instances_name(stack)),
+            (AUTO_SCALING_GROUP, instances_name(stack)),
+        ]
+    return names

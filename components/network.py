@@ -13,7 +13,7 @@ gateway behind our back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -26,13 +26,12 @@ class LocalNetworkArgs:
     availability_zones: pulumi.Input[list[str]]
     """Zone names to spread the subnets over; subnet i goes to zone i (needs >= len(subnet_cidrs))."""
     name_prefix: str
-    """Prefix of the `Name` tags, so the VPC is recognisable in the console."""
+    """Prefix of the `Name` tags, so the VPC is recognisable in the console (the other tags come
+    from the provider's default tags)."""
     cidr_block: str = "10.0.0.0/16"
     """Address range of the VPC."""
     subnet_cidrs: tuple[str, ...] = ("10.0.0.0/24", "10.0.1.0/24")
     """One public subnet per entry, in zone order (two zones keep the ASG alive if one zone fails)."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource."""
 
 
 class LocalNetwork(pulumi.ComponentResource):
@@ -48,7 +47,7 @@ class LocalNetwork(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         def tagged(suffix: str) -> dict[str, str]:
-            return {**args.tags, "Name": f"{args.name_prefix}{suffix}"}
+            return {"Name": f"{args.name_prefix}{suffix}"}
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",

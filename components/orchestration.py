@@ -36,8 +36,9 @@ from components.run_task_state_machine import (
     RETRIABLE_ERRORS,
     SYNC_MANAGED_RULE,
     TaskTarget,
-    _render_launch,
     observability_statements,
+    run_task_parameters,
+    tasks_of,
 )
 
 WAIT_FOR_TASK_TOKEN = "arn:aws:states:::ecs:runTask.waitForTaskToken"
@@ -51,6 +52,7 @@ TASK_ERROR = "TaskError"
 # A task that died without answering: its heartbeat or its timeout stops the state.
 LOST_TASK_ERRORS = ("States.HeartbeatTimeout", "States.Timeout")
 SKIPPED = {"skipped": True, "status": "SKIPPED"}
+PUBLISH_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -95,22 +97,6 @@ def _environment(step_name: str, *, token: bool, heartbeat: int | None) -> list[
     return environment
 
 
-def _run_task(target: TaskTarget, command: list[str], environment: list[dict[str, Any]]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {
-        "ContainerOverrides": [{"Name": target.container_name, "Command": list(command), "Environment": environment}]
-    }
-    if target.cpu is not None:
-        overrides["Cpu"] = str(target.cpu)
-    if target.memory is not None:
-        overrides["Memory"] = str(target.memory)
-    return {
-        "Cluster": target.cluster_arn,
-        "TaskDefinition": target.task_definition_arn,
-        **_render_launch(target.launch),
-        "Overrides": overrides,
-    }
-
-
 def _retries(task_retries: int, *, result: bool) -> list[dict[str, Any]]:
     retries: list[dict[str, Any]] = [
         {
@@ -138,6 +124,7 @@ def _retries(task_retries: int, *, result: bool) -> list[dict[str, Any]]:
 
 
 def _task_state(
+    trigger: str,
     step: Step,
     command: list[str],
     *,
@@ -150,10 +137,11 @@ def _task_state(
     state: dict[str, Any] = {
         "Type": "Task",
         "Resource": WAIT_FOR_TASK_TOKEN if step.result else RUN_TASK_SYNC,
-        "Parameters": _run_task(
+        "Parameters": run_task_parameters(
             step.target,
             command,
             _environment(step.name, token=step.result, heartbeat=step.heartbeat_seconds if step.result else None),
+            trigger=trigger,
         ),
         "TimeoutSeconds": step.timeout_seconds,
     }
@@ -191,6 +179,8 @@ def _publish(events: SagaEvents, detail_type: str, detail: dict[str, Any], next_
                 {"EventBusName": events.bus_name, "Source": events.source, "DetailType": detail_type, "Detail": detail}
             ]
         },
+        # PutEvents answers in milliseconds; a hung call must not hold the saga's only announcement.
+        "TimeoutSeconds": PUBLISH_TIMEOUT_SECONDS,
         "ResultPath": None,
         "Retry": [
             {
@@ -225,6 +215,7 @@ def render_orchestration(trigger: str, steps: list[Step], events: SagaEvents, ta
                 "Next": after,
             }
         states[f"Step-{step.name}"] = _task_state(
+            trigger,
             step,
             step.command,
             result_path=f"$.steps.{step.name}",
@@ -258,6 +249,7 @@ def render_orchestration(trigger: str, steps: list[Step], events: SagaEvents, ta
                 "Default": undo,
             }
             states[undo] = _task_state(
+                trigger,
                 step,
                 step.compensate,
                 result_path=f"$.failure.compensations.{step.name}",
@@ -269,7 +261,14 @@ def render_orchestration(trigger: str, steps: list[Step], events: SagaEvents, ta
     states["PublishCompleted"] = _publish(
         events,
         events.completed_detail_type,
-        {"trigger": trigger, "executionArn.$": "$$.Execution.Id", "steps.$": "$.steps", "event": _event()},
+        {
+            "trigger": trigger,
+            # The same for a redelivered event's saga: consumers apply it once.
+            "eventKey.$": f"States.Format('{events.completed_detail_type}:{{}}', $.id)",
+            "executionArn.$": "$$.Execution.Id",
+            "steps.$": "$.steps",
+            "event": _event(),
+        },
         None,
     )
     states["PublishFailed"] = _publish(
@@ -277,6 +276,7 @@ def render_orchestration(trigger: str, steps: list[Step], events: SagaEvents, ta
         events.failed_detail_type,
         {
             "trigger": trigger,
+            "eventKey.$": f"States.Format('{events.failed_detail_type}:{{}}', $.id)",
             "executionArn.$": "$$.Execution.Id",
             "failedStep.$": "$.failure.step",
             "error.$": "$.failure.error",
@@ -342,6 +342,14 @@ def orchestration_statements(
             "Effect": "Allow",
             "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
             "Resource": "*",
+        },
+        {
+            # RunTask tags the tasks it creates (PropagateTags, Tags): ecs:TagResource at creation only.
+            "Sid": "TagTheTasksItStarts",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": sorted({tasks_of(arn) for arn in cluster_arns}),
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
         },
     ]
     if sync_steps:

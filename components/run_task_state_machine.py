@@ -12,7 +12,7 @@ Pulumi; the component only serialises them with `Output.json_dumps` and register
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -34,6 +34,11 @@ EVENT_ENVIRONMENT = (
     ("eventSource", "$.source"),
 )
 
+# Task tags of every task a trigger starts, beside the task definition's own (its stack's default
+# tags, copied by PropagateTags): which trigger ran it, for which event.
+TRIGGER_TAG = "event-tasks:trigger"
+EVENT_ID_TAG = "event-tasks:event-id"
+
 # Retried: the task never started, so no business logic ran twice. Not retried: States.TaskFailed
 # (the container ran and exited non-zero; re-running it would repeat its side effects).
 RETRIABLE_ERRORS = ("ECS.AmazonECSException", "AmazonECS.Unknown")
@@ -49,6 +54,10 @@ class FargateLaunch:
     """Security group ids for the task."""
     assign_public_ip: bool = False
     """Give the task a public IP (public subnets without NAT)."""
+    capacity_provider_strategy: tuple[tuple[str, int, int], ...] = ()
+    """(provider, weight, base) over FARGATE/FARGATE_SPOT; empty: `LaunchType: FARGATE`."""
+    platform_version: str | None = None
+    """Fargate platform version; None: ECS's default (LATEST)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,8 @@ class TaskTarget:
     """Task-level cpu override."""
     memory: int | None = None
     """Task-level memory override (MiB)."""
+    enable_execute_command: bool = False
+    """Start the task with ECS Exec on (the task role must allow the SSM messages channels)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,8 @@ class RunTaskStateMachineArgs:
     """Physical name of the state machine."""
     log_group_name: str
     """Name of the execution log group (under /aws/vendedlogs/states/)."""
+    role_name: str
+    """Physical name of the execution role (and of its inline policy)."""
     target: TaskTarget
     """The task to run."""
     command: list[str]
@@ -112,16 +125,17 @@ class RunTaskStateMachineArgs:
     """Fail the task state (Step Functions then stops the task) after this long."""
     log_retention_days: int = 14
     """Retention of the execution log group."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource."""
 
 
-def render_definition(target: TaskTarget, command: list[str], timeout_seconds: int) -> dict[str, Any]:
-    """The Amazon States Language of a workflow that runs `target` with `command` and waits for it."""
+def run_task_parameters(
+    target: TaskTarget, command: list[str], environment: list[dict[str, Any]], *, trigger: str
+) -> dict[str, Any]:
+    """RunTask's parameters for `target`: the command and environment overrides, where it runs, and
+    its tags (its task definition's, the stack's defaults; the `trigger` and the event's id)."""
     container_override: dict[str, Any] = {
         "Name": target.container_name,
         "Command": list(command),
-        "Environment": [{"Name": name, "Value.$": path} for name, path in EVENT_ENVIRONMENT],
+        "Environment": environment,
     }
     overrides: dict[str, Any] = {"ContainerOverrides": [container_override]}
     if target.cpu is not None:
@@ -134,7 +148,23 @@ def render_definition(target: TaskTarget, command: list[str], timeout_seconds: i
         "TaskDefinition": target.task_definition_arn,
         **_render_launch(target.launch),
         "Overrides": overrides,
+        # Cost allocation and ownership: the task carries its task definition's tags, and its own.
+        "PropagateTags": "TASK_DEFINITION",
+        "Tags": [{"Key": TRIGGER_TAG, "Value": trigger}, {"Key": EVENT_ID_TAG, "Value.$": "$.id"}],
     }
+    if target.enable_execute_command:
+        parameters["EnableExecuteCommand"] = True
+    return parameters
+
+
+def render_definition(target: TaskTarget, command: list[str], timeout_seconds: int, *, trigger: str) -> dict[str, Any]:
+    """The Amazon States Language of a workflow that runs `target` with `command` and waits for it.
+
+    The task is tagged with its task definition's tags (the stack's default tags), the `trigger`
+    that ran it and the id of the event it runs for, so its cost and its logs can be traced back.
+    """
+    environment = [{"Name": name, "Value.$": path} for name, path in EVENT_ENVIRONMENT]
+    parameters = run_task_parameters(target, command, environment, trigger=trigger)
     return {
         "Comment": f"Run {target.container_name} with {' '.join(command)} and wait for it to stop",
         "StartAt": TASK_STATE,
@@ -164,8 +194,21 @@ def render_definition(target: TaskTarget, command: list[str], timeout_seconds: i
 
 def _render_launch(launch: FargateLaunch | CapacityProviderLaunch) -> dict[str, Any]:
     if isinstance(launch, FargateLaunch):
+        # A strategy and LaunchType are mutually exclusive: the strategy replaces it.
+        placed: dict[str, Any] = (
+            {
+                "CapacityProviderStrategy": [
+                    {"CapacityProvider": name, "Weight": weight, "Base": base}
+                    for name, weight, base in launch.capacity_provider_strategy
+                ]
+            }
+            if launch.capacity_provider_strategy
+            else {"LaunchType": "FARGATE"}
+        )
+        if launch.platform_version:
+            placed["PlatformVersion"] = launch.platform_version
         return {
-            "LaunchType": "FARGATE",
+            **placed,
             "NetworkConfiguration": {
                 "AwsvpcConfiguration": {
                     "Subnets": launch.subnets,
@@ -211,6 +254,16 @@ def run_task_statements(
             "Resource": "*",
         },
         {
+            # RunTask with Tags or PropagateTags tags the task as it creates it, which ECS authorizes
+            # as ecs:TagResource; the condition admits it only at creation by RunTask (ECS docs,
+            # "Grant permission to tag resources on creation").
+            "Sid": "TagTheTasksItStarts",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": tasks_of(cluster_arn),
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+        },
+        {
             "Sid": "ManageSyncCompletionRule",
             "Effect": "Allow",
             "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
@@ -229,6 +282,12 @@ def run_task_statements(
             }
         )
     return statements
+
+
+def tasks_of(cluster_arn: str) -> str:
+    """`arn:…:cluster/<name>` → `arn:…:task/<name>/*`, the ARNs of the cluster's tasks."""
+    prefix, _, name = cluster_arn.partition(":cluster/")
+    return f"{prefix}:task/{name}/*"
 
 
 def observability_statements() -> list[dict[str, Any]]:
@@ -272,6 +331,8 @@ class RunTaskStateMachine(pulumi.ComponentResource):
     """Name of the state machine."""
     role_arn: pulumi.Output[str]
     """ARN of the state machine's execution role."""
+    log_group_name: pulumi.Output[str]
+    """Name of the execution log group."""
 
     def __init__(self, name: str, args: RunTaskStateMachineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("event-tasks:index:RunTaskStateMachine", name, None, opts)
@@ -310,17 +371,16 @@ class RunTaskStateMachine(pulumi.ComponentResource):
         )
         role, policy = role_with_policy(
             name,
+            role_name=args.role_name,
             description=f"Step Functions {args.state_machine_name}: run its ECS task",
             trust=trust_policy("states.amazonaws.com", ctx.account_id, state_machine_arn),
             statements=statements,
-            tags=args.tags,
             parent=self,
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=args.log_group_name,
             retention_in_days=args.log_retention_days,
-            tags=args.tags,
             opts=child,
         )
         state_machine = aws.sfn.StateMachine(
@@ -329,7 +389,10 @@ class RunTaskStateMachine(pulumi.ComponentResource):
             type="STANDARD",  # Express workflows cannot wait on .sync
             role_arn=role.arn,
             definition=pulumi.Output.json_dumps(
-                with_failure_path(render_definition(target, args.command, args.timeout_seconds), args.failure)
+                with_failure_path(
+                    render_definition(target, args.command, args.timeout_seconds, trigger=args.failure.trigger),
+                    args.failure,
+                )
             ),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 level="ERROR",
@@ -337,11 +400,13 @@ class RunTaskStateMachine(pulumi.ComponentResource):
                 log_destination=log_group.arn.apply(lambda arn: f"{arn}:*"),
             ),
             tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
-            tags=args.tags,
             # The role's policy must exist before Step Functions validates the definition.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         self.arn = state_machine.arn
         self.name = state_machine.name
         self.role_arn = role.arn
-        self.register_outputs({"arn": self.arn, "name": self.name, "role_arn": self.role_arn})
+        self.log_group_name = log_group.name
+        self.register_outputs(
+            {"arn": self.arn, "name": self.name, "role_arn": self.role_arn, "log_group_name": self.log_group_name}
+        )

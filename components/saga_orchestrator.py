@@ -8,7 +8,7 @@ group, with X-Ray tracing. A `TaskTriggerRule` starts it like any other trigger'
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -29,6 +29,8 @@ class SagaOrchestratorArgs:
     """Physical name of the state machine."""
     log_group_name: str
     """Name of the execution log group (under /aws/vendedlogs/states/)."""
+    role_name: str
+    """Physical name of the state machine's execution role."""
     steps: list[Step]
     """The steps, in order."""
     events: SagaEvents
@@ -39,8 +41,6 @@ class SagaOrchestratorArgs:
     """Retries of a step's failed task before the saga compensates."""
     log_retention_days: int = 14
     """Retention of the execution log group."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource."""
 
 
 class SagaOrchestrator(pulumi.ComponentResource):
@@ -52,6 +52,8 @@ class SagaOrchestrator(pulumi.ComponentResource):
     """Name of the state machine."""
     role_arn: pulumi.Output[str]
     """ARN of the state machine's execution role."""
+    log_group_name: pulumi.Output[str]
+    """Name of its execution log group."""
 
     def __init__(self, name: str, args: SagaOrchestratorArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("event-tasks:index:SagaOrchestrator", name, None, opts)
@@ -88,17 +90,16 @@ class SagaOrchestrator(pulumi.ComponentResource):
         )
         role, policy = role_with_policy(
             name,
+            role_name=args.role_name,
             description=f"Step Functions {args.state_machine_name}: run its saga's steps",
             trust=trust_policy("states.amazonaws.com", ctx.account_id, state_machine_arn),
             statements=statements,
-            tags=args.tags,
             parent=self,
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=args.log_group_name,
             retention_in_days=args.log_retention_days,
-            tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         state_machine = aws.sfn.StateMachine(
@@ -115,11 +116,13 @@ class SagaOrchestrator(pulumi.ComponentResource):
                 log_destination=log_group.arn.apply(lambda arn: f"{arn}:*"),
             ),
             tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
-            tags=args.tags,
             # The role's policy must exist before Step Functions validates the definition.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         self.arn = state_machine.arn
         self.name = state_machine.name
         self.role_arn = role.arn
-        self.register_outputs({"arn": self.arn, "name": self.name, "role_arn": self.role_arn})
+        self.log_group_name = log_group.name
+        self.register_outputs(
+            {"arn": self.arn, "name": self.name, "role_arn": self.role_arn, "log_group_name": self.log_group_name}
+        )

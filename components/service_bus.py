@@ -6,7 +6,7 @@ rules (`TaskTriggerRule`) attached to the bus.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -20,8 +20,6 @@ class ServiceBusArgs:
     """Physical name of the bus (scoped by stack)."""
     service: str
     """The service that owns the bus, for its description."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for the bus."""
 
 
 class ServiceBus(pulumi.ComponentResource):
@@ -38,7 +36,6 @@ class ServiceBus(pulumi.ComponentResource):
             f"{name}-bus",
             name=args.bus_name,
             description=f"Domain events emitted by the {args.service} service",
-            tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.arn = bus.arn

@@ -1,22 +1,31 @@
 """`ServiceImage`: a service's container image, built from source and pushed to its own ECR repository.
 
-Produces an ECR repository (scan on push, deletable with the stack even when it holds images, a
-lifecycle policy expiring all but the newest images) and an `awsx.ecr.Image` that builds the
-Dockerfile with docker for one platform and pushes it. The image URI is pinned by digest, so a task
-definition changes exactly when the image content changes.
+Produces an ECR repository (scan on push, deletable even when it holds images, a
+lifecycle policy expiring all but the newest images) and a `docker_build.Image` (pulumi-docker-build)
+that builds the Dockerfile with BuildKit for one platform, pushes it with the registry's own
+credentials and keeps its build cache in the same repository. The image URI is pinned by digest,
+so a task definition changes exactly when the image content changes.
 
-Requires a docker daemon on the machine running `pulumi up`.
+The repository is retained when Pulumi would delete it, protected on request, and every resource is
+aliased to its former names. `pulumi preview` builds nothing (`build_on_preview=False`), so it needs no Docker daemon;
+`pulumi up` needs one (BuildKit) on the machine that runs it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_awsx as awsx
+import pulumi_docker_build as docker_build
+
+from components.renames import renamed, stateful
+
+# The tag each build pushes (tasks never use it: they pin the digest) and the tag of the build cache.
+IMAGE_TAG = "latest"
+CACHE_TAG = "buildcache"
 
 
 def lifecycle_policy(keep_images: int) -> dict[str, Any]:
@@ -51,8 +60,10 @@ class ServiceImageArgs:
     """Platform to build for; must match the container instances' architecture."""
     keep_images: int = 10
     """Images kept in the repository; older ones expire."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for the repository."""
+    protect: bool = False
+    """Protect the repository (`pulumi destroy` and replacements stop at it); it is retained on delete anyway."""
+    former_names: tuple[str, ...] = ()
+    """Earlier names of this component: aliased, so a rename replaces nothing."""
 
 
 class ServiceImage(pulumi.ComponentResource):
@@ -66,8 +77,13 @@ class ServiceImage(pulumi.ComponentResource):
     """ARN of the repository (for the execution role's pull grant)."""
 
     def __init__(self, name: str, args: ServiceImageArgs, opts: pulumi.ResourceOptions | None = None):
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(aliases=renamed(name, name, args.former_names))
+        )
         super().__init__("event-tasks:index:ServiceImage", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+
+        def child(suffix: str) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, aliases=renamed(f"{name}-{suffix}", name, args.former_names))
 
         repository = aws.ecr.Repository(
             f"{name}-repository",
@@ -75,29 +91,55 @@ class ServiceImage(pulumi.ComponentResource):
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
                 scan_on_push=True,
             ),
-            # awsx re-pushes the same tag (a hash of the build inputs, not of the content) on every
-            # rebuild, so tags must stay mutable; tasks pin the digest instead.
+            # Every build re-pushes the `latest` and cache tags, so tags must stay mutable; tasks pin
+            # the digest instead.
             image_tag_mutability="MUTABLE",
-            # `pulumi destroy` of a developer stack must not stop at a repository holding images.
+            # Pulumi retains the repository (`stateful`); whoever deletes it by hand, after `pulumi
+            # state delete`, must not be stopped by the images it holds.
             force_delete=True,
-            tags=args.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(stateful(args.protect), child("repository")),
         )
         aws.ecr.LifecyclePolicy(
             f"{name}-lifecycle",
             repository=repository.name,
             policy=json.dumps(lifecycle_policy(args.keep_images)),
-            opts=child,
+            opts=child("lifecycle"),
         )
-        image = awsx.ecr.Image(
+        # ECR's token for this registry, as `docker login` would use it; the password stays secret.
+        token = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
+        cache = repository.repository_url.apply(lambda url: f"{url}:{CACHE_TAG}")
+        image = docker_build.Image(
             f"{name}-image",
-            repository_url=repository.repository_url,
-            context=args.context,
-            dockerfile=args.dockerfile,
-            platform=args.platform,
-            opts=child,
+            context=docker_build.BuildContextArgs(location=args.context),
+            dockerfile=docker_build.DockerfileArgs(location=args.dockerfile),
+            platforms=[docker_build.Platform(args.platform)],
+            push=True,
+            # A preview (a pull request's) must not need a Docker daemon; `up` builds.
+            build_on_preview=False,
+            tags=[repository.repository_url.apply(lambda url: f"{url}:{IMAGE_TAG}")],
+            registries=[
+                docker_build.RegistryArgs(
+                    address=repository.repository_url,
+                    username=token.user_name,
+                    password=pulumi.Output.secret(token.password),
+                )
+            ],
+            # The cache lives next to the image, so any machine's build reuses the layers; ECR needs
+            # the cache as an OCI image manifest.
+            cache_from=[docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=cache))],
+            cache_to=[
+                docker_build.CacheToArgs(
+                    registry=docker_build.CacheToRegistryArgs(
+                        ref=cache,
+                        mode=docker_build.CacheMode.MAX,
+                        image_manifest=True,
+                        oci_media_types=True,
+                    )
+                )
+            ],
+            opts=child("image"),
         )
-        self.image_uri = image.image_uri
+        self.image_uri = pulumi.Output.concat(repository.repository_url, "@", image.digest)
         self.repository_url = repository.repository_url
         self.repository_arn = repository.arn
         self.register_outputs(

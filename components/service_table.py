@@ -3,15 +3,18 @@
 Produces one on-demand table with the key schema every service image expects (hash key `pk`,
 range key `sk`, both strings), point-in-time recovery, and encryption with the AWS-managed KMS key
 or, if given, a customer-managed one.
-Only the owning service's task role is granted access to it (`ServiceTask`).
+Only the owning service's task role is granted access to it (`ServiceTask`). The table is retained
+when Pulumi would delete it, protected on request, and aliased to its former names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from components.renames import renamed, stateful
 
 # event_tasks_common.store addresses items by exactly these two string keys.
 HASH_KEY = "pk"
@@ -26,8 +29,10 @@ class ServiceTableArgs:
     """Physical name of the table (the service's TABLE_NAME)."""
     kms_key_arn: str | None = None
     """Customer-managed KMS key to encrypt the table with; None: the AWS-managed key (aws/dynamodb)."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for the table."""
+    protect: bool = False
+    """Protect the table (`pulumi destroy` and replacements stop at it); it is retained on delete anyway."""
+    former_names: tuple[str, ...] = ()
+    """Earlier names of this component: aliased, so a rename replaces nothing."""
 
 
 class ServiceTable(pulumi.ComponentResource):
@@ -39,6 +44,9 @@ class ServiceTable(pulumi.ComponentResource):
     """Name of the table."""
 
     def __init__(self, name: str, args: ServiceTableArgs, opts: pulumi.ResourceOptions | None = None):
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(aliases=renamed(name, name, args.former_names))
+        )
         super().__init__("event-tasks:index:ServiceTable", name, None, opts)
         table = aws.dynamodb.Table(
             f"{name}-table",
@@ -57,8 +65,10 @@ class ServiceTable(pulumi.ComponentResource):
             ),
             # A developer stack must be deletable with `pulumi destroy`.
             deletion_protection_enabled=False,
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions.merge(
+                stateful(args.protect),
+                pulumi.ResourceOptions(parent=self, aliases=renamed(f"{name}-table", name, args.former_names)),
+            ),
         )
         self.arn = table.arn
         self.name = table.name

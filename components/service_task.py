@@ -12,7 +12,7 @@ The container definition and both policies are rendered by pure functions, check
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -23,19 +23,28 @@ from components.orchestration import task_result_statements
 
 # Every call event_tasks_common makes on the service's own table: GetItem, and TransactWriteItems,
 # which has no IAM action of its own: DynamoDB authorizes each Put, Update and ConditionCheck in it
-# as PutItem, UpdateItem and ConditionCheckItem. No DeleteItem, Query or Scan: nothing calls them.
+# as PutItem, UpdateItem and ConditionCheckItem; and Scan, by customer.expire_reservations (the
+# nightly tick reads its own credit decisions). No DeleteItem or Query: nothing calls them.
 # tests/services/test_iam_calls.py records the use cases' calls and fails when one is missing here
 # (or when one granted here is never called): add the action here when the services start calling it.
 TABLE_ACTIONS = (
     "dynamodb:ConditionCheckItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
+    "dynamodb:Scan",
     "dynamodb:UpdateItem",
 )
 # Bridge mode: tasks share the instance's public IP through docker's NAT. awsvpc tasks on EC2 get
 # no public IP, and the VPC has no NAT, so they could not reach ECR or any AWS API; awsvpc would
 # also cost one ENI per task (a t3.micro has two).
 NETWORK_MODE = "bridge"
+# The SSM Session Manager channels the ECS Exec agent opens from inside the task.
+EXECUTE_COMMAND_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
 
 
 @dataclass(frozen=True)
@@ -64,14 +73,18 @@ class ServiceTaskArgs:
     """The `source` the service's events carry (the task role may put no other)."""
     log_group_name: str
     """Name of the container's log group."""
+    task_role_name: str
+    """Physical name of the task role."""
+    execution_role_name: str
+    """Physical name of the execution role."""
     log_retention_days: int = 14
     """Retention of the log group."""
     cpu: int = 128
     """Task cpu units (1024 = one vCPU)."""
     memory: int = 512
     """Task memory in MiB (a hard limit)."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource."""
+    enable_execute_command: bool = False
+    """Let the task role open ECS Exec sessions (SSM messages channels)."""
     emitted_detail_types: tuple[str, ...] | None = None
     """The detail-types the service declares it emits (the task role may put no other); None: the
     service declares none, and only the source is enforced."""
@@ -161,9 +174,11 @@ def task_role_statements(
     *,
     source: str,
     detail_types: tuple[str, ...] | None = None,
+    execute_command: bool = False,
 ) -> list[dict[str, Any]]:
-    """What the service's code may do: emit to its own bus, read and write its own table."""
-    return [
+    """What the service's code may do: emit to its own bus, read and write its own table; with
+    `execute_command`, also what the ECS Exec agent in the task needs (AWS documents it on `*`)."""
+    statements = [
         emit_statement(bus_arn, source, detail_types),
         {
             "Sid": "ReadWriteOwnTable",
@@ -172,6 +187,16 @@ def task_role_statements(
             "Resource": table_arn,
         },
     ]
+    if execute_command:
+        statements.append(
+            {
+                "Sid": "OpenExecuteCommandChannels",
+                "Effect": "Allow",
+                "Action": list(EXECUTE_COMMAND_ACTIONS),
+                "Resource": "*",
+            }
+        )
+    return statements
 
 
 def execution_role_statements(repository_arn: Any, log_streams_arn: Any) -> list[dict[str, Any]]:
@@ -205,8 +230,8 @@ def execution_role_statements(repository_arn: Any, log_streams_arn: Any) -> list
 class ServiceTask(pulumi.ComponentResource):
     """One service's task definition with least-privilege task and execution roles.
 
-    Name it after the service: its roles are `<name>-task-role` and `<name>-execution-role`, the
-    names config.py's IAM length check assumes.
+    Its roles' physical names come from the caller (components/naming.py): their lengths are
+    checked by config.py before anything is registered.
     """
 
     task_definition_arn: pulumi.Output[str]
@@ -231,29 +256,32 @@ class ServiceTask(pulumi.ComponentResource):
             f"{name}-logs",
             name=args.log_group_name,
             retention_in_days=args.log_retention_days,
-            tags=args.tags,
             opts=child,
         )
         task_role, task_policy = role_with_policy(
             f"{name}-task",
+            role_name=args.task_role_name,
             description=f"ECS task {args.family}: emit to its own bus, use its own table",
             trust=trust,
             statements=task_role_statements(
-                args.bus_arn, args.table_arn, source=args.event_source, detail_types=args.emitted_detail_types
+                args.bus_arn,
+                args.table_arn,
+                source=args.event_source,
+                detail_types=args.emitted_detail_types,
+                execute_command=args.enable_execute_command,
             )
             + table_key_statements(args.table_key_arn, pulumi.Output.format("dynamodb.{0}.amazonaws.com", ctx.region))
             + (task_result_statements() if args.answers_saga_steps else []),
-            tags=args.tags,
             parent=self,
         )
         execution_role, execution_policy = role_with_policy(
             f"{name}-execution",
+            role_name=args.execution_role_name,
             description=f"ECS task {args.family}: pull its image, write its logs",
             trust=trust,
             statements=execution_role_statements(
                 args.repository_arn, pulumi.Output.concat(log_group.arn, ":log-stream:*")
             ),
-            tags=args.tags,
             parent=self,
         )
         task_definition = aws.ecs.TaskDefinition(
@@ -276,7 +304,6 @@ class ServiceTask(pulumi.ComponentResource):
                     stream_prefix=name,
                 )
             ),
-            tags=args.tags,
             # A task may start as soon as the revision exists: its roles' policies come first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[task_policy, execution_policy]),
         )

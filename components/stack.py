@@ -2,6 +2,9 @@
 that runs the target service's task and three alarms, and per stack an alerts topic and a dashboard.
 The environment decides where tasks run: `cloud` looks up existing infrastructure, `local` builds it
 from source (components/local.py).
+
+Every resource is created through one explicit AWS provider whose default tags are the stack's tags
+(`event-tasks:tags` plus project, stack and environment); each component hands it to its children.
 """
 
 from __future__ import annotations
@@ -9,8 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pulumi
+import pulumi_aws as aws
+
 from components import naming
 from components.alerts import StackAlerts, StackAlertsArgs, WatchedTrigger
+from components.bus_archive import BusArchive, BusArchiveArgs
 from components.bus_policy import bus_policies
 from components.cloud import cloud_targets
 from components.config import StackConfig
@@ -20,6 +27,7 @@ from components.orchestration import SagaEvents, Step, default_detail_types
 from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs, TaskTarget
 from components.saga_orchestrator import SagaOrchestrator, SagaOrchestratorArgs
 from components.service_bus import ServiceBus, ServiceBusArgs
+from components.task_schedule import TaskSchedule, TaskScheduleArgs
 from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
 from components.trigger_alarms import TriggerAlarms, TriggerAlarmsArgs
 
@@ -27,31 +35,55 @@ from components.trigger_alarms import TriggerAlarms, TriggerAlarmsArgs
 def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]:
     """Register every resource of the stack; returns the stack outputs."""
     stack = config.stack
-    tags = {"project": naming.PROJECT, "stack": stack, "environment": config.environment}
+    tags = config.stack_tags()
     # Lookups first: a task that could never run fails the program before anything is registered.
     if config.environment == "cloud":
-        targets, task_roles = cloud_targets(config)
+        targets, task_roles, service_outputs = cloud_targets(config)
     else:
         # Imported here: the cloud stack never loads the EC2/ECR/awsx SDK modules it does not use.
         from components.local import build_local, check_capacity
 
         check_capacity(config)
-        targets, task_roles = None, {}
+        targets, task_roles, service_outputs = None, {}, {}
     ctx = AwsContext.lookup()
+    provider = aws.Provider(
+        "aws",
+        # An explicit provider reads no `aws:` stack config: the region is handed over here;
+        # credentials come from the environment as for the default provider.
+        region=config.region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+    )
+    # Components pass the provider on to their children (parent=self).
+    opts = pulumi.ResourceOptions(providers=[provider])
 
     buses = {
-        service: ServiceBus(
-            service, ServiceBusArgs(bus_name=naming.bus_name(stack, service), service=service, tags=tags)
-        )
+        service: ServiceBus(service, ServiceBusArgs(bus_name=naming.bus_name(stack, service), service=service), opts)
         for service in sorted(config.services)
     }
     outputs: dict[str, Any] = {
         "environment": config.environment,
         "buses": {s: {"name": b.name, "arn": b.arn} for s, b in buses.items()},
     }
+    if config.archiveDays:
+        outputs["archives"] = {
+            service: BusArchive(
+                service,
+                BusArchiveArgs(
+                    archive_name=naming.archive_name(stack, service),
+                    bus_arn=bus.arn,
+                    retention_days=config.archiveDays,
+                ),
+                opts,
+            ).arn
+            for service, bus in buses.items()
+        }
     if targets is None:
-        targets, local_outputs, task_roles = build_local(config, ctx, buses, tags, Path(project_root))
+        targets, local_outputs, task_roles = build_local(config, ctx, buses, tags, Path(project_root), opts)
         outputs.update(local_outputs)
+    else:
+        outputs["services"] = service_outputs
+    for service, bus in buses.items():
+        outputs.setdefault("services", {}).setdefault(service, {}).update({"busName": bus.name, "busArn": bus.arn})
 
     triggers: dict[str, Any] = {}
     machines: dict[str, RunTaskStateMachine | SagaOrchestrator] = {}
@@ -59,10 +91,48 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
     for name, trigger in sorted(config.triggers.items()):
         state_machine: RunTaskStateMachine | SagaOrchestrator
         if trigger.steps is not None:
-            state_machine = _orchestrator(config, name, ctx, buses[trigger.bus], targets, tags)
+            assert trigger.bus is not None  # load_config: an orchestration runs on events
+            state_machine = _orchestrator(config, name, ctx, buses[trigger.bus], targets, opts)
         else:
-            state_machine = _run_task_state_machine(config, name, ctx, buses, targets, tags)
+            state_machine = _run_task_state_machine(config, name, ctx, buses, targets, opts)
         machines[name] = state_machine
+        if trigger.schedule is not None:
+            schedule = TaskSchedule(
+                f"{name}-schedule",
+                TaskScheduleArgs(
+                    aws=ctx,
+                    schedule_name=naming.schedule_name(stack, name),
+                    trigger=name,
+                    schedule_expression=trigger.schedule,
+                    dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+                    state_machine_arn=state_machine.arn,
+                    maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
+                    maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
+                    role_name=naming.events_role_name(stack, name),
+                ),
+                opts,
+            )
+            triggers[name] = {
+                "schedule": schedule.name,
+                "scheduleArn": schedule.arn,
+                "schedulerRoleArn": schedule.role_arn,
+                "stateMachineArn": state_machine.arn,
+                "stateMachineRoleArn": state_machine.role_arn,
+                "logGroupName": state_machine.log_group_name,
+                "deadLetterQueueUrl": schedule.dead_letter_queue_url,
+            }
+            watched.append(
+                WatchedTrigger(
+                    trigger=name,
+                    bus_name=None,
+                    rule_name=None,
+                    schedule_group_name=schedule.name,
+                    state_machine_arn=state_machine.arn,
+                    dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+                )
+            )
+            continue
+        assert trigger.bus is not None and trigger.detailTypes is not None  # load_config: events or schedule
         rule = TaskTriggerRule(
             f"{name}-trigger",
             TaskTriggerRuleArgs(
@@ -70,19 +140,25 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 bus_name=buses[trigger.bus].name,
                 rule_name=naming.rule_name(stack, name),
                 dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
+                role_name=naming.events_role_name(stack, name),
                 detail_types=list(trigger.detailTypes),
                 source=naming.event_source(trigger.bus),
+                detail_filter=trigger.filter,
                 state_machine_arn=state_machine.arn,
                 maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
                 maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
                 kms_key_arn=config.kmsKeyArn,
-                tags=tags,
             ),
+            opts,
         )
         triggers[name] = {
             "rule": rule.name,
             "ruleArn": rule.arn,
+            "eventsRoleArn": rule.role_arn,
             "stateMachineArn": state_machine.arn,
+            "stateMachineRoleArn": state_machine.role_arn,
+            "logGroupName": state_machine.log_group_name,
+            "deadLetterQueueArn": rule.dead_letter_queue_arn,
             "deadLetterQueueUrl": rule.dead_letter_queue_url,
         }
         watched.append(
@@ -104,8 +180,8 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
             dashboard_name=naming.dashboard_name(stack),
             triggers=watched,
             emails=list(config.alerts.email),
-            tags=tags,
         ),
+        opts,
     )
     for watch in watched:
         name = watch.trigger
@@ -119,14 +195,14 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 timed_out_alarm_name=naming.alarm_name(stack, name, "timed-out"),
                 dead_letters_alarm_name=naming.alarm_name(stack, name, "dead-letters"),
                 topic_arn=alerts.topic_arn,
-                tags=tags,
             ),
+            opts,
         )
         triggers[name]["alarmNames"] = alarms.alarm_names
         triggers[name]["alarmArns"] = alarms.alarm_arns
     outputs["triggers"] = triggers
     # Last: a bus's policy names the roles that publish on it, the state machines' among them.
-    bus_policies(config, ctx, buses, task_roles, {name: m.role_arn for name, m in machines.items()})
+    bus_policies(config, ctx, buses, task_roles, {name: m.role_arn for name, m in machines.items()}, opts)
     outputs["alertsTopicArn"] = alerts.topic_arn
     outputs["dashboardName"] = alerts.dashboard_name
     return outputs
@@ -138,7 +214,7 @@ def _run_task_state_machine(
     ctx: AwsContext,
     buses: dict[str, ServiceBus],
     targets: dict[str, TaskTarget],
-    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
 ) -> RunTaskStateMachine:
     trigger = config.triggers[name]
     assert trigger.service is not None and trigger.command is not None  # a single-task trigger
@@ -148,6 +224,7 @@ def _run_task_state_machine(
             aws=ctx,
             state_machine_name=naming.state_machine_name(config.stack, name),
             log_group_name=naming.state_machine_log_group_name(config.stack, name),
+            role_name=naming.state_machine_role_name(config.stack, name),
             target=targets[trigger.service],
             command=list(trigger.command),
             failure=FailurePath(
@@ -160,8 +237,8 @@ def _run_task_state_machine(
             failure_bus_arn=buses[trigger.service].arn,
             timeout_seconds=trigger.timeoutSeconds,
             log_retention_days=config.logRetentionDays,
-            tags=tags,
         ),
+        opts,
     )
 
 
@@ -171,12 +248,11 @@ def _orchestrator(
     ctx: AwsContext,
     bus: ServiceBus,
     targets: dict[str, TaskTarget],
-    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
 ) -> SagaOrchestrator:
     trigger = config.triggers[name]
-    assert trigger.steps is not None  # an orchestrated trigger
+    assert trigger.steps is not None and trigger.bus is not None  # an orchestrated trigger
     completed, _ = default_detail_types(name)
-    failed = config.failure_detail_type(name)
     return SagaOrchestrator(
         f"{name}-saga",
         SagaOrchestratorArgs(
@@ -184,6 +260,7 @@ def _orchestrator(
             trigger=name,
             state_machine_name=naming.state_machine_name(config.stack, name),
             log_group_name=naming.state_machine_log_group_name(config.stack, name),
+            role_name=naming.state_machine_role_name(config.stack, name),
             steps=[
                 Step(
                     name=step.name,
@@ -204,11 +281,11 @@ def _orchestrator(
                 bus_name=bus.name,
                 source=naming.event_source(trigger.bus),
                 completed_detail_type=completed,
-                failed_detail_type=failed,
+                failed_detail_type=config.failure_detail_type(name),
             ),
             bus_arn=bus.arn,
             task_retries=trigger.taskRetries,
             log_retention_days=config.logRetentionDays,
-            tags=tags,
         ),
+        opts,
     )

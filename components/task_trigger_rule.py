@@ -8,7 +8,7 @@ EventBridge could not deliver after its retry policy, so no event is silently lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -32,6 +32,8 @@ class TaskTriggerRuleArgs:
     """Physical name of the rule."""
     dead_letter_queue_name: str
     """Physical name of the dead-letter queue."""
+    role_name: str
+    """Physical name of the role EventBridge assumes (and of its inline policy)."""
     detail_types: list[str]
     """detail-type values that match."""
     source: str
@@ -39,6 +41,8 @@ class TaskTriggerRuleArgs:
     policy admits."""
     state_machine_arn: pulumi.Input[str]
     """The state machine to start with the whole event as input."""
+    detail_filter: dict[str, Any] | None = None
+    """EventBridge pattern fragment over `detail` (content filter), or None for every event."""
     maximum_event_age_seconds: int = 3600
     """Stop retrying delivery of an event older than this."""
     maximum_retry_attempts: int = 10
@@ -46,17 +50,19 @@ class TaskTriggerRuleArgs:
     kms_key_arn: str | None = None
     """Customer-managed KMS key of the dead-letter queue; None: SQS-managed encryption. Its key
     policy must let events.amazonaws.com use it, or EventBridge cannot dead-letter anything."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for every resource."""
 
 
-def event_pattern(detail_types: list[str], source: str) -> dict[str, Any]:
-    """The rule's pattern: any of the detail-types, from the one source allowed on the bus.
+def event_pattern(detail_types: list[str], source: str, detail_filter: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The rule's pattern: any of the detail-types, from the one source allowed on the bus (and,
+    with a content filter, only details matching it).
 
     Matching `source` as well keeps a forged event from another source out of the state machine
     even where a bus policy is missing or too broad.
     """
-    return {"source": [source], "detail-type": list(detail_types)}
+    pattern: dict[str, Any] = {"source": [source], "detail-type": list(detail_types)}
+    if detail_filter:
+        pattern["detail"] = detail_filter
+    return pattern
 
 
 def queue_encryption(kms_key_arn: str | None) -> dict[str, Any]:
@@ -103,6 +109,8 @@ class TaskTriggerRule(pulumi.ComponentResource):
     """ARN of the role EventBridge assumes to start the state machine."""
     dead_letter_queue_url: pulumi.Output[str]
     """URL of the dead-letter queue, to inspect and redrive undelivered events."""
+    dead_letter_queue_arn: pulumi.Output[str]
+    """ARN of the dead-letter queue (for another stack's alarms or grants)."""
 
     def __init__(self, name: str, args: TaskTriggerRuleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("event-tasks:index:TaskTriggerRule", name, None, opts)
@@ -113,8 +121,7 @@ class TaskTriggerRule(pulumi.ComponentResource):
             name=args.rule_name,
             event_bus_name=args.bus_name,
             description=f"Start {args.rule_name} on {', '.join(args.detail_types)}",
-            event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types, args.source)),
-            tags=args.tags,
+            event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types, args.source, args.detail_filter)),
             opts=child,
         )
         queue = aws.sqs.Queue(
@@ -123,7 +130,6 @@ class TaskTriggerRule(pulumi.ComponentResource):
             # The two encryption modes are exclusive: SSE-SQS unless a customer-managed key is given.
             **queue_encryption(args.kms_key_arn),
             message_retention_seconds=DLQ_RETENTION_SECONDS,
-            tags=args.tags,
             opts=child,
         )
         queue_policy = aws.sqs.QueuePolicy(
@@ -134,10 +140,10 @@ class TaskTriggerRule(pulumi.ComponentResource):
         )
         role, role_policy = role_with_policy(
             name,
+            role_name=args.role_name,
             description=f"EventBridge rule {args.rule_name}: start its state machine",
             trust=trust_policy("events.amazonaws.com", args.aws.account_id, rule.arn),
             statements=start_execution_statements(args.state_machine_arn),
-            tags=args.tags,
             parent=self,
         )
         aws.cloudwatch.EventTarget(
@@ -159,11 +165,13 @@ class TaskTriggerRule(pulumi.ComponentResource):
         self.name = rule.name
         self.role_arn = role.arn
         self.dead_letter_queue_url = queue.url
+        self.dead_letter_queue_arn = queue.arn
         self.register_outputs(
             {
                 "arn": self.arn,
                 "name": self.name,
                 "role_arn": self.role_arn,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
+                "dead_letter_queue_arn": self.dead_letter_queue_arn,
             }
         )

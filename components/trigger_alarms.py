@@ -9,7 +9,7 @@ for the operator to find out why, and to re-run once it is fixed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -36,8 +36,6 @@ class TriggerAlarmsArgs:
     """Where the alarms notify (the stack's alerts topic)."""
     period_seconds: int = 60
     """Evaluation period; one period at or over the threshold fires the alarm."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags for the alarms."""
 
 
 def alarm_definitions(args: TriggerAlarmsArgs) -> dict[str, dict[str, Any]]:
@@ -101,7 +99,6 @@ class TriggerAlarms(pulumi.ComponentResource):
             kind: aws.cloudwatch.MetricAlarm(
                 f"{name}-{suffixes[kind]}",
                 **definition,
-                tags=args.tags,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for kind, definition in alarm_definitions(args).items()

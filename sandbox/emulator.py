@@ -1,8 +1,9 @@
-"""Emulated AWS for `make demo`: moto 5.2.5 plus the five workarounds the event-tasks flow needs.
+"""Emulated AWS for `make demo`: moto 5.2.5 plus the named workarounds the event-tasks flow needs.
 
 The demo runs EventBridge → Step Functions (Standard, ``arn:aws:states:::ecs:runTask.sync``) → ECS
-on moto, inside this process. moto 5.2.5 breaks that flow in five places; each workaround lives in
-one ``_workaround_*`` function whose docstring says what moto does, what AWS does and why we patch.
+on moto, inside this process. moto 5.2.5 breaks that flow in several places; each workaround lives
+in one ``_workaround_<letter>_*`` function (all listed in ``_activate``) whose docstring says what
+moto does, what AWS does and why we patch.
 ``tests/sandbox/test_emulator.py`` proves every defect against unpatched moto: when moto fixes one,
 that test fails and names the workaround to delete.
 
@@ -32,7 +33,7 @@ Sharp edges of moto that are NOT patched here (the harness must handle them):
 * EC2 launch type / ASG capacity providers need a registered container instance; each one offers
   4096 CPU / 7482 MiB, freed only when the task stops (``complete_task`` frees it).
 * The ASL interpreter silently drops RunTask parameters outside its list (workaround A adds
-  ``CapacityProviderStrategy``); AWS would reject an unsupported field when the state machine
+  ``CapacityProviderStrategy`` and ``Tags``); AWS would reject an unsupported field when the state machine
   is created.
 * ``start_execution`` without ``name`` collides on the second call: always pass a name.
 * ``ec2.describe_images()`` costs ~1.7 s: avoid it in fixtures.
@@ -68,8 +69,9 @@ from botocore.exceptions import ClientError
 from jsonpath_ng.ext import parse as jsonpath
 from moto import mock_aws
 from moto.core.config import default_user_config
+from moto.dynamodb.models import DynamoDBBackend
 from moto.ecs.models import EC2ContainerServiceBackend, Task
-from moto.events.models import EventsBackend, Rule
+from moto.events.models import EventsBackend, Replay, ReplayState, Rule, events_backends
 from moto.events.utils import EventTemplateParser
 from moto.moto_api._internal.managed_state_model import ManagedState
 from moto.server import ThreadedMotoServer
@@ -91,6 +93,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
     StateTaskServiceEcs,
@@ -114,6 +119,7 @@ _moto_run_task = EC2ContainerServiceBackend.run_task
 _moto_task_status: property = ManagedState.status
 _moto_send_to_targets = Rule.send_to_targets
 _moto_put_events = EventsBackend.put_events
+_moto_replay_events = Replay.replay_events
 _moto_ecs_supported_parameters = StateTaskServiceEcs._get_supported_parameters
 _moto_resource_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
 _moto_wait_interval = WaitFunction._wait_interval
@@ -281,7 +287,7 @@ def _epoch_millis(value: Any) -> Any:
 
 def _ecs_supported_parameters(self: Any) -> set[str] | None:
     supported = _moto_ecs_supported_parameters(self)
-    return supported | {"CapacityProviderStrategy"} if supported is not None else None
+    return supported | {"CapacityProviderStrategy", "Tags"} if supported is not None else None
 
 
 def _ecs_normalise_parameters(
@@ -322,11 +328,13 @@ def _workaround_a_ecs_casing(patches: _Patches) -> None:
     and ``_normalise_response`` as no-ops, so ``Parameters`` like ``Cluster``/``TaskDefinition``
     reach botocore unconverted and every ``ecs:runTask`` state fails ``States.Runtime`` with
     cause ``'Cluster'``. It also silently drops parameters missing from its list, among them
-    ``CapacityProviderStrategy`` (the task then lands wherever the cluster's default puts it).
+    ``CapacityProviderStrategy`` (the task then lands wherever the cluster's default puts it) and
+    ``Tags`` (the task loses its trigger and event id tags).
     AWS: Step Functions accepts ``CapacityProviderStrategy`` (CDK's ``EcsRunTask`` renders it for
-    capacity providers), maps PascalCase parameters onto the API's members and returns the
-    DescribeTasks task in PascalCase (``Containers[].ExitCode``, ``LastStatus``,
-    ``StoppedReason``, ``TaskArn``...), timestamps in epoch milliseconds.
+    capacity providers) and every other RunTask member, ``Tags`` included, maps PascalCase
+    parameters onto the API's members and returns the DescribeTasks task in PascalCase
+    (``Containers[].ExitCode``, ``LastStatus``, ``StoppedReason``, ``TaskArn``...), timestamps in
+    epoch milliseconds.
     Why: restore LocalStack's conversion, which uses the botocore operation shapes and the base
     class's own ``_to_boto_request`` / ``_from_boto_response`` helpers. Only on the ECS
     integration: the others stay as moto ships them (``events:putEvents`` works as shipped).
@@ -734,6 +742,167 @@ class _ScaledRetryClock:
 
 
 # --------------------------------------------------------------------------------------------
+# Workaround M: replays honour their window and FilterArns
+# --------------------------------------------------------------------------------------------
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return float(value)
+
+
+def _replay_events(self: Replay, archive: Any) -> None:
+    start, end = _epoch(self.event_start_time), _epoch(self.event_end_time)
+    filters = set(self.destination.get("FilterArns") or [])
+    backend = events_backends[self.account_id][self.region]
+    bus = backend.describe_event_bus(self.destination["Arn"].split("/")[-1])
+    for event in list(archive.events):
+        if not start <= _epoch(event["time"]) < end:
+            continue
+        for rule in list(bus.rules.values()):
+            if filters and rule.arn not in filters:
+                continue
+            # A new id, as moto ships it; the `replay-name` field keeps the archive rule from
+            # archiving the replayed event again.
+            rule.send_to_targets(dict(event, id=str(uuid.uuid4()), **{"replay-name": self.name}), transform_input=False)
+    self.state = ReplayState.COMPLETED
+    self.end_time = dt.datetime.now(dt.UTC).timestamp()
+
+
+def _workaround_m_replay_window_and_filters(patches: _Patches) -> None:
+    """M: a replay re-sends every archived event to every rule of the bus.
+
+    moto: ``StartReplay`` accepts ``EventStartTime``/``EventEndTime`` and
+    ``Destination.FilterArns`` but ignores them: every event in the archive, whenever it happened,
+    goes to every rule on the bus.
+    AWS: only events whose time is in ``[EventStartTime, EventEndTime)`` are replayed, and with
+    ``FilterArns`` only to those rules (how ``ops.replay --trigger`` replays one trigger's window).
+    Why: the replay tests and ``ops.replay`` depend on the window and the filter; without them a
+    replay of one trigger would re-run every trigger on the bus. Delivery itself goes through
+    ``Rule.send_to_targets``, so state-machine targets are served by workaround B. moto's replay
+    stays synchronous: ``StartReplay`` returns once it is ``COMPLETED``.
+    """
+    patches.apply(Replay, "replay_events", _replay_events)
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround G: serializable DynamoDB transactions
+# --------------------------------------------------------------------------------------------
+
+# Every DynamoDB backend call that reads or writes items: one lock orders them, as DynamoDB orders
+# a transaction against every other read and write of its items.
+_DYNAMODB_ITEM_CALLS = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "transact_write_items",
+    "transact_get_items",
+    "batch_get_item",
+    "batch_write_item",
+)
+
+
+def _serialised(method: Callable[..., Any], lock: Any) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return call
+
+
+def _workaround_g_dynamodb_transactions(patches: _Patches) -> None:
+    """G: concurrent DynamoDB transactions corrupt each other (over-reservation, lost writes).
+
+    moto: ``transact_write_items`` deep-copies each table it touches as a rollback snapshot,
+    checks the conditions, then applies the writes one by one, with no lock. Under concurrent
+    writers (the moto server answers each request on its own thread) the copy races another
+    write (``RuntimeError: dictionary changed size during iteration``), two transactions both
+    pass a condition before either writes (15 reservations against a limit of 10), and a
+    cancelled transaction restores its snapshot over the table, erasing the writes another
+    transaction committed meanwhile (a decision that vanished).
+    AWS: TransactWriteItems is serializable with every other write and read of its items: a
+    condition is checked against the state the transaction commits on, and a cancelled one
+    changes nothing.
+    Why: the sandbox judges concurrency (50 orders for one customer must never over-reserve);
+    moto's races would fail or pass it by chance. One re-entrant lock around every item call
+    of the DynamoDB backend (a transaction calls ``put_item``/``update_item`` inside) makes
+    each call atomic: serializable, as DynamoDB is, at a throughput the sandbox never notices.
+    """
+    lock = threading.RLock()
+    for name in _DYNAMODB_ITEM_CALLS:
+        patches.apply(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name), lock))
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround K: ECS task bookkeeping under concurrency
+# --------------------------------------------------------------------------------------------
+
+_ECS_TASK_CALLS = ("run_task", "start_task", "describe_tasks", "list_tasks", "stop_task")
+
+
+def _workaround_k_ecs_tasks(patches: _Patches) -> None:
+    """K: ``describe_tasks`` crashes while another request starts a task.
+
+    moto: ``describe_tasks`` (and ``list_tasks``) iterate the backend's per-cluster task dict
+    while ``run_task`` inserts into it on another request thread: ``RuntimeError: dictionary
+    changed size during iteration``, a 500 that a ``.sync`` state reports as
+    ``ECS.AmazonECSException`` (seen under load: the execution FAILED, its task still ran).
+    AWS: DescribeTasks answers whatever else runs.
+    Why: every ``.sync`` state polls DescribeTasks while other executions start tasks; under
+    load the demo failed executions at random. One re-entrant lock around the backend's task
+    calls (``run_task`` holds it while the task runner is handed the task, which only starts
+    a thread; ``complete_task`` stops tasks through ``stop_task``).
+    """
+    lock = threading.RLock()
+    for name in _ECS_TASK_CALLS:
+        patches.apply(EC2ContainerServiceBackend, name, _serialised(getattr(EC2ContainerServiceBackend, name), lock))
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround L: a fresh task token for every attempt of a callback-capable Task state
+# --------------------------------------------------------------------------------------------
+
+_moto_task_service_eval_execution = StateTaskServiceCallback._eval_execution
+
+
+def _eval_execution_with_fresh_token(self: Any, env: Any) -> None:
+    task = env.states.context_object.context_object_data.get("Task") or {}
+    endpoint = env.callback_pool_manager.get(task.get("Token"))
+    if endpoint is not None and endpoint._notify_event.is_set():  # an earlier attempt's, used up
+        env.callback_pool_manager.add(env.states.context_object.update_task_token())
+    _moto_task_service_eval_execution(self, env)
+
+
+def _workaround_l_retry_token(patches: _Patches) -> None:
+    """L: a retried ``.sync`` task fails ``States.Timeout`` at once, however long its timeout.
+
+    moto: a Task state whose integration supports ``waitForTaskToken`` (``ecs:runTask`` does)
+    makes ONE task token and callback endpoint per state, not per attempt. Every ``.sync``
+    attempt listens on that endpoint beside its DescribeTasks polling, and ends by interrupting
+    it. So the attempt after a ``Retry`` finds the endpoint already interrupted, reads that as
+    a callback timeout and fails ``States.Timeout`` within one poll, while the ECS task it
+    started keeps running (seen: ``States.Timeout`` 3 s into a 900 s timeout after an
+    ``ECS.AmazonECSException`` retry, and the task ran twice).
+    AWS: each attempt of a Task state is a new task with a new token; ``TimeoutSeconds`` counts
+    from that attempt's start.
+    Why: the state machines retry failed tasks; without this every retry "timed out" at once
+    and a task that was going to succeed was reported as failed. A new token for an attempt
+    whose endpoint an earlier attempt used up, as AWS does.
+    """
+    patches.apply(StateTaskServiceCallback, "_eval_execution", _eval_execution_with_fresh_token)
+
+
+# --------------------------------------------------------------------------------------------
 # The emulator
 # --------------------------------------------------------------------------------------------
 
@@ -893,6 +1062,10 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             _workaround_d_error_names,
             _workaround_e_task_level_sizes,
             _workaround_f_parser_threads,
+            _workaround_g_dynamodb_transactions,
+            _workaround_k_ecs_tasks,
+            _workaround_l_retry_token,
+            _workaround_m_replay_window_and_filters,
         ):
             workaround(patches)
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)
@@ -924,15 +1097,24 @@ def _claim() -> None:
         raise RuntimeError("an emulator is already active in this process: stop() it first")
 
 
-def start_server(region: str = DEFAULT_REGION, *, sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS) -> Emulator:
+def start_server(
+    region: str = DEFAULT_REGION,
+    *,
+    account_id: str | None = None,
+    sync_poll_seconds: float = DEFAULT_SYNC_POLL_SECONDS,
+) -> Emulator:
     """Start moto as an HTTP server on 127.0.0.1 (free port), patched, with Step Functions on.
 
     Sets ``MOTO_PORT`` (the ASL interpreter calls ``localhost:$MOTO_PORT``) and fake credentials
     if none are set; ``stop()`` resets moto's state, stops the server and restores both.
+    ``account_id`` (default: moto's 123456789012) becomes ``MOTO_ACCOUNT_ID``, which moto reads on
+    every request, so a stack file written for any account runs unchanged.
     """
     _claim()
     with contextlib.ExitStack() as stack:
         _set_env(stack, {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region}, override=False)
+        if account_id is not None:
+            _set_env(stack, {"MOTO_ACCOUNT_ID": account_id}, override=True)
         werkzeug = logging.getLogger("werkzeug")  # one line per request otherwise
         stack.callback(werkzeug.setLevel, werkzeug.level)
         werkzeug.setLevel(logging.WARNING)

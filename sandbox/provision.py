@@ -8,11 +8,15 @@ emulator too. There is no second description of the system: what `pulumi up` wou
 the sandbox runs.
 
 Resource types that play no part in the event flow (launch templates, auto scaling groups, …) are
-recorded but not created; `Recording.recorded_only` lists them.
+recorded but not created; `Recording.recorded_only` lists them. The program's explicit AWS provider
+(`pulumi:providers:aws`, which carries the default tags) is recorded too, but it is no resource of
+the emulator and is not listed: the emulator applies no default tags.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 from collections.abc import Callable
@@ -26,6 +30,8 @@ from components.config import StackConfig
 from components.stack import build
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# pulumi-docker-build's image: under mocks one resource, answered with a digest (nothing is built).
+IMAGE_TYPE = "docker-build:index:Image"
 
 
 @dataclass
@@ -52,7 +58,13 @@ class Recording:
 
     @property
     def recorded_only(self) -> list[str]:
-        return sorted({r.typ for r in self.resources if not r.created and ":index:" not in r.typ})
+        return sorted(
+            {
+                r.typ
+                for r in self.resources
+                if not r.created and ":index:" not in r.typ and not r.typ.startswith("pulumi:providers:")
+            }
+        )
 
 
 Handler = Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
@@ -71,6 +83,7 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/eventRule:EventRule": self._event_rule,
             "aws:cloudwatch/eventTarget:EventTarget": self._event_target,
             "aws:cloudwatch/eventBusPolicy:EventBusPolicy": self._event_bus_policy,
+            "aws:cloudwatch/eventArchive:EventArchive": self._event_archive,
             "aws:sqs/queue:Queue": self._queue,
             "aws:sqs/queuePolicy:QueuePolicy": self._queue_policy,
             "aws:iam/role:Role": self._role,
@@ -78,6 +91,8 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "aws:iam/rolePolicyAttachment:RolePolicyAttachment": self._role_policy_attachment,
             "aws:cloudwatch/logGroup:LogGroup": self._log_group,
             "aws:sfn/stateMachine:StateMachine": self._state_machine,
+            "aws:scheduler/scheduleGroup:ScheduleGroup": self._schedule_group,
+            "aws:scheduler/schedule:Schedule": self._schedule,
             "aws:ecs/cluster:Cluster": self._cluster,
             "aws:ecs/capacityProvider:CapacityProvider": self._capacity_provider,
             "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": self._cluster_capacity_providers,
@@ -91,7 +106,7 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/metricAlarm:MetricAlarm": self._metric_alarm,
             "aws:cloudwatch/dashboard:Dashboard": self._dashboard,
             "awsx:ec2:Vpc": self._vpc,
-            "awsx:ecr:Image": self._image,
+            IMAGE_TYPE: self._image,
         }
 
     # -- the Mocks interface -----------------------------------------------------------------
@@ -117,6 +132,17 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
                 "arn": identity["Arn"],
                 "userId": identity["UserId"],
                 "id": identity["Account"],
+            }
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            data = self._client("ecr").get_authorization_token()["authorizationData"][0]
+            user, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+            return {
+                "authorizationToken": data["authorizationToken"],
+                "userName": user,
+                "password": password,
+                "proxyEndpoint": data["proxyEndpoint"],
+                "expiresAt": str(data["expiresAt"]),
+                "id": self.region,
             }
         if token == "aws:index/getRegion:getRegion":
             return {"region": self.region, "name": self.region, "id": self.region}
@@ -223,6 +249,15 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         self._client("events").put_permission(EventBusName=bus, Policy=i["policy"])
         return bus, {}
 
+    def _event_archive(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        arn = self._client("events").create_archive(
+            ArchiveName=i["name"],
+            EventSourceArn=i["eventSourceArn"],
+            Description=i.get("description", ""),
+            RetentionDays=i.get("retentionDays", 0),
+        )["ArchiveArn"]
+        return i["name"], {"arn": arn}
+
     def _queue(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         attributes = {}
         if "messageRetentionSeconds" in i:
@@ -272,6 +307,35 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             name=i["name"], definition=i["definition"], roleArn=i["roleArn"], type=i.get("type", "STANDARD")
         )["stateMachineArn"]
         return arn, {"arn": arn}
+
+    def _schedule_group(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        arn = self._client("scheduler").create_schedule_group(Name=i["name"])["ScheduleGroupArn"]
+        return i["name"], {"arn": arn}
+
+    def _schedule(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        # The emulator stores the schedule but never fires it: `Sandbox.tick` does what a tick does.
+        target = i["target"]
+        params: dict[str, Any] = {"Arn": target["arn"], "RoleArn": target["roleArn"]}
+        if "input" in target:
+            params["Input"] = target["input"]
+        if target.get("deadLetterConfig", {}).get("arn"):
+            params["DeadLetterConfig"] = {"Arn": target["deadLetterConfig"]["arn"]}
+        if target.get("retryPolicy"):
+            policy = target["retryPolicy"]
+            params["RetryPolicy"] = {
+                "MaximumEventAgeInSeconds": policy["maximumEventAgeInSeconds"],
+                "MaximumRetryAttempts": policy["maximumRetryAttempts"],
+            }
+        group = i.get("groupName", "default")
+        arn = self._client("scheduler").create_schedule(
+            Name=i["name"],
+            GroupName=group,
+            ScheduleExpression=i["scheduleExpression"],
+            ScheduleExpressionTimezone=i.get("scheduleExpressionTimezone", "UTC"),
+            FlexibleTimeWindow={"Mode": i["flexibleTimeWindow"]["mode"]},
+            Target=params,
+        )["ScheduleArn"]
+        return f"{group}/{i['name']}", {"arn": arn}
 
     def _cluster(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         cluster = self._client("ecs").create_cluster(clusterName=i["name"])["cluster"]
@@ -384,8 +448,10 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
 
     def _image(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         # No Docker engine here: the image is not built; its source directory runs as a process.
-        uri = f"{i['repositoryUrl']}:{name}"
-        return uri, {"imageUri": uri}
+        # The digest stands for the build's content: the same inputs give the same digest.
+        digest = "sha256:" + hashlib.sha256(json.dumps(i, sort_keys=True, default=str).encode()).hexdigest()
+        (tag,) = i["tags"]
+        return f"{name}-{digest[7:19]}", {"digest": digest, "ref": f"{tag}@{digest}"}
 
 
 def _whole_numbers(value: Any) -> Any:

@@ -4,13 +4,20 @@ The process is the task's container command (the RunTask override, or the defini
 service image's source directory, with the container's environment plus the overrides and
 `AWS_ENDPOINT_URL` pointing at the emulator. Its exit code is the container's exit code, so a
 non-zero exit fails the execution with `States.TaskFailed` exactly as on AWS.
+
+A scenario's faults reach the process from outside the service's code: a task whose use case and
+order match gets `sandbox/faults` first on PYTHONPATH (its `sitecustomize.py` crashes the process
+at the fault's point) and the fault in `SANDBOX_FAULTS`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -19,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.emulator import ContainerLaunch, Emulator, TaskLaunch
+from sandbox.scenario import Fault
 
 # Taken from the host so the process can start; never passed into a container.
 HOST_ONLY = ("PATH", "HOME", "LANG", "SYSTEMROOT")
+FAULTS_PATH = Path(__file__).resolve().parent / "faults"
 
 
 @dataclass
@@ -36,6 +45,8 @@ class TaskRun:
     exit_code: int | None = None
     ended: float | None = None
     output: str = ""
+    """stdout then stderr, stripped."""
+    stderr: str = ""
 
 
 @dataclass
@@ -49,10 +60,21 @@ class TaskRunner:
     """Kill a task that runs longer (exit 137, like an OOM-killed or stopped container)."""
     docker: bool = False
     """Run the built image with `docker run` instead of the source directory."""
+    local_images: dict[str, str] = field(default_factory=dict)
+    """With `docker`: image URI -> the local tag built for it (a digest reference cannot be built)."""
     on_finish: Callable[[TaskRun], None] | None = None
     """Called when a task started by ECS ends (not for one-off commands)."""
+    faults: list[Fault] = field(default_factory=list)
+    """The scenario's faults: every process whose use case and order match gets them."""
     runs: list[TaskRun] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _fault_dir: Path | None = None
+
+    def close(self) -> None:
+        """Forget which `once` faults fired (their marker files)."""
+        if self._fault_dir is not None:
+            shutil.rmtree(self._fault_dir, ignore_errors=True)
+            self._fault_dir = None
 
     def __call__(self, launch: TaskLaunch) -> None:
         essential = [c for c in launch.containers if c.essential] or launch.containers
@@ -86,6 +108,8 @@ class TaskRunner:
         finally:
             try:
                 self.emulator.complete_task(launch.task_arn, run.exit_code, reason)
+            except KeyError:
+                pass  # the sandbox stopped first (a timeout): nobody waits for this task any more
             finally:  # the timeline shows the task even if the emulator is already gone
                 if self.on_finish is not None:
                     self.on_finish(run)
@@ -95,6 +119,7 @@ class TaskRunner:
         if not command:
             raise ValueError(f"container {container.name} has no command to run")
         env = self._environment(container)
+        env.update(self._fault_environment(command, env))
         if self.docker:
             # `-e NAME` passes NAME's value from this process's environment (`env`) into the container.
             # Named so a timed-out task's container can be killed: killing the client leaves it running.
@@ -108,7 +133,7 @@ class TaskRunner:
                 "--network",
                 "host",
                 *[a for k in env if k not in HOST_ONLY for a in ("-e", k)],
-                container.image or "",
+                self.local_images.get(container.image or "", container.image or ""),
                 *command,
             ]
             cwd = None
@@ -122,13 +147,36 @@ class TaskRunner:
                 argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timeout_seconds, check=False
             )
             run.exit_code, run.output = done.returncode, (done.stdout + done.stderr).strip()
+            run.stderr = done.stderr
         except subprocess.TimeoutExpired as expired:
             if self.docker:
                 subprocess.run(["docker", "kill", name], capture_output=True, check=False)
             run.exit_code = 137
             output = expired.stderr or b""
-            run.output = output.decode(errors="replace") if isinstance(output, bytes) else output
+            run.output = run.stderr = output.decode(errors="replace") if isinstance(output, bytes) else output
         run.ended = time.monotonic()
+
+    def _fault_environment(self, command: list[str], env: dict[str, str]) -> dict[str, str]:
+        """`SANDBOX_FAULTS` and PYTHONPATH for a process some fault applies to ({} if none does)."""
+        use_case = command[command.index("-m") + 1] if "-m" in command[:-1] else None
+        order = _order_of(command, env)
+        matching = []
+        for index, fault in enumerate(self.faults):
+            if fault.useCase != use_case or (fault.orders and order not in fault.orders):
+                continue
+            once = None
+            if fault.times == "once":
+                with self._lock:
+                    if self._fault_dir is None:
+                        self._fault_dir = Path(tempfile.mkdtemp(prefix="sandbox-faults-"))
+                once = str(self._fault_dir / f"fault-{index}-{order or 'any'}")
+            matching.append({"when": fault.when, "onceFile": once, "label": f"{use_case}, order {order}"})
+        if not matching:
+            return {}
+        if self.docker:
+            raise ValueError("faults need the task to run from source: the sandbox cannot inject them with --docker")
+        path = os.pathsep.join(p for p in (str(FAULTS_PATH), env.get("PYTHONPATH", "")) if p)
+        return {"SANDBOX_FAULTS": json.dumps(matching), "PYTHONPATH": path}
 
     def _source(self, container: ContainerLaunch) -> Path:
         source = self.sources.get(container.image or "")
@@ -150,3 +198,19 @@ class TaskRunner:
         )
         env.update(container.environment)
         return env
+
+
+def _order_of(command: list[str], env: dict[str, str]) -> str | None:
+    """The order a task works on: its event's `orderId` (a failure event's: its original event's),
+    else its `--order-id` argument."""
+    if "--order-id" in command[:-1]:
+        return command[command.index("--order-id") + 1]
+    try:
+        detail = json.loads(env.get("eventDetail") or "{}")
+    except ValueError:
+        return None
+    if not isinstance(detail, dict):
+        return None
+    original = detail.get("event") if isinstance(detail.get("event"), dict) else {}
+    found = detail.get("orderId") or (original.get("detail") or {}).get("orderId")
+    return found if isinstance(found, str) else None

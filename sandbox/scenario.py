@@ -1,8 +1,10 @@
-"""The scenario file a demo run plays: customers to create, orders to place, orders to cancel."""
+"""The scenario file a demo run plays: customers to create, orders to place, orders to cancel,
+and faults to inject into the tasks (without editing the stack file)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -34,15 +36,30 @@ class Order(_Model):
     """Amount to reserve."""
 
 
+class Fault(_Model):
+    useCase: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+    """The use case module a task runs (`python -m <useCase>`), e.g. `customer.reserve_credit`."""
+    when: Literal["beforeCommit", "afterCommit", "afterEmit"]
+    """Where the task crashes: before its transaction, after it (before its event), after its event."""
+    times: Literal["once", "always"] = "once"
+    """`once`: only the first task of this use case that reaches the point, per order; `always`: every one."""
+    orders: list[str] = []
+    """Only tasks for these orders (the event's `orderId`, or `--order-id`); empty: every order."""
+
+
 class Scenario(_Model):
     customers: list[Customer] = []
     """Created first, with `customer.create`."""
     orders: list[Order] = []
     """Placed with `order.place` once the customers exist."""
+    concurrency: int = Field(1, ge=1, le=100)
+    """How many `order.place` processes run at once (1: one after the other, the timeline in step)."""
     cancel: list[str] = []
     """Orders to cancel with `order.cancel` once the saga has settled."""
     replayEvents: bool = False
     """Deliver every event a second time, with the same id (at-least-once delivery)."""
+    faults: list[Fault] = []
+    """Crashes to inject into matching tasks (sandbox/faults/sitecustomize.py)."""
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -52,6 +69,12 @@ class Scenario(_Model):
         unknown = [o for o in self.cancel if o not in orders]
         if unknown:
             raise ValueError(f"cancel: {unknown} are not orders of this scenario; orders are: {orders}")
+        for index, fault in enumerate(self.faults):
+            unknown = [o for o in fault.orders if o not in orders]
+            if unknown:
+                raise ValueError(
+                    f"faults.{index}.orders: {unknown} are not orders of this scenario; orders are: {orders}"
+                )
         return self
 
 

@@ -1,9 +1,11 @@
 """Shared test fixtures: fake AWS credentials, a type-aware Pulumi `Mocks`, and a `deploy` helper
 that evaluates the program under mocks and hands back plain data (resolved outputs and every
-registered resource with its inputs) for assertions."""
+registered resource with its inputs) for assertions. `local_stack` / `cloud_stack` are the shipped
+stacks, evaluated once per test session (per xdist worker) and handed to each test as a copy."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -17,24 +19,42 @@ import pytest
 from components.config import read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
+# The tests' own stack files: the shipped Pulumi.<stack>.yaml belong to the user, who edits them.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
+
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
 
 
 @pytest.fixture(autouse=True)
 def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # Never let a test reach a real account, whatever the developer's shell exports.
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
+    for key, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `make test` (pytest-xdist, --dist loadgroup), the tests that share a module-scoped
+    fixture run on one worker, so the fixture (e.g. a whole sandbox run) is built once, not once per
+    worker. Without xdist the mark means nothing."""
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo", None)
+        for name in item.fixturenames if definitions else ():
+            found = definitions.name2fixturedefs.get(name)
+            if found and found[-1].scope == "module":
+                item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}::{name}"))
+                break
 
 
 # What the region offers, as aws.ec2.get_instance_type answers (memory in MiB).
@@ -55,6 +75,8 @@ class Registered:
     inputs: dict[str, Any]
     state: dict[str, Any]
     custom: bool
+    provider: str = ""
+    """The explicit provider reference (`<urn>::<id>`) it was registered with; "" for the default."""
 
     def json(self, key: str) -> Any:
         """Parse a JSON-string input such as a policy or a state machine definition."""
@@ -99,7 +121,7 @@ class Mocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         name = inputs.get("name") or f"{args.name}-{len(self.resources):07x}"
         state = {**inputs, **self._state(args.typ, name, inputs)}
-        self.resources.append(Registered(args.typ, args.name, inputs, state, bool(args.custom)))
+        self.resources.append(Registered(args.typ, args.name, inputs, state, bool(args.custom), args.provider or ""))
         return state.get("id", f"{name}-id"), state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -114,6 +136,13 @@ class Mocks(pulumi.runtime.Mocks):
             bus = inputs.get("eventBusName", "default")
             path = f"rule/{name}" if bus == "default" else f"rule/{bus}/{name}"
             return {"name": name, "arn": arn.format("events", path), "id": f"{bus}|{name}"}
+        if typ == "aws:cloudwatch/eventArchive:EventArchive":
+            return {"name": name, "arn": arn.format("events", f"archive/{name}"), "id": name}
+        if typ == "aws:scheduler/scheduleGroup:ScheduleGroup":
+            return {"name": name, "arn": arn.format("scheduler", f"schedule-group/{name}"), "id": name}
+        if typ == "aws:scheduler/schedule:Schedule":
+            group = inputs.get("groupName", "default")
+            return {"name": name, "arn": arn.format("scheduler", f"schedule/{group}/{name}"), "id": f"{group}/{name}"}
         if typ == "aws:sqs/queue:Queue":
             url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
             return {"name": name, "arn": arn.format("sqs", name), "url": url, "id": url}
@@ -190,8 +219,10 @@ class Mocks(pulumi.runtime.Mocks):
                 "privateSubnetIds": [],
                 "isolatedSubnetIds": [],
             }
-        if typ == "awsx:ecr:Image":
-            return {"imageUri": f"{inputs.get('repositoryUrl', 'repo')}@sha256:{'0' * 64}"}
+        if typ == "docker-build:index:Image":
+            # A component under mocks: one resource with the outputs the program reads.
+            digest = f"sha256:{'0' * 64}"
+            return {"digest": digest, "ref": f"{inputs['tags'][0]}@{digest}"}
         return {}
 
     def _answer(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +232,15 @@ class Mocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
                 "userId": "AIDTEST",
                 "id": ACCOUNT,
+            }
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {
+                "authorizationToken": "QVdTOnRva2Vu",  # base64 of AWS:token
+                "userName": "AWS",
+                "password": "token",
+                "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "id": REGION,
             }
         if token == "aws:index/getRegion:getRegion":
             return {"region": REGION, "name": REGION, "id": REGION}
@@ -239,8 +279,8 @@ class Mocks(pulumi.runtime.Mocks):
 
 
 def stack_config(stack: str) -> dict[str, Any]:
-    """The raw config map of Pulumi.<stack>.yaml, as the engine passes it (objects as JSON)."""
-    return read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    """The raw config map of the fixture tests/fixtures/Pulumi.<stack>.yaml, as the engine passes it."""
+    return read_stack_file(FIXTURES / f"Pulumi.{stack}.yaml")
 
 
 @dataclass
@@ -249,6 +289,8 @@ class Deployment:
 
     outputs: dict[str, Any]
     resources: list[Registered]
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Every invoke (lookup) the program made."""
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.typ == typ]
@@ -263,33 +305,71 @@ def mocks() -> Mocks:
     return Mocks()
 
 
+def evaluate_under_mocks(mocks: Mocks, fn: Callable[[], Any], stack: str = "test") -> Any:
+    """Run `fn` as a Pulumi program under `mocks`, wait for every registration, return its resolved value."""
+    pulumi.runtime.set_mocks(mocks, project="event-tasks", stack=stack, preview=False)
+    box: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output:
+        return pulumi.Output.from_input(fn()).apply(lambda value: box.setdefault("value", value))
+
+    program()
+    return box.get("value")
+
+
+def deploy_under_mocks(mocks: Mocks, stack: str, raw: dict[str, Any] | None = None) -> Deployment:
+    """Evaluate the whole program for `stack` with `raw` config (default: the fixture Pulumi.<stack>.yaml)."""
+    from components.config import load_config
+    from components.stack import build
+
+    raw = stack_config(stack) if raw is None else raw
+    outputs = evaluate_under_mocks(mocks, lambda: build(load_config(raw, stack, ROOT), ROOT), stack)
+    return Deployment(outputs, mocks.resources, mocks.calls)
+
+
 @pytest.fixture
 def evaluate(mocks: Mocks) -> Callable[..., Any]:
     """Run `fn` as a Pulumi program under mocks, wait for every registration, return its resolved value."""
 
     def run(fn: Callable[[], Any], stack: str = "test") -> Any:
-        pulumi.runtime.set_mocks(mocks, project="event-tasks", stack=stack, preview=False)
-        box: dict[str, Any] = {}
-
-        @pulumi.runtime.test
-        def program() -> pulumi.Output:
-            return pulumi.Output.from_input(fn()).apply(lambda value: box.setdefault("value", value))
-
-        program()
-        return box.get("value")
+        return evaluate_under_mocks(mocks, fn, stack)
 
     return run
 
 
 @pytest.fixture
-def deploy(mocks: Mocks, evaluate: Callable[..., Any]) -> Callable[..., Deployment]:
-    """Evaluate the whole program for `stack` with `raw` config (default: Pulumi.<stack>.yaml)."""
-    from components.config import load_config
-    from components.stack import build
+def deploy(mocks: Mocks) -> Callable[..., Deployment]:
+    """Evaluate the whole program for `stack` with `raw` config (default: the fixture Pulumi.<stack>.yaml)."""
 
     def run(stack: str, raw: dict[str, Any] | None = None) -> Deployment:
-        raw = stack_config(stack) if raw is None else raw
-        outputs = evaluate(lambda: build(load_config(raw, stack, ROOT), ROOT), stack)
-        return Deployment(outputs, mocks.resources)
+        return deploy_under_mocks(mocks, stack, raw)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def shipped_stacks() -> Callable[[str], Deployment]:
+    """The fixture tests/fixtures/Pulumi.<stack>.yaml evaluated once per session (per xdist worker), with its own
+    `Mocks`; every call returns a deep copy, so a test that changes what it got changes nothing for
+    the next one. Evaluated lazily from a test's fixture, so `fake_aws_env` is already in place."""
+    evaluated: dict[str, Deployment] = {}
+
+    def get(stack: str) -> Deployment:
+        if stack not in evaluated:
+            evaluated[stack] = deploy_under_mocks(Mocks(), stack)
+        return copy.deepcopy(evaluated[stack])
+
+    return get
+
+
+@pytest.fixture
+def local_stack(shipped_stacks: Callable[[str], Deployment]) -> Deployment:
+    """The local fixture under mocks (shared evaluation, private copy)."""
+    return shipped_stacks("local")
+
+
+@pytest.fixture
+def cloud_stack(shipped_stacks: Callable[[str], Deployment]) -> Deployment:
+    """The cloud fixture under mocks (shared evaluation, private copy)."""
+    return shipped_stacks("cloud")

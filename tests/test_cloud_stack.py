@@ -34,7 +34,18 @@ TRIGGERS = {
         "customer",
         ["python", "-m", "customer.release_credit"],
     ),
+    "confirm-credit": ("order", ["OrderApproved"], "customer", ["python", "-m", "customer.confirm_credit"]),
 }
+# Triggers that run on a schedule, not on events: (expression, service, command).
+SCHEDULED = {
+    "expire-reservations": (
+        "cron(0 3 * * ? *)",
+        "customer",
+        ["python", "-m", "customer.expire_reservations", "--older-than", "24h"],
+    ),
+}
+# Orchestrated triggers (steps): a rule like any event trigger, starting a SagaOrchestrator.
+ORCHESTRATED = {"order-saga": ("order", ["OrderRequested"])}
 TASK_DEFS = {
     "order": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3",
     "customer": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/customer:5",
@@ -51,33 +62,42 @@ ALERTING_TYPES = (
 
 
 @pytest.fixture
-def cloud(deploy):
-    return deploy("cloud")
+def cloud(cloud_stack):
+    return cloud_stack
 
 
 def test_cloud_creates_only_wiring(cloud):
-    # THEN: a bus per service with its policy, and per trigger a rule, target, DLQ, state machine and two roles
+    # THEN: a bus per service with its policy and archive; per event trigger a rule, target, DLQ,
+    # state machine and two roles; per scheduled trigger a schedule in its own group, a DLQ, a
+    # state machine and two roles
     counts = Counter(r.typ for r in cloud.resources if r.custom)
+    triggers = len(TRIGGERS) + len(SCHEDULED) + len(ORCHESTRATED)
+    rules = len(TRIGGERS) + len(ORCHESTRATED)
     # AND what tells an operator: three alarms per trigger, one key-encrypted topic and one dashboard
     alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
     assert alerting == {
-        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * counts["aws:cloudwatch/eventRule:EventRule"],
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * triggers,
         "aws:sns/topic:Topic": 1,
         "aws:sns/topicPolicy:TopicPolicy": 1,
         "aws:kms/key:Key": 1,
         "aws:cloudwatch/dashboard:Dashboard": 1,
     }
     assert counts == {
+        # the one explicit provider every resource is created through (its default tags)
+        "pulumi:providers:aws": 1,
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
-        "aws:cloudwatch/eventRule:EventRule": 6,
-        "aws:cloudwatch/eventTarget:EventTarget": 6,
-        "aws:sqs/queue:Queue": 6,
-        "aws:sqs/queuePolicy:QueuePolicy": 6,
-        "aws:iam/role:Role": 12,
-        "aws:iam/rolePolicy:RolePolicy": 12,
-        "aws:sfn/stateMachine:StateMachine": 6,
-        "aws:cloudwatch/logGroup:LogGroup": 6,
+        "aws:cloudwatch/eventArchive:EventArchive": 2,
+        "aws:cloudwatch/eventRule:EventRule": rules,
+        "aws:cloudwatch/eventTarget:EventTarget": rules,
+        "aws:scheduler/scheduleGroup:ScheduleGroup": len(SCHEDULED),
+        "aws:scheduler/schedule:Schedule": len(SCHEDULED),
+        "aws:sqs/queue:Queue": triggers,
+        "aws:sqs/queuePolicy:QueuePolicy": triggers,
+        "aws:iam/role:Role": 2 * triggers,
+        "aws:iam/rolePolicy:RolePolicy": 2 * triggers,
+        "aws:sfn/stateMachine:StateMachine": triggers,
+        "aws:cloudwatch/logGroup:LogGroup": triggers,
     }
     # AND no compute: the cluster and task definitions are looked up, never created
     assert not [r for r in cloud.resources if r.typ.startswith(("aws:ecs/", "aws:ec2/", "awsx:"))]
@@ -142,11 +162,35 @@ def test_outputs_name_every_bus_and_trigger(cloud):
         "name": "event-tasks-cloud-order",
         "arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/event-tasks-cloud-order",
     }
-    assert set(cloud.outputs["triggers"]) == set(TRIGGERS)
+    assert set(cloud.outputs["triggers"]) == set(TRIGGERS) | set(SCHEDULED) | set(ORCHESTRATED)
+    assert cloud.outputs["triggers"]["expire-reservations"] == {
+        "schedule": "event-tasks-cloud-expire-reservations",
+        "scheduleArn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/event-tasks-cloud-expire-reservations/"
+        "event-tasks-cloud-expire-reservations",
+        "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-expire-reservations",
+        "deadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/event-tasks-cloud-expire-reservations-dlq",
+        "schedulerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-expire-reservations-events",
+        "stateMachineRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-expire-reservations-states",
+        "logGroupName": "/aws/vendedlogs/states/event-tasks-cloud-expire-reservations",
+        # A scheduled trigger is watched like any other: failed, timed-out, dead letters.
+        "alarmNames": {
+            "failed": "event-tasks-cloud-expire-reservations-failed",
+            "timedOut": "event-tasks-cloud-expire-reservations-timed-out",
+            "deadLetters": "event-tasks-cloud-expire-reservations-dead-letters",
+        },
+        "alarmArns": {
+            kind: f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-expire-reservations-{suffix}"
+            for kind, suffix in (("failed", "failed"), ("timedOut", "timed-out"), ("deadLetters", "dead-letters"))
+        },
+    }
     assert cloud.outputs["triggers"]["reject-order"] == {
         "rule": "event-tasks-cloud-reject-order",
         "ruleArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/event-tasks-cloud-customer/event-tasks-cloud-reject-order",
+        "eventsRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-reject-order-events",
         "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-reject-order",
+        "stateMachineRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-reject-order-states",
+        "logGroupName": "/aws/vendedlogs/states/event-tasks-cloud-reject-order",
+        "deadLetterQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:event-tasks-cloud-reject-order-dlq",
         "deadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/event-tasks-cloud-reject-order-dlq",
         "alarmNames": {
             "failed": "event-tasks-cloud-reject-order-failed",
@@ -159,6 +203,16 @@ def test_outputs_name_every_bus_and_trigger(cloud):
             "deadLetters": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:event-tasks-cloud-reject-order-dead-letters",
         },
     }
+    # AND per service its bus and the looked-up task definition with its two roles
+    order = task_definition_answer(TASK_DEFS["order"])
+    assert cloud.outputs["services"]["order"] == {
+        "busName": "event-tasks-cloud-order",
+        "busArn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/event-tasks-cloud-order",
+        "taskDefinitionArn": TASK_DEFS["order"],
+        "taskRoleArn": order["taskRoleArn"],
+        "executionRoleArn": order["executionRoleArn"],
+    }
+    assert set(cloud.outputs["services"]) == {"order", "customer"}
     # AND the stack's alerts topic and dashboard
     assert cloud.outputs["alertsTopicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:event-tasks-cloud-alerts"
     assert cloud.outputs["dashboardName"] == "event-tasks-cloud"

@@ -1,7 +1,5 @@
 """Each component alone under Pulumi mocks: its children, their wiring and its exposed outputs."""
 
-import json
-
 import pulumi
 
 from components.failure_path import FailurePath
@@ -49,6 +47,7 @@ def rule_args(**overrides):
             "bus_name": "et-test-order",
             "rule_name": "et-test-reserve",
             "dead_letter_queue_name": "et-test-reserve-dlq",
+            "role_name": "et-test-reserve-events",
             "detail_types": ["OrderCreated"],
             "source": "event-tasks.order",
             "state_machine_arn": MACHINE_ARN,
@@ -132,6 +131,7 @@ def machine_args(**overrides):
             "aws": CTX,
             "state_machine_name": "et-test-reserve",
             "log_group_name": "/aws/vendedlogs/states/et-test-reserve",
+            "role_name": "et-test-reserve-states",
             "target": target,
             "command": ["python", "-m", "customer.reserve_credit"],
             "failure": FailurePath(
@@ -198,17 +198,17 @@ def test_run_task_state_machine(mocks, evaluate):
     assert sids == [
         "RunTheTaskDefinitionRevision",
         "WatchAndStopStartedTasks",
+        "TagTheTasksItStarts",
         "ManageSyncCompletionRule",
         "PassTaskRolesToEcs",
         "PublishTheFailureEvent",
         "DeliverExecutionLogs",
         "SendTraces",
     ]
-    assert json.loads(policy.inputs["policy"])["Statement"][3]["Resource"] == [
-        "arn:aws:iam::123456789012:role/customer-task"
-    ]
+    statements = {s["Sid"]: s for s in policy.json("policy")["Statement"]}
+    assert statements["PassTaskRolesToEcs"]["Resource"] == ["arn:aws:iam::123456789012:role/customer-task"]
     # AND it may put its failure event on the customer bus only, with its own source and detail-type
-    assert policy.json("policy")["Statement"][4] == {
+    assert statements["PublishTheFailureEvent"] == {
         "Sid": "PublishTheFailureEvent",
         "Effect": "Allow",
         "Action": "events:PutEvents",
@@ -248,10 +248,11 @@ def test_service_image_alone(mocks, evaluate):
     )
     # THEN the image is built into the component's own repository, whose URL and ARN it exposes
     (repository,) = children(mocks, "aws:ecr/repository:Repository")
-    (image,) = children(mocks, "awsx:ecr:Image")
-    assert image.inputs["repositoryUrl"] == repository.state["repositoryUrl"]
+    (image,) = children(mocks, "docker-build:index:Image")
+    assert image.inputs["tags"] == [f"{repository.state['repositoryUrl']}:latest"]
+    # AND its URI pins the pushed digest, not the mutable tag
     assert outputs == {
-        "uri": image.state["imageUri"],
+        "uri": f"{repository.state['repositoryUrl']}@{image.state['digest']}",
         "url": repository.state["repositoryUrl"],
         "arn": repository.state["arn"],
     }
@@ -273,6 +274,8 @@ def test_service_task_alone(mocks, evaluate):
         table_arn="arn:aws:dynamodb:ap-southeast-1:123456789012:table/et-order",
         event_source="event-tasks.order",
         log_group_name="/ecs/et-order",
+        task_role_name="et-order-task",
+        execution_role_name="et-order-execution",
     )
     outputs = evaluate(
         lambda: {
@@ -282,9 +285,13 @@ def test_service_task_alone(mocks, evaluate):
         }
     )
     # THEN the task definition runs with the two roles it exposes, named after the component
+    # (logical names) and as the caller asked (physical names)
     (definition,) = children(mocks, "aws:ecs/taskDefinition:TaskDefinition")
-    roles = {r.name: r.state["arn"] for r in children(mocks, "aws:iam/role:Role")}
-    assert roles == {"order-task-role": outputs["task"], "order-execution-role": outputs["exec"]}
+    roles = {r.name: (r.inputs["name"], r.state["arn"]) for r in children(mocks, "aws:iam/role:Role")}
+    assert roles == {
+        "order-task-role": ("et-order-task", outputs["task"]),
+        "order-execution-role": ("et-order-execution", outputs["exec"]),
+    }
     assert (definition.inputs["taskRoleArn"], definition.inputs["executionRoleArn"]) == (
         outputs["task"],
         outputs["exec"],

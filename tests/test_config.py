@@ -3,10 +3,14 @@ resource is registered."""
 
 import copy
 import json
+import subprocess
+import sys
+from pathlib import Path
 
+import pulumi
 import pytest
 
-from components.config import ConfigError, load_config
+from components.config import ConfigError, load_config, pulumi_config_map, read_stack_file
 from conftest import ROOT, stack_config
 
 
@@ -41,8 +45,16 @@ def with_trigger(name, **fields):
     return triggers
 
 
-def test_the_shipped_cloud_config_loads():
-    # WHEN Pulumi.cloud.yaml is validated
+@pytest.mark.parametrize("path", sorted(ROOT.glob("Pulumi.*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_stack_file_is_valid(path):
+    # GIVEN a stack file the user owns at the project root (its values are theirs: not asserted)
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    # WHEN it is validated THEN it loads as a config of that stack
+    assert load_config(read_stack_file(path), stack, ROOT).stack == stack
+
+
+def test_the_cloud_fixture_loads():
+    # WHEN the cloud fixture is validated
     config = load_config(stack_config("cloud"), "cloud", ROOT)
     # THEN defaults are filled in and references resolve
     assert config.environment == "cloud"
@@ -67,7 +79,16 @@ BAD = [
         cloud_raw(environment="prod"),
         r"event-tasks:environment: 'prod': Input should be 'local' or 'cloud'",
     ),
-    ("region missing", cloud_raw(**{"aws:region": None}), r"aws:region: required"),
+    (
+        "namespace typo",
+        {**cloud_raw(triggers=None), "event-task:triggers": json.dumps(parsed("triggers"))},
+        r"event-task:triggers: unknown namespace 'event-task'; did you mean `event-tasks:triggers`\?",
+    ),
+    (
+        "aws key typo",
+        {**cloud_raw(**{"aws:region": None}), "aws:regoin": "ap-southeast-1"},
+        r"aws:regoin: not a config key of the aws provider; did you mean `aws:region`\?",
+    ),
     ("cloud block missing", cloud_raw(cloud=None), r"event-tasks:cloud: required when environment is cloud"),
     (
         "cloud block in local",
@@ -78,7 +99,8 @@ BAD = [
     (
         "unknown nested key",
         cloud_raw(cloud={**parsed("cloud"), "subnet": ["subnet-0a1b2c3d"]}),
-        r"event-tasks:cloud\.subnet: unknown key; allowed here: assignPublicIp, clusterArn, securityGroups,",
+        r"event-tasks:cloud\.subnet: unknown key; allowed here: assignPublicIp, capacityProviders, clusterArn, "
+        r"platformVersion, securityGroups,",
     ),
     (
         "bad cluster ARN",
@@ -103,7 +125,7 @@ BAD = [
         "task definition missing for a run service",
         cloud_raw(services={**parsed("services"), "customer": {}}),
         r"event-tasks:services\.customer\.taskDefinitionArn: required in cloud because trigger\(s\) "
-        r"release-credit, release-failed-credit, reserve-credit run",
+        r"(.*, )?release-credit, release-failed-credit, reserve-credit run",
     ),
     (
         "bad subnet id",
@@ -404,3 +426,98 @@ def test_a_failure_detail_type_with_intrinsic_syntax_is_refused():
     # WHEN validated THEN the key and the allowed characters are named
     with pytest.raises(ConfigError, match=r"event-tasks:triggers\.run-b\.failureDetailType: .* is not a detail-type"):
         load_config(raw, "t", ROOT)
+
+
+def test_the_region_comes_from_the_providers_usual_sources():
+    # GIVEN the cloud fixture without aws:region
+    raw = cloud_raw(**{"aws:region": None})
+    # WHEN only the environment names a region THEN it is used, AWS_REGION before AWS_DEFAULT_REGION
+    both = {"AWS_REGION": "ap-southeast-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    assert load_config(raw, "cloud", ROOT, environ=both).region == "ap-southeast-1"
+    only_default = {"AWS_DEFAULT_REGION": "ap-southeast-1"}
+    assert load_config(raw, "cloud", ROOT, environ=only_default).region == "ap-southeast-1"
+    # AND aws:region in config wins over the environment
+    assert load_config(cloud_raw(), "cloud", ROOT, environ={"AWS_REGION": "us-east-1"}).region == "ap-southeast-1"
+    # AND a bad environment value is reported under the variable's name
+    with pytest.raises(ConfigError, match=r"AWS_REGION: 'mars' is not an AWS region"):
+        load_config(raw, "cloud", ROOT, environ={"AWS_REGION": "mars"})
+
+
+def test_no_region_anywhere_says_where_to_set_it():
+    # GIVEN no aws:region and no region in the environment
+    raw = cloud_raw(**{"aws:region": None})
+    # THEN the message names both places
+    with pytest.raises(
+        ConfigError, match=r"aws:region: required; set it with .* or export AWS_REGION or AWS_DEFAULT_REGION"
+    ):
+        load_config(raw, "cloud", ROOT, environ={})
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("aws:profile", None),
+        ("aws:defaultTags", None),
+        ("pulumi:disable-default-providers", None),
+        ("aws:assumeRole", r"aws:assumeRole: not a config key of the aws provider; did you mean `aws:assumeRoles`\?"),
+        ("aws-native:region", r"unknown namespace 'aws-native'"),
+    ],
+)
+def test_keys_outside_the_project_must_be_a_providers(key, message):
+    # GIVEN the cloud fixture plus one key of another namespace
+    raw = {**cloud_raw(), key: "x"}
+    # THEN a real provider or engine key loads; anything else is refused by name
+    if message is None:
+        assert load_config(raw, "cloud", ROOT).stack == "cloud"
+    else:
+        with pytest.raises(ConfigError, match=message):
+            load_config(raw, "cloud", ROOT)
+
+
+def test_the_aws_keys_are_the_pinned_providers():
+    # GIVEN the config keys the installed pulumi-aws SDK reads
+    import importlib.util
+    import re
+
+    from components.config import AWS_PROVIDER_KEYS
+
+    package = Path(importlib.util.find_spec("pulumi_aws").origin).parent
+    source = (package / "config" / "vars.py").read_text()
+    # THEN the list the namespace check uses is exactly those
+    assert sorted(AWS_PROVIDER_KEYS) == sorted(set(re.findall(r"__config__\.get\w*\('(\w+)'\)", source)))
+
+
+def test_the_program_reads_config_through_pulumi_config(monkeypatch):
+    # GIVEN the engine's config bag holding the cloud fixture, as `pulumi up` passes it
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(cloud_raw(logRetentionDays="30")))
+    monkeypatch.delenv("PULUMI_CONFIG_SECRET_KEYS", raising=False)
+    # WHEN the program reads it
+    raw = pulumi_config_map()
+    # THEN objects are parsed by pulumi.Config, scalars typed, and the whole validates
+    assert raw["event-tasks:cloud"] == parsed("cloud")
+    assert raw["event-tasks:logRetentionDays"] == 30
+    assert raw["aws:region"] == "ap-southeast-1"
+    assert load_config(raw, "cloud", ROOT) == load_config(cloud_raw(logRetentionDays="30"), "cloud", ROOT)
+
+
+def test_a_secret_key_stays_secret_and_is_refused(monkeypatch):
+    # GIVEN the user set event-tasks:services with --secret
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(cloud_raw()))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["event-tasks:services"]))
+    # WHEN the program reads it THEN it is an Output (secret), never a plain value
+    raw = pulumi_config_map()
+    assert isinstance(raw["event-tasks:services"], pulumi.Output)
+    # AND validation refuses it: its values would become plain-text names and ARNs
+    with pytest.raises(ConfigError, match=r"event-tasks:services: is a secret, .*set it without --secret"):
+        load_config(raw, "cloud", ROOT)
+
+
+def test_running_the_program_without_pulumi_says_how_to_run_it():
+    # WHEN __main__.py is started as a plain script
+    done = subprocess.run(
+        [sys.executable, "__main__.py"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    # THEN it fails with one line naming the two ways to run it
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert "`pulumi preview`" in line and "`make demo`" in line

@@ -21,7 +21,16 @@ def emitted_in_source(package: Path) -> set[str]:
     (second argument or `detail_type=`) and of each direct `.emit(...)` call."""
     found: set[str] = set()
     for path in sorted(package.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        # A detail-type may be a module constant (`EXPIRED = "CreditReservationExpired"`).
+        constants = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
@@ -31,7 +40,10 @@ def emitted_in_source(package: Path) -> set[str]:
                 candidates = node.args[:1] + [k.value for k in node.keywords if k.arg == "detail_type"]
             else:
                 continue
-            found |= {c.value for c in candidates if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+            values = [
+                c.value if isinstance(c, ast.Constant) else constants.get(getattr(c, "id", "")) for c in candidates
+            ]
+            found |= {v for v in values if isinstance(v, str)}
     return found
 
 
@@ -68,9 +80,11 @@ def test_the_source_scan_finds_outcomes_and_direct_emits(tmp_path):
         "ctx.emit('C', {})\n"
         "Outcome('m', recorded['type'], {})\n"
         "Outcome('no event')\n"
+        "D = 'D'\n"
+        "Outcome('m', D, {})\n"
     )
-    # THEN each constant detail-type is found, a new one in the code would be noticed
-    assert emitted_in_source(tmp_path) == {"A", "B", "C"}
+    # THEN each constant detail-type is found (a module constant's too), a new one would be noticed
+    assert emitted_in_source(tmp_path) == {"A", "B", "C", "D"}
 
 
 def test_read_emits_parses_a_declaration_and_none_is_no_declaration(tmp_path):

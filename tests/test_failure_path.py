@@ -35,7 +35,7 @@ def failure(**overrides):
 
 def run_task_state():
     """The state `render_definition` renders, as the failure path must keep it (plus its Catch)."""
-    state = copy.deepcopy(render_definition(TARGET, COMMAND, 600)["States"]["RunTask"])
+    state = copy.deepcopy(render_definition(TARGET, COMMAND, 600, trigger="reserve-credit")["States"]["RunTask"])
     del state["End"]
     return state
 
@@ -155,7 +155,7 @@ def expected_states(next_after_describe, detail_type="ReserveCreditFailed"):
 
 def test_default_failure_path_retries_twice_with_backoff_then_publishes_and_fails():
     # GIVEN the run-task workflow and a trigger with the default two retries
-    definition = render_definition(TARGET, COMMAND, 600)
+    definition = render_definition(TARGET, COMMAND, 600, trigger="reserve-credit")
     # WHEN the failure path wraps it
     wrapped = with_failure_path(definition, failure(task_retries=2))
     # THEN the whole ASL is the run-task state with its Catch, the inspection, two backed-off retries,
@@ -184,12 +184,14 @@ def test_default_failure_path_retries_twice_with_backoff_then_publishes_and_fail
         },
     }
     # AND the run-task workflow it wrapped is unchanged
-    assert definition == render_definition(TARGET, COMMAND, 600)
+    assert definition == render_definition(TARGET, COMMAND, 600, trigger="reserve-credit")
 
 
 def test_no_retries_and_an_overridden_detail_type():
     # GIVEN taskRetries 0 and a failureDetailType override
-    wrapped = with_failure_path(render_definition(TARGET, COMMAND, 600), failure(task_retries=0, detail_type="Broke"))
+    wrapped = with_failure_path(
+        render_definition(TARGET, COMMAND, 600, trigger="reserve-credit"), failure(task_retries=0, detail_type="Broke")
+    )
     # THEN there are no retry states: every failure goes straight to the failure event, named as overridden
     assert wrapped["States"] == expected_states("PublishFailure", detail_type="Broke")
     assert wrapped["Comment"].endswith("; retry up to 0 time(s), then publish Broke")
@@ -197,9 +199,14 @@ def test_no_retries_and_an_overridden_detail_type():
 
 def test_the_run_task_state_keeps_retrying_ecs_start_errors_itself():
     # WHEN wrapped
-    state = with_failure_path(render_definition(TARGET, COMMAND, 600), failure())["States"]["RunTask"]
+    state = with_failure_path(render_definition(TARGET, COMMAND, 600, trigger="reserve-credit"), failure())["States"][
+        "RunTask"
+    ]
     # THEN its own Retry still covers only errors before the container ran; the Catch takes the rest
-    assert state["Retry"] == render_definition(TARGET, COMMAND, 600)["States"]["RunTask"]["Retry"]
+    assert (
+        state["Retry"]
+        == render_definition(TARGET, COMMAND, 600, trigger="reserve-credit")["States"]["RunTask"]["Retry"]
+    )
     assert [c["ErrorEquals"] for c in state["Catch"]] == [["States.ALL"]]
 
 
@@ -213,7 +220,9 @@ def test_backoff_doubles_from_30_seconds_and_stops_at_10_minutes():
 def test_a_retry_count_out_of_range_is_refused(retries):
     # GIVEN a retry count the config would refuse WHEN rendered THEN it fails loudly
     with pytest.raises(ValueError, match=r"task_retries must be 0-10"):
-        with_failure_path(render_definition(TARGET, COMMAND, 600), failure(task_retries=retries))
+        with_failure_path(
+            render_definition(TARGET, COMMAND, 600, trigger="reserve-credit"), failure(task_retries=retries)
+        )
 
 
 def test_the_workflow_may_put_only_its_failure_event_on_one_bus():

@@ -8,13 +8,15 @@ import copy
 from collections import Counter
 from pathlib import Path
 
+import pulumi
 import pytest
 import yaml
 
 from components.config import ConfigError, engine_config, load_config
 from components.ec2_cluster import ECS_AMI_PARAMETER
 from components.local import image_build_paths
-from conftest import ACCOUNT, REGION, ROOT
+from components.stack import build
+from conftest import ACCOUNT, FIXTURES, REGION, ROOT, stack_config
 
 SERVICES = ("customer", "order")
 # What service_images/<service>/emits.json declares (tests/test_emits.py proves the code agrees).
@@ -22,6 +24,7 @@ EMITS = {
     "customer": [
         "CreditLimitExceeded",
         "CreditReleased",
+        "CreditReservationExpired",
         "CreditReserved",
         "CustomerCreated",
         "CustomerValidationFailed",
@@ -35,12 +38,17 @@ TRIGGERS = {
     "reject-failed-order": ("order", ["python", "-m", "order.reject"]),
     "release-credit": ("customer", ["python", "-m", "customer.release_credit"]),
     "release-failed-credit": ("customer", ["python", "-m", "customer.release_credit"]),
+    "confirm-credit": ("customer", ["python", "-m", "customer.confirm_credit"]),
+    "expire-reservations": ("customer", ["python", "-m", "customer.expire_reservations", "--older-than", "24h"]),
 }
+SCHEDULED = ("expire-reservations",)
+# Orchestrated triggers (steps): a rule starting a SagaOrchestrator that runs both services' tasks.
+ORCHESTRATED = ("order-saga",)
 
 
 def config_file(stack: str) -> dict:
     """The parsed `config:` of Pulumi.<stack>.yaml."""
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return yaml.safe_load((FIXTURES / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def raw_config(stack: str = "local", **changes) -> dict:
@@ -62,9 +70,14 @@ def services_with(name: str, stack: str = "local", **fields) -> dict:
     return services
 
 
+# How a secret value is marked on the wire (pulumi.runtime.rpc._special_sig_key / _special_secret_sig).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
 @pytest.fixture
-def local(deploy):
-    return deploy("local")
+def local(local_stack):
+    return local_stack
 
 
 ALERTING_TYPES = (
@@ -80,22 +93,26 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
     # THEN: the cloud wiring, plus a public-only VPC, an EC2-backed cluster and per service
     # (2) a table, a repository with lifecycle, two roles with a policy each, logs, a task definition
     counts = Counter(r.typ for r in local.resources if r.custom)
+    triggers, scheduled = len(TRIGGERS) + len(ORCHESTRATED), len(SCHEDULED)
     # AND what tells an operator, as in cloud (tests/test_cloud_stack.py checks it in detail)
     alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
-    assert alerting == {typ: 1 for typ in ALERTING_TYPES} | {
-        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * counts["aws:cloudwatch/eventRule:EventRule"]
-    }
+    assert alerting == {typ: 1 for typ in ALERTING_TYPES} | {"aws:cloudwatch/metricAlarm:MetricAlarm": 3 * triggers}
     assert counts == {
+        # the one explicit provider every resource is created through (its default tags)
+        "pulumi:providers:aws": 1,
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
-        "aws:cloudwatch/eventRule:EventRule": 6,
-        "aws:cloudwatch/eventTarget:EventTarget": 6,
-        "aws:sqs/queue:Queue": 6,
-        "aws:sqs/queuePolicy:QueuePolicy": 6,
-        "aws:sfn/stateMachine:StateMachine": 6,
-        "aws:iam/role:Role": 12 + 1 + 2 * 2,
-        "aws:iam/rolePolicy:RolePolicy": 12 + 2 * 2,
-        "aws:cloudwatch/logGroup:LogGroup": 6 + 2,
+        "aws:cloudwatch/eventArchive:EventArchive": 2,
+        "aws:cloudwatch/eventRule:EventRule": triggers - scheduled,
+        "aws:cloudwatch/eventTarget:EventTarget": triggers - scheduled,
+        "aws:scheduler/scheduleGroup:ScheduleGroup": scheduled,
+        "aws:scheduler/schedule:Schedule": scheduled,
+        "aws:sqs/queue:Queue": triggers,
+        "aws:sqs/queuePolicy:QueuePolicy": triggers,
+        "aws:sfn/stateMachine:StateMachine": triggers,
+        "aws:iam/role:Role": 2 * triggers + 1 + 2 * 2,
+        "aws:iam/rolePolicy:RolePolicy": 2 * triggers + 2 * 2,
+        "aws:cloudwatch/logGroup:LogGroup": triggers + 2,
         "aws:ec2/vpc:Vpc": 1,
         "aws:ec2/subnet:Subnet": 2,
         "aws:ec2/internetGateway:InternetGateway": 1,
@@ -113,9 +130,10 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
         "aws:ecr/repository:Repository": 2,
         "aws:ecr/lifecyclePolicy:LifecyclePolicy": 2,
         "aws:ecs/taskDefinition:TaskDefinition": 2,
+        "docker-build:index:Image": 2,
     }
     # AND one image build per service
-    assert sorted(r.name for r in local.of_type("awsx:ecr:Image")) == ["customer-image", "order-image"]
+    assert sorted(r.name for r in local.of_type("docker-build:index:Image")) == ["customer-image", "order-image"]
     # AND no launch configuration (refused in new accounts) and no NAT (the costly idle part)
     assert not local.of_type("aws:ec2/launchConfiguration:LaunchConfiguration")
     assert not local.of_type("aws:ec2/natGateway:NatGateway")
@@ -147,12 +165,12 @@ def test_the_vpc_has_public_subnets_in_two_zones_routed_to_an_internet_gateway(l
     assert associations == {(s.state["id"], routes.state["id"]) for s in subnets}
 
 
-def test_the_launch_template_boots_the_ecs_ami_with_imdsv2_into_the_cluster(local, mocks):
+def test_the_launch_template_boots_the_ecs_ami_with_imdsv2_into_the_cluster(local):
     # GIVEN the launch template and the cluster
     template = local.named("cluster-launch-template")
     cluster = local.named("cluster-cluster")
     # THEN the AMI is the current ECS-optimized AL2023 one, read from the public SSM parameter
-    assert ("aws:ssm/getParameter:getParameter", {"name": ECS_AMI_PARAMETER}) in mocks.calls
+    assert ("aws:ssm/getParameter:getParameter", {"name": ECS_AMI_PARAMETER}) in local.calls
     assert template.inputs["imageId"] == "ami-0123456789abcdef0"
     assert template.inputs["instanceType"] == "t3.micro"
     # AND IMDSv2 only, and its token stays on the host (bridge-mode tasks cannot borrow the
@@ -230,7 +248,13 @@ def test_the_capacity_provider_scales_the_group_and_is_the_cluster_default(local
     assert group.inputs["launchTemplate"] == {"id": "lt-0123456789abcdef0", "version": "1"}
     assert group.inputs["protectFromScaleIn"] is True
     assert group.inputs["forceDelete"] is True
-    assert group.inputs["tags"] == [{"key": "AmazonECSManaged", "value": "true", "propagateAtLaunch": True}]
+    # AND it carries the stack's tags onto every instance it launches (default tags skip groups)
+    assert group.inputs["tags"] == [
+        {"key": "AmazonECSManaged", "value": "true", "propagateAtLaunch": True},
+        {"key": "environment", "value": "local", "propagateAtLaunch": True},
+        {"key": "project", "value": "event-tasks", "propagateAtLaunch": True},
+        {"key": "stack", "value": "local", "propagateAtLaunch": True},
+    ]
     # AND the capacity provider manages its scaling and termination
     assert provider.inputs["name"] == "event-tasks-local-ec2"
     assert provider.inputs["autoScalingGroupProvider"] == {
@@ -310,15 +334,34 @@ def test_each_service_image_is_built_from_its_directory_into_its_own_repository(
             ]
         }
         # AND the image is built for amd64 from service_images/ with the service's Dockerfile,
-        # paths relative to the project root, both existing
-        assert image.inputs == {
-            "repositoryUrl": repository.state["repositoryUrl"],
-            "context": "service_images",
-            "dockerfile": f"service_images/{service}/Dockerfile",
-            "platform": "linux/amd64",
+        # paths relative to the project root, both existing; pushed to the repository with ECR's
+        # token, its build cache kept there too; and never built by a preview (no Docker daemon)
+        url = repository.state["repositoryUrl"]
+        cache = f"{url}:buildcache"
+        inputs = dict(image.inputs)
+        registries = inputs.pop("registries")
+        (cache_to,) = inputs.pop("cacheTo")
+        assert inputs == {
+            "context": {"location": "service_images"},
+            "dockerfile": {"location": f"service_images/{service}/Dockerfile"},
+            "platforms": ["linux/amd64"],
+            "push": True,
+            "buildOnPreview": False,
+            "tags": [f"{url}:latest"],
+            "cacheFrom": [{"registry": {"ref": cache}}],
+            "network": "default",  # the SDK's default, filled in
         }
-        assert (ROOT / image.inputs["context"]).is_dir()
-        assert (ROOT / image.inputs["dockerfile"]).is_file()
+        assert {k: cache_to["registry"][k] for k in ("ref", "mode", "imageManifest", "ociMediaTypes")} == {
+            "ref": cache,
+            "mode": "max",
+            "imageManifest": True,
+            "ociMediaTypes": True,
+        }
+        # AND the registry credentials reach the provider as a secret (Pulumi's secret envelope)
+        assert registries[SECRET_SIG] == SECRET_VALUE_SIG
+        assert registries["value"] == [{"address": url, "username": "AWS", "password": "token"}]
+        assert (ROOT / image.inputs["context"]["location"]).is_dir()
+        assert (ROOT / image.inputs["dockerfile"]["location"]).is_file()
 
 
 def test_each_service_owns_a_table_with_the_key_schema_the_services_use(local):
@@ -335,8 +378,11 @@ def test_each_service_owns_a_table_with_the_key_schema_the_services_use(local):
             "pointInTimeRecovery": {"enabled": True},
             "serverSideEncryption": {"enabled": True},
             "deletionProtectionEnabled": False,
-            "tags": {"project": "event-tasks", "stack": "local", "environment": "local"},
         }
+        # AND its tags come from the stack's provider (default tags), not from its own inputs
+        assert table.provider.startswith(
+            "urn:pulumi:local::event-tasks::pulumi:pulumi:Stack$pulumi:providers:aws::aws::"
+        )
 
 
 def test_each_task_definition_runs_the_built_image_with_its_resources_and_logs(local):
@@ -360,7 +406,7 @@ def test_each_task_definition_runs_the_built_image_with_its_resources_and_logs(l
         assert task.json("containerDefinitions") == [
             {
                 "name": service,
-                "image": image.state["imageUri"],
+                "image": f"{local.named(f'{service}-repository').state['repositoryUrl']}@{image.state['digest']}",
                 "essential": True,
                 "environment": [
                     {"name": "AWS_DEFAULT_REGION", "value": REGION},
@@ -378,7 +424,7 @@ def test_each_task_definition_runs_the_built_image_with_its_resources_and_logs(l
                 },
             }
         ]
-        assert image.state["imageUri"].startswith(f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}@sha256:")
+        assert image.state["digest"].startswith("sha256:")
 
 
 def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
@@ -428,9 +474,17 @@ def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
                         "dynamodb:ConditionCheckItem",
                         "dynamodb:GetItem",
                         "dynamodb:PutItem",
+                        "dynamodb:Scan",
                         "dynamodb:UpdateItem",
                     ],
                     "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
+                },
+                # both services answer steps of the orchestrated order-saga with their task token
+                {
+                    "Sid": "AnswerTheStepThatStartedTheTask",
+                    "Effect": "Allow",
+                    "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                    "Resource": "*",
                 },
             ],
         }
@@ -510,18 +564,29 @@ def test_every_state_machine_runs_the_created_task_on_the_capacity_provider(loca
 
 
 def test_outputs_name_the_cluster_and_every_service_repository_table_and_task(local):
-    # THEN the outputs give what a developer needs to push, inspect and run by hand
+    # THEN the outputs give what a developer needs to push, inspect and run by hand, and what
+    # another stack needs to reach the network, the cluster and each service
     assert local.outputs["environment"] == "local"
+    assert local.outputs["vpcId"] == local.named("network-vpc").state["id"]
+    assert local.outputs["subnetIds"] == [local.named(f"network-public-{i}").state["id"] for i in range(2)]
+    assert local.outputs["securityGroupId"] == local.named("cluster-instances").state["id"]
     assert local.outputs["clusterArn"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/event-tasks-local"
+    assert local.outputs["clusterName"] == "event-tasks-local"
+    assert local.outputs["capacityProviderName"] == "event-tasks-local-ec2"
     assert local.outputs["services"] == {
         service: {
+            "busName": f"event-tasks-local-{service}",
+            "busArn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/event-tasks-local-{service}",
             "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/event-tasks-local-{service}",
             "tableName": f"event-tasks-local-{service}",
+            "tableArn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/event-tasks-local-{service}",
             "taskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/event-tasks-local-{service}:1",
+            "taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-local-{service}-task",
+            "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-local-{service}-execution",
         }
         for service in SERVICES
     }
-    assert set(local.outputs["triggers"]) == set(TRIGGERS)
+    assert set(local.outputs["triggers"]) == set(TRIGGERS) | set(ORCHESTRATED)
 
 
 # --- config errors of the local keys -------------------------------------------------------------
@@ -580,7 +645,8 @@ ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3"
         (
             "local",
             {"local_": {"instances": 2}},
-            r"event-tasks:local\.instances: unknown key; allowed here: instanceType, maxInstances, minInstances",
+            r"event-tasks:local\.instances: unknown key; allowed here: containerInsights, instanceType, "
+            r"maxInstances, minInstances",
         ),
         (
             "local",
@@ -614,7 +680,12 @@ def test_pulumi_local_yaml_is_valid_and_spells_out_the_defaults(project):
     # THEN it runs the saga's services with the issue's defaults
     assert config.environment == "local" and config.region == REGION
     assert config.local is not None
-    assert config.local.model_dump() == {"instanceType": "t3.micro", "minInstances": 0, "maxInstances": 2}
+    assert config.local.model_dump() == {
+        "instanceType": "t3.micro",
+        "minInstances": 0,
+        "maxInstances": 2,
+        "containerInsights": False,
+    }
     assert {s: (config.image_path(s), v.cpu, v.memory) for s, v in config.services.items()} == {
         s: (f"service_images/{s}", 128, 512) for s in SERVICES
     }
@@ -673,3 +744,21 @@ def test_a_task_that_fits_a_larger_instance_type_is_accepted(deploy):
     definitions = stack.of_type("aws:ecs/taskDefinition:TaskDefinition")
     (order,) = [t for t in definitions if t.inputs["family"] == "event-tasks-local-order"]
     assert order.inputs["memory"] == "4096"
+
+
+def test_a_preview_of_local_builds_no_image(mocks):
+    # GIVEN the local stack evaluated as `pulumi preview` does (preview=True)
+    pulumi.runtime.set_mocks(mocks, project="event-tasks", stack="local", preview=True)
+
+    @pulumi.runtime.test
+    def program():
+        return pulumi.Output.from_input(build(load_config(stack_config("local"), "local", ROOT), ROOT))
+
+    program()
+    # THEN every image is registered with buildOnPreview false: the provider builds nothing, so a
+    # preview needs no Docker daemon
+    images = [r for r in mocks.resources if r.typ == "docker-build:index:Image"]
+    assert len(images) == 2
+    assert [r.inputs["buildOnPreview"] for r in images] == [False, False]
+    # AND no other resource type builds or runs containers
+    assert not [r for r in mocks.resources if r.typ.startswith(("docker:", "awsx:ecr", "command:"))]

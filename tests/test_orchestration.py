@@ -109,6 +109,11 @@ def run_task(service, definition, command, step, *, token=True, heartbeat=None):
             }
         },
         "Overrides": {"ContainerOverrides": [{"Name": service, "Command": command, "Environment": environment}]},
+        "PropagateTags": "TASK_DEFINITION",
+        "Tags": [
+            {"Key": "event-tasks:trigger", "Value": "order-saga"},
+            {"Key": "event-tasks:event-id", "Value.$": "$.id"},
+        ],
     }
 
 
@@ -148,6 +153,7 @@ def publish_completed():
                     "DetailType": "OrderSagaCompleted",
                     "Detail": {
                         "trigger": "order-saga",
+                        "eventKey.$": "States.Format('OrderSagaCompleted:{}', $.id)",
                         "executionArn.$": "$$.Execution.Id",
                         "steps.$": "$.steps",
                         "event": event(),
@@ -155,6 +161,7 @@ def publish_completed():
                 }
             ]
         },
+        "TimeoutSeconds": 30,
         "ResultPath": None,
         "Retry": PUBLISH_RETRY,
         "End": True,
@@ -173,6 +180,7 @@ def publish_failed():
                     "DetailType": "OrderSagaFailed",
                     "Detail": {
                         "trigger": "order-saga",
+                        "eventKey.$": "States.Format('OrderSagaFailed:{}', $.id)",
                         "executionArn.$": "$$.Execution.Id",
                         "failedStep.$": "$.failure.step",
                         "error.$": "$.failure.error",
@@ -184,6 +192,7 @@ def publish_failed():
                 }
             ]
         },
+        "TimeoutSeconds": 30,
         "ResultPath": None,
         "Retry": PUBLISH_RETRY,
         "Next": "Fail",
@@ -423,7 +432,7 @@ def test_the_orchestrator_may_run_exactly_its_steps_revisions_and_announce_on_it
         detail_types=["OrderSagaFailed", "OrderSagaCompleted"],
         sync_steps=False,
     )
-    assert statements[:4] == [
+    assert statements[:5] == [
         {
             "Sid": "RunTheStepsTaskDefinitionRevisions",
             "Effect": "Allow",
@@ -436,6 +445,13 @@ def test_the_orchestrator_may_run_exactly_its_steps_revisions_and_announce_on_it
             "Effect": "Allow",
             "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
             "Resource": "*",
+        },
+        {
+            "Sid": "TagTheTasksItStarts",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/shared/*"],
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
         },
         {
             "Sid": "PassTheStepsTaskRoles",
@@ -458,7 +474,7 @@ def test_the_orchestrator_may_run_exactly_its_steps_revisions_and_announce_on_it
         },
     ]
     # AND only logs and traces follow (no managed rule: no .sync step)
-    assert [s["Sid"] for s in statements[4:]] == ["DeliverExecutionLogs", "SendTraces"]
+    assert [s["Sid"] for s in statements[5:]] == ["DeliverExecutionLogs", "SendTraces"]
 
 
 def test_a_sync_step_adds_the_managed_completion_rule():
@@ -688,3 +704,39 @@ def test_the_orchestrator_is_granted_exactly_its_steps(deploy):
     (rule,) = deployment.of_type("aws:cloudwatch/eventRule:EventRule")
     assert rule.inputs["eventBusName"] == "event-tasks-test-order"
     assert json.loads(rule.inputs["eventPattern"])["detail-type"] == ["OrderRequested"]
+
+
+@pytest.mark.parametrize("stack", ["local", "cloud"])
+def test_both_stacks_grant_the_shipped_orchestrator_exactly_its_steps(shipped_stacks, stack):
+    # GIVEN the stack's fixture, with the order-saga beside the choreography
+    deployment = shipped_stacks(stack)
+    (policy,) = [p for p in deployment.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "order-saga-saga-policy"]
+    statements = {s["Sid"]: s for s in policy.json("policy")["Statement"]}
+    # THEN it may run exactly the order and customer task definition revisions its steps run
+    definitions = {
+        "local": [
+            f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/event-tasks-local-customer:1",
+            f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/event-tasks-local-order:1",
+        ],
+        "cloud": [CUSTOMER_TD, ORDER_TD],
+    }[stack]
+    assert statements["RunTheStepsTaskDefinitionRevisions"]["Resource"] == definitions
+    # AND pass exactly their task and execution roles, and announce only its own two detail-types
+    roles = {
+        "local": [
+            f"arn:aws:iam::{ACCOUNT}:role/event-tasks-local-{s}-{r}"
+            for s in ("customer", "order")
+            for r in ("execution", "task")
+        ],
+        "cloud": [f"arn:aws:iam::{ACCOUNT}:role/{s}-{r}" for s in ("customer", "order") for r in ("execution", "task")],
+    }[stack]
+    assert statements["PassTheStepsTaskRoles"]["Resource"] == roles
+    assert statements["AnnounceOnTheOwnBus"]["Condition"] == {
+        "StringEquals": {
+            "events:source": "event-tasks.order",
+            "events:detail-type": ["OrderSagaCompleted", "OrderSagaFailed"],
+        }
+    }
+    # AND its role publishes on the order bus, so the order bus's policy admits it
+    (bus_policy,) = [p for p in deployment.of_type("aws:cloudwatch/eventBusPolicy:EventBusPolicy") if "order" in p.name]
+    assert f"event-tasks-{stack}-order-saga-states" in bus_policy.inputs["policy"]

@@ -51,7 +51,7 @@ def test_fargate_definition_runs_the_task_sync_with_the_event_in_its_environment
     # GIVEN a Fargate target with a task-size override
     target = fargate_target(cpu=256, memory=512)
     # WHEN the workflow is rendered
-    definition = render_definition(target, ["python", "-m", "customer.reserve_credit"], 600)
+    definition = render_definition(target, ["python", "-m", "customer.reserve_credit"], 600, trigger="reserve-credit")
     # THEN it is one .sync Task state on FARGATE in the subnets, with the event passed as env vars
     assert definition == {
         "Comment": "Run customer with python -m customer.reserve_credit and wait for it to stop",
@@ -82,6 +82,12 @@ def test_fargate_definition_runs_the_task_sync_with_the_event_in_its_environment
                         "Cpu": "256",
                         "Memory": "512",
                     },
+                    # THEN the task carries its task definition's tags, its trigger and its event's id
+                    "PropagateTags": "TASK_DEFINITION",
+                    "Tags": [
+                        {"Key": "event-tasks:trigger", "Value": "reserve-credit"},
+                        {"Key": "event-tasks:event-id", "Value.$": "$.id"},
+                    ],
                 },
                 "TimeoutSeconds": 600,
                 "Retry": RETRY,
@@ -97,7 +103,7 @@ def test_fargate_public_ip_and_no_size_override():
         CLUSTER, TASK_DEF, "customer", [], FargateLaunch(["subnet-0a1b2c3d"], ["sg-0c1d2e3f"], assign_public_ip=True)
     )
     # WHEN rendered
-    parameters = render_definition(target, ["true"], 60)["States"]["RunTask"]["Parameters"]
+    parameters = render_definition(target, ["true"], 60, trigger="t")["States"]["RunTask"]["Parameters"]
     # THEN the IP is assigned and the overrides hold only the container override
     assert parameters["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "ENABLED"
     assert parameters["Overrides"] == {
@@ -109,7 +115,9 @@ def test_capacity_provider_definition_uses_the_strategy_and_the_seed_placement()
     # GIVEN a target on the local cluster's EC2 capacity provider
     target = TaskTarget(CLUSTER, TASK_DEF, "order", [], CapacityProviderLaunch("event-tasks-local-cp"))
     # WHEN rendered
-    parameters = render_definition(target, ["python", "-m", "order.approve"], 900)["States"]["RunTask"]["Parameters"]
+    parameters = render_definition(target, ["python", "-m", "order.approve"], 900, trigger="approve-order")["States"][
+        "RunTask"
+    ]["Parameters"]
     # THEN the strategy replaces LaunchType (they are mutually exclusive) and placement is the seed's
     assert parameters == {
         "Cluster": CLUSTER,
@@ -125,12 +133,31 @@ def test_capacity_provider_definition_uses_the_strategy_and_the_seed_placement()
                 {"Name": "order", "Command": ["python", "-m", "order.approve"], "Environment": EVENT_ENV}
             ]
         },
+        "PropagateTags": "TASK_DEFINITION",
+        "Tags": [
+            {"Key": "event-tasks:trigger", "Value": "approve-order"},
+            {"Key": "event-tasks:event-id", "Value.$": "$.id"},
+        ],
     }
+
+
+def test_execute_command_is_enabled_only_for_a_target_that_asks_for_it():
+    # GIVEN the same target with and without ECS Exec
+    plain = TaskTarget(CLUSTER, TASK_DEF, "order", [], CapacityProviderLaunch("cp"))
+    with_exec = TaskTarget(CLUSTER, TASK_DEF, "order", [], CapacityProviderLaunch("cp"), enable_execute_command=True)
+    # WHEN both are rendered
+    rendered = [
+        render_definition(t, ["true"], 60, trigger="t")["States"]["RunTask"]["Parameters"] for t in (plain, with_exec)
+    ]
+    # THEN only the second has EnableExecuteCommand, and both propagate the task definition's tags
+    assert "EnableExecuteCommand" not in rendered[0]
+    assert rendered[1]["EnableExecuteCommand"] is True
+    assert {k: v for k, v in rendered[1].items() if k != "EnableExecuteCommand"} == rendered[0]
 
 
 def test_task_failures_are_not_retried():
     # GIVEN any rendered workflow
-    retry = render_definition(fargate_target(), ["true"], 60)["States"]["RunTask"]["Retry"]
+    retry = render_definition(fargate_target(), ["true"], 60, trigger="t")["States"]["RunTask"]["Retry"]
     # THEN only errors raised before the container ran are retried, never States.TaskFailed
     errors = {e for r in retry for e in r["ErrorEquals"]}
     assert "States.TaskFailed" not in errors and "States.ALL" not in errors
@@ -163,6 +190,13 @@ def test_run_task_statements_are_the_documented_sync_permissions():
             "Resource": "*",
         },
         {
+            "Sid": "TagTheTasksItStarts",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": "arn:aws:ecs:ap-southeast-1:123456789012:task/shared/*",
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+        },
+        {
             "Sid": "ManageSyncCompletionRule",
             "Effect": "Allow",
             "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
@@ -192,6 +226,7 @@ def test_no_pass_role_statement_without_roles():
     assert [s["Sid"] for s in statements] == [
         "RunTheTaskDefinitionRevision",
         "WatchAndStopStartedTasks",
+        "TagTheTasksItStarts",
         "ManageSyncCompletionRule",
     ]
 

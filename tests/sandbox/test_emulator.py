@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -17,6 +18,9 @@ import pytest
 from moto import mock_aws
 from moto.events.models import Rule
 from moto.moto_api import state_manager
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
 
 from sandbox.emulator import Emulator, TaskLaunch, active, start_in_process, start_server
 
@@ -333,6 +337,45 @@ def test_capacity_provider_and_placement_strategies_reach_ecs(emu: Emulator) -> 
     (launch,) = runner.launches
     assert launch.launch_type is None
     assert launch.capacity_provider_strategy == [{"capacityProvider": "workers", "weight": 1, "base": 0}]
+
+
+def test_moto_still_drops_the_tags_of_run_task() -> None:
+    # GIVEN moto's list of the RunTask parameters its ECS integration passes on
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_ecs
+
+    # THEN Tags is not among them: a state's task tags would silently vanish
+    still_broken(
+        "Tags" not in state_task_service_ecs._SUPPORTED_API_PARAM_BINDINGS["runtask"],
+        "RunTask Tags in the ECS integration",
+        "Tags from workaround A (_ecs_supported_parameters)",
+    )
+
+
+def test_run_task_tags_reach_the_task_with_the_event_id_resolved(emu: Emulator) -> None:
+    # GIVEN the project's task tags on a runTask.sync state: the trigger, and the event's id by path
+    sfn, ecs = client("stepfunctions", emu), client("ecs", emu)
+    parameters = {
+        **run_task_parameters(fargate_service(emu)),
+        "PropagateTags": "TASK_DEFINITION",
+        "Tags": [
+            {"Key": "event-tasks:trigger", "Value": "reserve-credit"},
+            {"Key": "event-tasks:event-id", "Value.$": "$.id"},
+        ],
+    }
+    runner = ExitWith(emu, 0)
+    emu.set_task_runner(runner)
+
+    # WHEN an execution runs it for an event
+    result = execute(sfn, run_task_machine(sfn, parameters, Retry=ECS_RETRIES))
+
+    # THEN the task ECS created carries both tags, the event id resolved from the input
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    (launch,) = runner.launches
+    (task,) = ecs.describe_tasks(cluster=launch.cluster_arn, tasks=[launch.task_arn], include=["TAGS"])["tasks"]
+    assert {t["key"]: t["value"] for t in task["tags"]} == {
+        "event-tasks:trigger": "reserve-credit",
+        "event-tasks:event-id": EVENT["id"],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -739,6 +782,255 @@ def test_concurrent_parses_of_the_definition_do_not_interfere(emu: Emulator) -> 
 
 
 # ---------------------------------------------------------------------------------------------
+# Workaround G: serializable DynamoDB transactions
+# ---------------------------------------------------------------------------------------------
+
+CREDIT_TABLE = "credit"
+
+
+def credit_table(emu: Emulator | None, limit: int) -> Any:
+    dynamodb = client("dynamodb", emu)
+    dynamodb.create_table(
+        TableName=CREDIT_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    )
+    dynamodb.put_item(
+        TableName=CREDIT_TABLE, Item={"pk": {"S": "c-1"}, "limit": {"N": str(limit)}, "reserved": {"N": "0"}}
+    )
+    return dynamodb
+
+
+def reserve(emu: Emulator | None, order_id: str, amount: int, limit: int) -> bool:
+    """customer.reserve_credit's transaction: the order's decision, and reserved += amount within the limit."""
+    try:
+        client("dynamodb", emu).transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": CREDIT_TABLE,
+                        "Item": {"pk": {"S": f"decision#{order_id}"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": CREDIT_TABLE,
+                        "Key": {"pk": {"S": "c-1"}},
+                        "UpdateExpression": "SET reserved = reserved + :amount",
+                        "ConditionExpression": "reserved <= :most",
+                        "ExpressionAttributeValues": {
+                            ":amount": {"N": str(amount)},
+                            ":most": {"N": str(limit - amount)},
+                        },
+                    }
+                },
+            ]
+        )
+        return True
+    except client("dynamodb", emu).exceptions.TransactionCanceledException:
+        return False
+
+
+def credit_state(emu: Emulator | None) -> tuple[int, set[str]]:
+    items = client("dynamodb", emu).scan(TableName=CREDIT_TABLE)["Items"]
+    (customer,) = [i for i in items if i["pk"]["S"] == "c-1"]
+    return int(customer["reserved"]["N"]), {
+        i["pk"]["S"].removeprefix("decision#") for i in items if i["pk"]["S"] != "c-1"
+    }
+
+
+def two_reservations_interleaved(emu: Emulator | None, monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
+    """Two 60-of-100 reservations forced to interleave: both have checked their conditions (and taken
+    moto's rollback snapshot) before either writes the counter, unless something serialises them."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    credit_table(emu, 100)
+    both_checked = threading.Barrier(2, timeout=0.5)
+    update_item = DynamoDBBackend.update_item
+
+    def update_when_both_checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):  # serialised: the other never comes
+            both_checked.wait()
+        return update_item(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "update_item", update_when_both_checked)
+    results: dict[str, bool] = {}
+    threads = [
+        threading.Thread(target=lambda o=order: results.__setitem__(o, reserve(emu, o, 60, 100)))
+        for order in ("o-1", "o-2")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return results
+
+
+def test_moto_still_races_concurrent_transactions(unpatched: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN moto as shipped and two reservations of 60 against a limit of 100, forced to interleave
+    results = two_reservations_interleaved(None, monkeypatch)
+
+    # WHEN both have run
+    reserved, decisions = credit_state(None)
+
+    # THEN the outcome is not a serial one (AWS: exactly one commits, its decision kept, 60 reserved):
+    # either both committed (120 reserved) or the loser's rollback erased the winner's commit
+    winners = {order for order, won in results.items() if won}
+    still_broken(
+        (reserved, decisions) != (60, winners) or len(winners) != 1,
+        f"racing TransactWriteItems (got winners {winners}, reserved {reserved}, decisions {decisions})",
+        "workaround G (_workaround_g_dynamodb_transactions)",
+    )
+
+
+def test_transactions_are_serializable_when_forced_to_interleave(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the patched emulator and the same forced interleaving
+    results = two_reservations_interleaved(emu, monkeypatch)
+
+    # WHEN both have run
+    reserved, decisions = credit_state(emu)
+
+    # THEN exactly one committed, and what it committed is all there is
+    winners = {order for order, won in results.items() if won}
+    assert len(winners) == 1
+    assert (reserved, decisions) == (60, winners)
+
+
+def test_thirty_concurrent_reservations_reserve_exactly_the_limit(emu: Emulator) -> None:
+    # GIVEN a limit of 100 and thirty writers reserving 10 each at once
+    credit_table(emu, 100)
+    results: dict[str, bool] = {}
+    start = threading.Barrier(30)
+
+    def writer(order: str) -> None:
+        start.wait()
+        results[order] = reserve(emu, order, 10, 100)
+
+    threads = [threading.Thread(target=writer, args=(f"o-{n}",)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    # THEN exactly ten committed, 100 is reserved, and the ten decisions are the winners'
+    winners = {order for order, won in results.items() if won}
+    assert (len(results), len(winners)) == (30, 10)
+    assert credit_state(emu) == (100, winners)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workaround K: ECS task bookkeeping under concurrency
+# ---------------------------------------------------------------------------------------------
+
+
+def describe_while_a_task_starts(emu: Emulator | None, monkeypatch: pytest.MonkeyPatch) -> BaseException | None:
+    """DescribeTasks with another thread's RunTask forced into the middle of its walk over the tasks."""
+    from moto.ecs.models import Task, ecs_backends
+
+    service = fargate_service(emu)
+    first = run_fargate_task(client("ecs", emu), service)["tasks"][0]["taskArn"]
+    advance = Task.advance
+    other = threading.Thread(target=lambda: run_fargate_task(client("ecs", emu), service))
+
+    def advance_while_another_starts(self: Any) -> None:
+        if not other.is_alive() and other.ident is None:
+            other.start()
+            other.join(0.5)  # serialised: the other waits until the walk is over
+        advance(self)
+
+    monkeypatch.setattr(Task, "advance", advance_while_another_starts)
+    try:
+        ecs_backends[ACCOUNT][REGION].describe_tasks(service["cluster"], [first])
+        return None
+    except RuntimeError as exc:
+        return exc
+    finally:
+        other.join(10)
+
+
+def test_moto_still_crashes_describe_tasks_while_a_task_starts(
+    unpatched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN moto as shipped WHEN a task starts while DescribeTasks walks the tasks
+    raised = describe_while_a_task_starts(None, monkeypatch)
+    # THEN DescribeTasks crashes
+    still_broken(
+        raised is not None and "changed size during iteration" in str(raised),
+        "DescribeTasks racing RunTask",
+        "workaround K (_workaround_k_ecs_tasks)",
+    )
+
+
+def test_describe_tasks_answers_while_a_task_starts(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the patched emulator WHEN a task starts while DescribeTasks walks the tasks
+    raised = describe_while_a_task_starts(emu, monkeypatch)
+    # THEN DescribeTasks answers, and the other task started after it
+    assert raised is None
+    assert len(client("ecs", emu).list_tasks(cluster="customer")["taskArns"]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Workaround L: a fresh task token for every attempt
+# ---------------------------------------------------------------------------------------------
+
+
+class FailFirst:
+    """A runner whose first task exits 1 and every later one exits 0 after `seconds`."""
+
+    def __init__(self, emu: Emulator, seconds: float):
+        self.emu, self.seconds, self.launches = emu, seconds, []
+
+    def __call__(self, launch: TaskLaunch) -> None:
+        self.launches.append(launch)
+        code, delay = (1, 0.01) if len(self.launches) == 1 else (0, self.seconds)
+        threading.Timer(delay, self._complete, (launch.task_arn, code)).start()
+
+    def _complete(self, task_arn: str, code: int) -> None:
+        with contextlib.suppress(KeyError):  # the execution already ended and the test stopped the emulator
+            self.emu.complete_task(task_arn, code)
+
+
+def retried_sync_task(emu: Emulator) -> tuple[dict, FailFirst]:
+    """A runTask.sync state (60 s timeout) retrying States.TaskFailed once; the retry's task takes 0.5 s."""
+    sfn = client("stepfunctions", emu)
+    retry = [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 1}]
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(emu)), Retry=retry)
+    runner = FailFirst(emu, 0.5)
+    emu.set_task_runner(runner)
+    return execute(sfn, machine), runner
+
+
+def test_moto_still_times_out_a_retried_sync_task_at_once(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the emulator with moto's own per-state task token (workaround L taken out)
+    from sandbox.emulator import _moto_task_service_eval_execution
+
+    monkeypatch.setattr(StateTaskServiceCallback, "_eval_execution", _moto_task_service_eval_execution)
+
+    # WHEN the first task fails and the retry's task needs 0.5 s
+    result, runner = retried_sync_task(emu)
+
+    # THEN the retry "timed out" long before its 60 s, though its task was started
+    still_broken(
+        (result["status"], result.get("error"), len(runner.launches)) == ("FAILED", "States.Timeout", 2),
+        f"the retried .sync attempt's reused task token (got {result['status']} {result.get('error')})",
+        "workaround L (_workaround_l_retry_token)",
+    )
+
+
+def test_a_retried_sync_task_waits_for_its_own_task(emu: Emulator) -> None:
+    # GIVEN the patched emulator WHEN the first task fails and the retry's task needs 0.5 s
+    result, runner = retried_sync_task(emu)
+    # THEN the retry waited for its task and the execution succeeded with it
+    assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
+    assert len(runner.launches) == 2
+    assert json.loads(result["output"])["TaskArn"] == runner.launches[1].task_arn
+
+
+# ---------------------------------------------------------------------------------------------
 # Sharp edge left to the harness, and the emulator's own lifecycle
 # ---------------------------------------------------------------------------------------------
 
@@ -758,6 +1050,85 @@ def test_moto_still_needs_dns_hostnames_for_awsvpc_tasks(unpatched: None) -> Non
     assert isinstance(raised, AttributeError) and "private_dns_name" in str(raised), (
         "moto fixed awsvpc tasks without DNS hostnames: drop that note from sandbox/emulator.py's docstring"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# M: replays honour their window and FilterArns
+# ---------------------------------------------------------------------------------------------
+
+
+def archived_bus(emu: Emulator | None) -> tuple[Any, str, str, dict[str, str]]:
+    """The `order` bus with its archive and two rules, each copying to its own queue; one event
+    from long ago and one from now archived. Returns (events, archive ARN, bus ARN, queue URL per rule)."""
+    events = client("events", emu)
+    bus = events.create_event_bus(Name="order")["EventBusArn"]
+    archive = events.create_archive(ArchiveName="order", EventSourceArn=bus, RetentionDays=7)["ArchiveArn"]
+    urls = {}
+    for name in ("first", "second"):
+        url, arn = queue(emu, name)
+        events.put_rule(Name=name, EventBusName="order", EventPattern=json.dumps({"detail-type": ["OrderPlaced"]}))
+        events.put_targets(Rule=name, EventBusName="order", Targets=[{"Id": name, "Arn": arn}])
+        urls[name] = url
+    old = {"EventBusName": "order", "Source": "order", "DetailType": "OrderPlaced", "Detail": "{}", "Time": 1_000_000}
+    events.put_events(Entries=[old, {k: v for k, v in old.items() if k != "Time"}])
+    for url in urls.values():
+        client("sqs", emu).purge_queue(QueueUrl=url)
+    return events, archive, bus, urls
+
+
+def replay_last_minute_to_first(events: Any, archive: str, bus: str) -> None:
+    first = events.describe_rule(Name="first", EventBusName="order")["Arn"]
+    now = time.time()
+    events.start_replay(
+        ReplayName="r",
+        EventSourceArn=archive,
+        EventStartTime=now - 60,
+        EventEndTime=now + 60,
+        Destination={"Arn": bus, "FilterArns": [first]},
+    )
+
+
+def test_moto_still_replays_outside_the_window_and_past_the_filter(unpatched: None) -> None:
+    # GIVEN moto as shipped, an archived event from 1970 and one from now, two rules
+    events, archive, bus, urls = archived_bus(None)
+    # WHEN the last minute is replayed to the first rule only
+    replay_last_minute_to_first(events, archive, bus)
+    # THEN moto sends both events, to both rules
+    still_broken(
+        len(messages(None, urls["first"])) == 2 and len(messages(None, urls["second"])) == 2,
+        "replays ignoring EventStartTime/EventEndTime and Destination.FilterArns",
+        "workaround M (_workaround_m_replay_window_and_filters)",
+    )
+
+
+def test_a_replay_sends_only_its_window_to_only_its_rules(emu: Emulator) -> None:
+    # GIVEN an archived event from 1970 and one from now, two rules
+    events, archive, bus, urls = archived_bus(emu)
+    # WHEN the last minute is replayed to the first rule only
+    replay_last_minute_to_first(events, archive, bus)
+    # THEN only the recent event reaches only the first rule, marked as replayed, and it is done
+    (replayed,) = messages(emu, urls["first"])
+    assert json.loads(replayed["Body"])["replay-name"] == "r"
+    assert messages(emu, urls["second"]) == []
+    assert events.describe_replay(ReplayName="r")["State"] == "COMPLETED"
+
+
+def test_a_replayed_event_reaches_a_state_machine_target(emu: Emulator) -> None:
+    # GIVEN an archived bus whose rule targets a state machine, and one event put on it
+    events = bus_with_rule(emu, [{"Id": "machine", "Arn": pass_machine(emu)}])
+    bus = events.describe_event_bus(Name="order")["Arn"]
+    archive = events.create_archive(ArchiveName="order", EventSourceArn=bus)["ArchiveArn"]
+    original = order_placed(events)
+    # WHEN the window is replayed
+    now = time.time()
+    events.start_replay(
+        ReplayName="r", EventSourceArn=archive, EventStartTime=now - 60, EventEndTime=now + 60, Destination={"Arn": bus}
+    )
+    # THEN the state machine was started a second time with the same event (under a new id)
+    deliveries = emu.events.by_outcome("delivered")
+    assert len(deliveries) == 2 and deliveries[0].event["id"] == original
+    assert deliveries[1].event["detail"] == deliveries[0].event["detail"]
+    assert deliveries[1].event["id"] != original
 
 
 def test_only_one_emulator_at_a_time_and_stop_removes_the_patches(emu: Emulator) -> None:

@@ -68,7 +68,8 @@ def machine(emu: Emulator, *, retries: int = 2, detail_type: str = "ReserveCredi
         trigger="reserve-credit", service="customer", bus_name=BUS, detail_type=detail_type, task_retries=retries
     )
     definition = with_failure_path(
-        render_definition(target, ["python", "-m", "customer.reserve_credit"], timeout), failure
+        render_definition(target, ["python", "-m", "customer.reserve_credit"], timeout, trigger="reserve-credit"),
+        failure,
     )
     emu.boto3_client("events").create_event_bus(Name=BUS)
     return emu.boto3_client("stepfunctions").create_state_machine(

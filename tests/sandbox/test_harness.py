@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,12 @@ import pytest
 import yaml
 
 from components.config import load_config, read_stack_file
-from sandbox.harness import Sandbox, run
+from sandbox.harness import Sandbox, _short, run
 from sandbox.provision import PROJECT_ROOT
 from sandbox.scenario import DEFAULT_SCENARIO, Customer, Order, Scenario, ScenarioError, load_scenario
 
+# The tests' own stack files (the shipped ones belong to the user).
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SMALL = Scenario(customers=[Customer(id="c-1", creditLimit=100)], orders=[Order(id="o-1", customerId="c-1", total=60)])
 
 
@@ -23,7 +26,8 @@ def play(stack_file: Path, scenario: Scenario, stack: str | None = None) -> dict
     """Play `scenario` and keep what the tests inspect before the emulator goes away."""
     stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     config = load_config(read_stack_file(stack_file), stack, PROJECT_ROOT)
-    with Sandbox(config, out=None, timeout_seconds=90) as sandbox:
+    lines: list[str] = []
+    with Sandbox(config, out=lines.append, timeout_seconds=90) as sandbox:
         report = sandbox.play(scenario)
         sfn = sandbox.client("stepfunctions")
         executions: dict[str, list[dict[str, Any]]] = {}
@@ -40,13 +44,14 @@ def play(stack_file: Path, scenario: Scenario, stack: str | None = None) -> dict
             "emitted": sandbox.emulator.events.emitted,
             "deliveries": sandbox.emulator.events.deliveries,
             "runs": list(sandbox.runner.runs) if sandbox.runner else [],
+            "timeline": lines,
         }
 
 
 def test_the_default_demo_settles_the_saga_and_survives_replay():
     # GIVEN the local stack and the shipped scenario (one cancellation, every event replayed)
     # WHEN it is played
-    result = play(PROJECT_ROOT / "Pulumi.local.yaml", load_scenario(DEFAULT_SCENARIO))
+    result = play(FIXTURES / "Pulumi.local.yaml", load_scenario(DEFAULT_SCENARIO))
     report = result["report"]
     # THEN every order reached its end state, credit is back to 0, nothing was lost or changed twice
     assert report.problems == []
@@ -64,6 +69,8 @@ def test_the_default_demo_settles_the_saga_and_survives_replay():
         "release-credit": True,
         "reject-failed-order": False,
         "release-failed-credit": False,
+        "confirm-credit": True,
+        "expire-reservations": False,  # a schedule: runs only when ticked
     }
     first = machines["reserve-credit"][0]
     started_with = json.loads(first["input"])
@@ -79,11 +86,21 @@ def test_the_default_demo_settles_the_saga_and_survives_replay():
         "detail",
     }
     assert started_with["detail-type"] == "OrderCreated"
+    # AND the timeline printed every execution, replays included, under the event that started it
+    under, heading = {}, ""
+    for line in result["timeline"]:
+        if found := re.search(r"  event  .*\[id (\w{8})\]", line):
+            heading = found[1]
+        elif found := re.search(r"started execution ([\w-]+/\w{8})", line):
+            under[found[1]] = heading
+    started = {d.execution_arn: d.event["id"] for d in result["deliveries"] if d.execution_arn}
+    assert len(started) > len(set(started.values()))  # replays started executions of the same events
+    assert under == {_short(arn): event_id[:8] for arn, event_id in started.items()}
 
 
 def test_the_cloud_stack_runs_on_the_looked_up_task_definitions():
     # GIVEN the cloud stack (its shared cluster and task definitions stood in for by the sandbox)
-    result = play(PROJECT_ROOT / "Pulumi.cloud.yaml", SMALL)
+    result = play(FIXTURES / "Pulumi.cloud.yaml", SMALL)
     # THEN the order is approved through the cloud wiring
     assert result["report"].problems == []
     assert result["report"].orders == {"o-1": "APPROVED"}
@@ -95,10 +112,27 @@ def test_the_cloud_stack_runs_on_the_looked_up_task_definitions():
     assert task["TaskDefinitionArn"].endswith(":task-definition/customer:5")
 
 
+def test_a_cloud_stack_file_of_another_account_and_region_plays(tmp_path):
+    # GIVEN the cloud fixture moved to account 210987654321 and region eu-west-1 (every ARN too)
+    text = (FIXTURES / "Pulumi.cloud.yaml").read_text()
+    assert "123456789012" in text and "ap-southeast-1" in text
+    path = tmp_path / "Pulumi.cloud.yaml"
+    path.write_text(text.replace("123456789012", "210987654321").replace("ap-southeast-1", "eu-west-1"))
+    # WHEN the saga is played on it
+    result = play(path, SMALL)
+    # THEN the emulator ran as that account and region, and the order went through the cloud wiring
+    assert result["report"].problems == []
+    assert result["report"].orders == {"o-1": "APPROVED"}
+    (execution,) = result["executions"]["event-tasks-cloud-reserve-credit"]
+    assert execution["stateMachineArn"].startswith("arn:aws:states:eu-west-1:210987654321:stateMachine:")
+    task = json.loads(execution["output"])
+    assert task["TaskDefinitionArn"] == "arn:aws:ecs:eu-west-1:210987654321:task-definition/customer:5"
+
+
 @pytest.fixture(scope="module")
 def extended(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The local stack file plus two triggers added only here: one that works, one that fails."""
-    data = yaml.safe_load((PROJECT_ROOT / "Pulumi.local.yaml").read_text())
+    data = yaml.safe_load((FIXTURES / "Pulumi.local.yaml").read_text())
     data["config"]["event-tasks:triggers"].update(
         {
             "audit-approved": {
@@ -140,10 +174,20 @@ def test_a_task_that_exits_non_zero_fails_its_execution(extended):
     assert execution["status"] == "FAILED"
     assert execution["error"] == "BrokenAuditFailed"
     assert execution["cause"].startswith("States.TaskFailed after 3 attempts: exit codes [3]: ")
-    assert extended["report"].executions["FAILED"] == 1
+    report = extended["report"]
+    assert report.executions["FAILED"] == 1
     # AND its failure event is on the order bus
-    (failure,) = [e for e in extended["emitted"] if e["detail-type"] == "BrokenAuditFailed"]
-    assert (failure["event-bus"], failure["detail"]["attempts"]) == ("event-tasks-sandboxtest-order", 3)
+    (published,) = [e for e in extended["emitted"] if e["detail-type"] == "BrokenAuditFailed"]
+    assert (published["event-bus"], published["detail"]["attempts"]) == ("event-tasks-sandboxtest-order", 3)
+    # AND the summary lists the failure with the task's error and that event, and the run is not failed
+    (failure,) = report.failures
+    assert failure == {
+        "trigger": "broken-audit",
+        "eventId": json.loads(execution["input"])["id"],
+        "error": "States.TaskFailed",
+        "failureEventId": published["id"],
+    }
+    assert not [p for p in report.problems if "published no failure event" in p]
     # AND the saga itself was not disturbed
     assert extended["report"].orders == {"o-1": "APPROVED"}
 
@@ -155,7 +199,7 @@ def test_an_event_matching_no_rule_is_counted_and_not_lost(extended):
     assert len(created) == 1
     assert [d for d in extended["deliveries"] if d.event["id"] == created[0]["id"]] == []
     assert extended["report"].events["lost"] == 0
-    assert extended["report"].problems == []
+    assert [p for p in extended["report"].problems if "published no failure event" not in p] == []
 
 
 def test_the_summary_json_and_exit_code(tmp_path):
@@ -169,8 +213,8 @@ def test_the_summary_json_and_exit_code(tmp_path):
             sys.executable,
             "-m",
             "sandbox",
-            "--stack",
-            "cloud",
+            "--config",
+            str(FIXTURES / "Pulumi.cloud.yaml"),
             "--quiet",
             "--scenario",
             str(scenario),
@@ -188,9 +232,10 @@ def test_the_summary_json_and_exit_code(tmp_path):
     written = json.loads(summary.read_text())
     assert written["orders"] == {"o-1": "APPROVED"}
     assert written["customers"] == {"c-1": {"creditLimit": 100, "reserved": 5}}
-    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "problems"}
+    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "failures", "problems"}
+    assert written["failures"] == [] and written["problems"] == []
     assert written["events"]["emitted"] == 4 and written["events"]["lost"] == 0
-    assert written["executions"]["SUCCEEDED"] == 2
+    assert written["executions"]["SUCCEEDED"] == 3  # reserve-credit, approve-order, confirm-credit
 
 
 @pytest.mark.parametrize(
@@ -199,6 +244,20 @@ def test_the_summary_json_and_exit_code(tmp_path):
         ("orders: [{id: o-1, customerId: c-1, total: -5}]", r"orders\.0\.total: Input should be greater than 0"),
         ("cancel: [o-9]", r"cancel: \['o-9'\] are not orders of this scenario"),
         ("customer: []", r"customer: Extra inputs are not permitted"),
+        (
+            "faults: [{useCase: customer.reserve_credit, when: later}]",
+            r"faults\.0\.when: Input should be 'beforeCommit', 'afterCommit' or 'afterEmit'",
+        ),
+        ("faults: [{useCase: reserve credit, when: afterCommit}]", r"faults\.0\.useCase: String should match pattern"),
+        (
+            "orders: [{id: o-1, customerId: c-1, total: 5}]\n"
+            "faults: [{useCase: order.approve, when: afterCommit, times: twice, orders: [o-1]}]",
+            r"faults\.0\.times: Input should be 'once' or 'always'",
+        ),
+        (
+            "faults: [{useCase: order.approve, when: afterCommit, orders: [o-9]}]",
+            r"faults\.0\.orders: \['o-9'\] are not orders of this scenario",
+        ),
     ],
 )
 def test_a_bad_scenario_names_the_key(tmp_path, text, message):
@@ -211,7 +270,7 @@ def test_a_bad_scenario_names_the_key(tmp_path, text, message):
 
 def test_run_reports_unsettled_orders(tmp_path):
     # GIVEN the cloud stack with the reserve-credit trigger removed: nobody answers OrderCreated
-    data = yaml.safe_load((PROJECT_ROOT / "Pulumi.cloud.yaml").read_text())
+    data = yaml.safe_load((FIXTURES / "Pulumi.cloud.yaml").read_text())
     del data["config"]["event-tasks:triggers"]["reserve-credit"]
     path = tmp_path / "Pulumi.cloud.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -226,7 +285,7 @@ def test_run_reports_unsettled_orders(tmp_path):
 def test_an_undeliverable_event_is_dead_lettered_or_reported_lost(keep_dlq):
     # GIVEN the cloud stack whose reserve-credit state machine was deleted after the deploy,
     # its target keeping its dead-letter queue or not
-    config = load_config(read_stack_file(PROJECT_ROOT / "Pulumi.cloud.yaml"), "cloud", PROJECT_ROOT)
+    config = load_config(read_stack_file(FIXTURES / "Pulumi.cloud.yaml"), "cloud", PROJECT_ROOT)
     with Sandbox(config, out=None, timeout_seconds=60) as sandbox:
         sfn, events = sandbox.client("stepfunctions"), sandbox.client("events")
         rule = {"Rule": "event-tasks-cloud-reserve-credit", "EventBusName": "event-tasks-cloud-order"}

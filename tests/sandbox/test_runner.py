@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.emulator import ContainerLaunch, TaskLaunch
-from sandbox.runner import TaskRunner
+from sandbox.runner import TaskRun, TaskRunner, _order_of
+from sandbox.scenario import Fault
 
 
 @dataclass
@@ -78,3 +80,106 @@ def test_an_image_without_known_source_cannot_start():
     run(runner, emulator, launch(["python", "-V"], image="unknown:1"))
     ((_, code, reason),) = emulator.completed
     assert code is None and reason.startswith("CannotStartContainerError: no source directory")
+
+
+# -- fault injection -----------------------------------------------------------------------------
+
+# A stand-in use case: commits and emits through botocore (stubbed), saying how far it got.
+USE_CASE = """
+import botocore.session
+from botocore.stub import Stubber
+
+def client(service):
+    return botocore.session.get_session().create_client(
+        service, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+
+dynamodb, events = client("dynamodb"), client("events")
+with Stubber(dynamodb) as db, Stubber(events) as bus:
+    db.add_response("transact_write_items", {})
+    bus.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]})
+    print("deciding", flush=True)
+    check = {"TableName": "t", "Key": {"pk": {"S": "a"}}, "ConditionExpression": "attribute_exists(pk)"}
+    dynamodb.transact_write_items(TransactItems=[{"ConditionCheck": check}])
+    print("committed", flush=True)
+    events.put_events(Entries=[{"Source": "s", "DetailType": "CreditReserved", "Detail": "{}"}])
+    print("emitted", flush=True)
+"""
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Path:
+    (tmp_path / "customer").mkdir()
+    (tmp_path / "customer" / "__init__.py").write_text("")
+    (tmp_path / "customer" / "reserve_credit.py").write_text(USE_CASE)
+    return tmp_path
+
+
+def run_use_case(runner: TaskRunner, order_id: str = "o-2") -> TaskRun:
+    emulator = FakeEmulator()
+    runner.emulator = emulator  # type: ignore[assignment]
+    env = {"eventDetail": json.dumps({"orderId": order_id, "customerId": "c-1", "total": 5})}
+    run(runner, emulator, launch(["python", "-m", "customer.reserve_credit"], env=env))
+    return runner.runs[-1]
+
+
+def lines(run: TaskRun) -> list[str]:
+    return run.output.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("when", "printed"),
+    [("beforeCommit", ["deciding"]), ("afterCommit", ["deciding"]), ("afterEmit", ["deciding", "committed"])],
+)
+def test_a_fault_once_crashes_the_first_matching_task_at_its_point_then_lets_it_run(service, when, printed):
+    # GIVEN a runner with a fault for customer.reserve_credit on order o-2, once
+    fault = Fault(useCase="customer.reserve_credit", when=when, times="once", orders=["o-2"])
+    runner = TaskRunner(FakeEmulator(), {"repo/order:1": service}, faults=[fault])  # type: ignore[arg-type]
+    try:
+        # WHEN the task runs twice for o-2
+        first, second = run_use_case(runner), run_use_case(runner)
+    finally:
+        runner.close()
+    # THEN the first crashed (137) at the point, before printing what comes after it
+    assert first.exit_code == 137
+    assert lines(first) == [*printed, f"sandbox fault: crashed {when} (customer.reserve_credit, order o-2)"]
+    # AND the re-run went through
+    assert (second.exit_code, lines(second)) == (0, ["deciding", "committed", "emitted"])
+
+
+def test_a_fault_after_commit_always_crashes_a_rerun_that_commits_nothing_before_it_emits(service, tmp_path):
+    # GIVEN an always-fault after commit, and a use case whose re-run finds its decision recorded
+    # (it only re-emits: no TransactWriteItems)
+    rerun = service / "customer" / "reserve_credit.py"
+    rerun.write_text(USE_CASE.replace("    dynamodb.transact_write_items(", "    0 and dynamodb.transact_write_items("))
+    fault = Fault(useCase="customer.reserve_credit", when="afterCommit", times="always")
+    runner = TaskRunner(FakeEmulator(), {"repo/order:1": service}, faults=[fault])  # type: ignore[arg-type]
+    # WHEN it runs twice THEN both crash before announcing the decision
+    for attempt in (run_use_case(runner), run_use_case(runner)):
+        assert attempt.exit_code == 137
+        assert lines(attempt)[-1] == "sandbox fault: crashed afterCommit (customer.reserve_credit, order o-2)"
+        assert "emitted" not in lines(attempt)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(useCase="customer.reserve_credit", when="beforeCommit", orders=["o-1"]),
+        Fault(useCase="customer.release_credit", when="beforeCommit"),
+    ],
+)
+def test_a_fault_for_another_order_or_use_case_changes_nothing(service, fault):
+    # GIVEN a fault that does not match the task (order o-2 of customer.reserve_credit)
+    runner = TaskRunner(FakeEmulator(), {"repo/order:1": service}, faults=[fault])  # type: ignore[arg-type]
+    # WHEN it runs THEN it runs to the end
+    finished = run_use_case(runner)
+    assert (finished.exit_code, lines(finished)) == (0, ["deciding", "committed", "emitted"])
+
+
+def test_the_order_of_a_failure_event_is_its_original_events():
+    # GIVEN a compensation task triggered by a failure event (the order is in the original event)
+    detail = {"trigger": "reserve-credit", "event": {"id": "e-1", "detail": {"orderId": "o-7"}}}
+    # THEN its order is found there; a one-off command's comes from --order-id
+    assert _order_of(["python", "-m", "order.reject"], {"eventDetail": json.dumps(detail)}) == "o-7"
+    assert _order_of(["python", "-m", "order.place", "--order-id", "o-8"], {}) == "o-8"
+    assert _order_of(["python", "-m", "order.reject"], {"eventDetail": "not json"}) is None

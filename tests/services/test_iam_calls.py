@@ -34,7 +34,13 @@ def test_the_task_role_may_emit_to_its_bus_and_use_its_table_with_the_helpers_ca
         {
             "Sid": "ReadWriteOwnTable",
             "Effect": "Allow",
-            "Action": ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Action": [
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Scan",
+                "dynamodb:UpdateItem",
+            ],
             "Resource": "TABLE-ARN",
         },
     ]
@@ -74,6 +80,17 @@ def play_every_branch(world: World) -> None:
     deliver(world, cancelled)
     redeliver(world, cancelled)
     assert world.customer("c-1")["reserved"] == 0
+    # the nightly expiry tick (it scans the customer's own credit decisions), and that tick again
+    tick = "2099-01-01T03:00:00Z"
+    scheduled = event(
+        "Scheduled",
+        "event-tasks.scheduler",
+        {"schedule": "expire-reservations", "scheduledTime": tick, "executionId": "x-1"},
+        tick,
+    )
+    for _ in range(2):
+        assert world.run("customer.expire_reservations", ["--older-than", "1h"], event=scheduled).code == 0
+        world.emitted("customer")
 
 
 def test_the_use_cases_call_exactly_what_the_task_roles_grant(world: World, task_role_calls: CallRecorder) -> None:

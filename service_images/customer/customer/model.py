@@ -7,13 +7,17 @@
   ``type=CreditDecision, orderId, customerId, amount (int), status, outcomeDetailType, outcomeDetail (JSON)``.
   status RESERVED (counted in ``reserved``), RELEASED (was reserved, given back), REJECTED (limit
   exceeded or unknown customer, never counted), CLOSED (the order ended, cancelled or rejected,
-  before its credit was decided: nothing may be reserved for it any more; no outcome fields).
-  Written with ``attribute_not_exists``, so an order is decided once whatever the number of
-  OrderCreated events, and credit is never reserved twice.
+  before its credit was decided: nothing may be reserved for it any more; no outcome fields). A
+  RESERVED decision also records ``reservedAt`` (UTC, ``YYYY-MM-DDTHH:MM:SSZ``);
+  ``customer.confirm_credit`` adds ``settledAt`` once the order is approved, and
+  ``customer.expire_reservations`` releases unsettled ones after an age (``expiredBy``: the tick
+  that did). Written with ``attribute_not_exists``, so an order is decided once whatever the number
+  of OrderCreated events, and credit is never reserved twice.
 - Processed-event markers and outcome records written by event_tasks_common
   (``pk = EVENT#<eventId>`` / ``EVENTKEY#<eventKey>``, ``pk = OUTCOME#<eventKey>``).
 """
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -67,8 +71,16 @@ def recorded_outcome(credit: dict[str, Any], message: str) -> Outcome:
     return Outcome(message, credit["outcomeDetailType"], json.loads(credit["outcomeDetail"]), subject=credit["orderId"])
 
 
+def utc_timestamp(moment: dt.datetime | None = None) -> str:
+    """UTC to the second, ISO 8601 with ``Z``: sorts as text, as the Scheduler writes its times."""
+    return (moment or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def credit_item(order_id: str, customer_id: str, amount: int, status: str, outcome: Outcome | None) -> dict[str, Any]:
+    # When the credit was reserved: the age customer.expire_reservations measures.
+    reserved_at = {"reservedAt": utc_timestamp()} if status == RESERVED else {}
     item = {
+        **reserved_at,
         "pk": credit_pk(order_id),
         "sk": CREDIT_SK,
         "type": "CreditDecision",

@@ -1,0 +1,151 @@
+"""How the program's evaluation scales with the number of triggers: a stack config with N triggers for
+each environment, evaluated under the tests' type-aware Pulumi mocks (no emulator, no engine)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.stats import summarize
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK = "bench"
+REGION = "ap-southeast-1"
+ACCOUNT = "123456789012"
+SERVICES = ("order", "customer")
+ENVIRONMENTS = ("cloud", "local")
+
+
+def trigger_name(index: int) -> str:
+    return f"t-{index:04d}"
+
+
+def stack_config(environment: str, triggers: int) -> dict[str, Any]:
+    """The raw config map (as the engine passes it: objects as JSON) of a stack with `triggers`
+    triggers, alternating which service's bus emits and which service's task runs."""
+    if environment == "cloud":
+        settings = {
+            "cloud": {
+                "clusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/shared",
+                "subnets": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"],
+                "securityGroups": ["sg-0c1d2e3f"],
+                "assignPublicIp": False,
+            },
+            "services": {
+                "order": {
+                    "taskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3",
+                    "cpu": 256,
+                    "memory": 512,
+                },
+                "customer": {"taskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/customer:5"},
+            },
+        }
+    elif environment == "local":
+        settings = {
+            "local": {"instanceType": "t3.micro", "minInstances": 0, "maxInstances": 2},
+            "services": {s: {"image": f"service_images/{s}", "cpu": 128, "memory": 512} for s in SERVICES},
+        }
+    else:
+        raise ValueError(f"environment: {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
+    generated = {}
+    for index in range(1, triggers + 1):
+        bus, service = SERVICES[index % 2], SERVICES[(index + 1) % 2]
+        generated[trigger_name(index)] = {
+            "bus": bus,
+            "detailTypes": [f"Bench{index:04d}Happened"],
+            "service": service,
+            "command": ["python", "-m", f"{service}.bench", "--index", str(index)],
+        }
+    raw: dict[str, Any] = {"aws:region": REGION, "event-tasks:environment": environment}
+    for key, value in {**settings, "triggers": generated}.items():
+        raw[f"event-tasks:{key}"] = json.dumps(value)
+    return raw
+
+
+def _deployer() -> Callable[[dict[str, Any]], Any]:
+    """`raw -> Deployment`, with the tests' Mocks (tests/conftest.py is their one definition)."""
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from conftest import Mocks, deploy_under_mocks
+
+    return lambda raw: deploy_under_mocks(Mocks(), STACK, raw)
+
+
+def measure(
+    counts: list[int],
+    runs: int,
+    environments: tuple[str, ...] = ENVIRONMENTS,
+    progress: Callable[[str], None] = print,
+    deploy: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Figures per environment: seconds and resources for each count, resources per trigger, growth.
+
+    Per environment, one untimed evaluation first (imports and the SDK's lazy modules), and one with
+    no trigger: the baseline that per-trigger resources are counted from.
+    """
+    deploy = deploy or _deployer()
+    counts = sorted(set(counts))
+    figures: dict[str, dict[str, Any]] = {}
+    for environment in environments:
+        deploy(stack_config(environment, counts[0]))  # warm-up, untimed
+        baseline = deploy(stack_config(environment, 0)).resources
+        seconds: dict[int, list[float]] = {n: [] for n in counts}
+        resources: dict[int, list[Any]] = {}
+        for run in range(runs):
+            for n in counts:
+                started = time.perf_counter()
+                deployment = deploy(stack_config(environment, n))
+                seconds[n].append(time.perf_counter() - started)
+                resources[n] = deployment.resources
+                progress(f"  evaluation {environment:5} {n:4} triggers, run {run + 1}/{runs}: {seconds[n][-1]:.2f} s")
+        for n in counts:
+            settings = {"triggers": n}
+            figures[f"evaluation.{environment}.{n}.seconds"] = {
+                "label": f"program under mocks, {environment}, {n} triggers",
+                "unit": "s",
+                "better": "lower",
+                "settings": settings,
+                **summarize(seconds[n]),
+            }
+            figures[f"evaluation.{environment}.{n}.resources"] = {
+                "label": f"resources registered, {environment}, {n} triggers",
+                "unit": "resources",
+                "settings": settings,
+                **summarize([float(len(resources[n]))]),
+            }
+        largest = counts[-1]
+        if largest:
+            figures[f"evaluation.{environment}.per_trigger"] = {
+                "label": f"resources per trigger, {environment} (components included)",
+                "unit": "resources",
+                "better": "lower",
+                "settings": {"triggers": largest},
+                **summarize([(len(resources[largest]) - len(baseline)) / largest]),
+            }
+            figures[f"evaluation.{environment}.aws_per_trigger"] = {
+                "label": f"AWS resources per trigger, {environment}",
+                "unit": "resources",
+                "better": "lower",
+                "settings": {"triggers": largest},
+                **summarize([(sum(r.custom for r in resources[largest]) - sum(r.custom for r in baseline)) / largest]),
+            }
+            # Which resources make up a trigger: the type counts a trigger adds to the baseline.
+            added = Counter(r.typ for r in resources[largest]) - Counter(r.typ for r in baseline)
+            figures[f"evaluation.{environment}.per_trigger"]["types"] = {
+                typ: count / largest for typ, count in sorted(added.items())
+            }
+        if len(counts) > 1 and counts[0] > 0:
+            figures[f"evaluation.{environment}.growth"] = {
+                "label": f"growth t({largest})/t({counts[0]}), {environment}",
+                "unit": "x",
+                "better": "lower",
+                "settings": {"triggers": [counts[0], largest]},
+                **summarize([big / small for big, small in zip(seconds[largest], seconds[counts[0]], strict=True)]),
+            }
+    return figures

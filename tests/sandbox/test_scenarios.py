@@ -1,0 +1,136 @@
+"""The shipped failure scenarios (sandbox/scenarios/*.yaml) played on the local stack's fixture.
+
+Each scenario is played once; one test checks that the fault happened as the scenario says, the
+other that the saga settled despite it: the state machines' retries and failure events and the
+compensation consumers close the failure loop.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from components.config import load_config, read_stack_file
+from conftest import FIXTURES
+from sandbox.harness import Sandbox
+from sandbox.provision import PROJECT_ROOT
+from sandbox.scenario import load_scenario
+
+SCENARIOS = PROJECT_ROOT / "sandbox" / "scenarios"
+_played: dict[str, dict[str, Any]] = {}
+
+
+def played(name: str) -> dict[str, Any]:
+    """The report and task runs of `sandbox/scenarios/<name>.yaml` on the local fixture (once per session)."""
+    if name not in _played:
+        path = FIXTURES / "Pulumi.local.yaml"
+        config = load_config(read_stack_file(path), "local", PROJECT_ROOT)
+        with Sandbox(config, out=None, timeout_seconds=600, task_timeout_seconds=300) as sandbox:
+            report = sandbox.play(load_scenario(SCENARIOS / f"{name}.yaml"))
+            assert sandbox.runner is not None
+            _played[name] = {"report": report, "runs": list(sandbox.runner.runs)}
+    return _played[name]
+
+
+def fault_lines(result: dict[str, Any], when: str, use_case: str, order_id: str) -> list[Any]:
+    line = f"sandbox fault: crashed {when} ({use_case}, order {order_id})"
+    return [r for r in result["runs"] if line in r.stderr]
+
+
+def test_every_shipped_scenario_is_valid():
+    # GIVEN the shipped scenarios THEN each loads (a bad key would fail `make demo --scenario`)
+    names = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
+    assert names == [
+        "approve-always-fails",
+        "crash-after-commit-always",
+        "crash-after-commit-once",
+        "fifty-concurrent-orders",
+        "saga",
+    ]
+    for name in names:
+        load_scenario(SCENARIOS / f"{name}.yaml")
+
+
+# -- a crash after commit, once ---------------------------------------------------------------------
+
+
+def test_crash_after_commit_once_kills_the_first_reservation_after_it_committed():
+    result = played("crash-after-commit-once")
+    # THEN exactly one reserve_credit process for o-1 died, after its commit (60 stays reserved)
+    crashed = fault_lines(result, "afterCommit", "customer.reserve_credit", "o-1")
+    assert [r.exit_code for r in crashed] == [137]
+    assert result["report"].customers["c-1"]["reserved"] == 60
+
+
+def test_crash_after_commit_once_settles_the_saga_normally():
+    report = played("crash-after-commit-once")["report"]
+    # THEN the retry published the recorded reservation: the saga ends as without the crash
+    assert report.problems == []
+    assert report.orders == {"o-1": "APPROVED", "o-2": "REJECTED"}
+    assert report.customers == {"c-1": {"creditLimit": 100, "reserved": 60}}
+    assert report.failures == []
+
+
+# -- a crash after commit, always ------------------------------------------------------------------
+
+
+def test_crash_after_commit_always_kills_every_reservation_of_the_order():
+    result = played("crash-after-commit-always")
+    # THEN every reserve_credit process for o-1 died after the commit point; none published
+    crashed = fault_lines(result, "afterCommit", "customer.reserve_credit", "o-1")
+    reserving = [r for r in result["runs"] if "customer.reserve_credit" in r.command and r in crashed]
+    assert crashed and reserving == crashed
+    assert {r.exit_code for r in crashed} == {137}
+
+
+def test_crash_after_commit_always_rejects_the_order_and_releases_its_credit():
+    report = played("crash-after-commit-always")["report"]
+    # THEN o-1 is rejected, its credit released; o-2 got its credit
+    assert report.problems == []
+    assert report.orders == {"o-1": "REJECTED", "o-2": "APPROVED"}
+    assert report.customers == {"c-1": {"creditLimit": 100, "reserved": 40}}
+    # AND the failure is in the summary with the event that announced it
+    (failure,) = report.failures
+    assert failure["trigger"] == "reserve-credit" and failure["failureEventId"]
+
+
+# -- order.approve always failing -------------------------------------------------------------------
+
+
+def test_approve_always_failing_never_approves_the_order():
+    result = played("approve-always-fails")
+    # THEN every order.approve process for o-1 died before writing, and the order is not APPROVED
+    crashed = fault_lines(result, "beforeCommit", "order.approve", "o-1")
+    assert crashed and {r.exit_code for r in crashed} == {137}
+    assert result["report"].orders["o-1"] != "APPROVED"
+
+
+def test_approve_always_failing_ends_the_order_terminal_with_its_credit_released():
+    report = played("approve-always-fails")["report"]
+    # THEN the order is terminal and the credit consistent: rejected, nothing held
+    assert report.problems == []
+    assert report.orders == {"o-1": "REJECTED"}
+    assert report.customers == {"c-1": {"creditLimit": 100, "reserved": 0}}
+    (failure,) = report.failures
+    assert failure["trigger"] == "approve-order" and failure["failureEventId"]
+
+
+# -- 50 concurrent orders for one customer ------------------------------------------------------------
+
+
+def test_fifty_concurrent_orders_never_over_reserve():
+    report = played("fifty-concurrent-orders")["report"]
+    # THEN whatever else happened, the customer holds at most its limit and exactly its approved orders
+    credit = [p for p in report.problems if p.startswith("customer c-1")]
+    assert credit == []
+    approved = Counter(report.orders.values())["APPROVED"]
+    assert report.customers == {"c-1": {"creditLimit": 1000, "reserved": 30 * approved}}
+    assert approved <= 33
+
+
+def test_fifty_concurrent_orders_all_settle_with_exactly_the_limit_used():
+    report = played("fifty-concurrent-orders")["report"]
+    # THEN every order settled: 33 fit, 17 are rejected
+    assert report.problems == []
+    assert Counter(report.orders.values()) == {"APPROVED": 33, "REJECTED": 17}
+    assert report.customers == {"c-1": {"creditLimit": 1000, "reserved": 990}}

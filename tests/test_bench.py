@@ -1,0 +1,251 @@
+"""The pure parts of `make bench`: statistics, the regression flag, the generated configs and scenario,
+the results file's merge and targets, and its command line. Nothing here is timed."""
+
+from __future__ import annotations
+
+import json
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from bench import __main__ as cli
+from bench import evaluation, report
+from bench.evaluation import stack_config, trigger_name
+from bench.sandbox import scenario_data
+from bench.stats import compare, percentile, slowdown, summarize
+from components.config import ConfigError, load_config
+from conftest import ROOT
+from sandbox.scenario import Scenario
+
+MACHINE = {"cpu": "Example CPU", "cores": 2, "memoryGiB": 24.0, "python": "3.11.7"}
+
+
+def results(figures: dict, machine: dict | None = None) -> dict:
+    return {"schema": report.SCHEMA, "machine": machine or MACHINE, "figures": figures}
+
+
+def figure(median: float, better: str | None = "lower", settings: dict | None = None) -> dict:
+    found = {"label": "x", "unit": "s", "median": median, "min": median, "max": median, "runs": [median]}
+    if better:
+        found["better"] = better
+    return found | ({"settings": settings} if settings is not None else {})
+
+
+# --- statistics -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values, median, low, high",
+    [([3.0, 1.0, 2.0], 2.0, 1.0, 3.0), ([4.0, 1.0, 3.0, 2.0], 2.5, 1.0, 4.0), ([7.5], 7.5, 7.5, 7.5)],
+)
+def test_a_figure_is_the_median_of_its_runs_with_min_and_max(values, median, low, high):
+    # WHEN runs are summarized THEN median, min and max are theirs, and the runs are kept
+    assert summarize(values) == {"median": median, "min": low, "max": high, "runs": values}
+
+
+def test_a_figure_without_runs_is_refused():
+    with pytest.raises(ValueError, match="at least one run"):
+        summarize([])
+
+
+def test_percentiles_interpolate_between_ranks():
+    # GIVEN latencies 1..10 (unordered)
+    values = [float(v) for v in (5, 1, 9, 3, 7, 2, 10, 4, 8, 6)]
+    # THEN p50 lies between the 5th and 6th, p95 between the 9th and 10th, p100 is the max
+    assert percentile(values, 50) == pytest.approx(5.5)
+    assert percentile(values, 95) == pytest.approx(9.55)
+    assert percentile(values, 100) == 10.0
+    assert percentile([4.0], 95) == 4.0
+
+
+# --- regressions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "before, after, better, flagged",
+    [
+        (10.0, 12.5, "lower", True),  # 25% more time
+        (10.0, 11.0, "lower", False),  # 10% more time
+        (10.0, 7.0, "lower", False),  # faster
+        (1.0, 0.8, "higher", True),  # throughput down to 0.8: the same work takes 25% longer
+        (1.0, 1.0 / 1.1, "higher", False),  # 10% slower
+        (1.0, 2.0, "higher", False),
+    ],
+)
+def test_a_slowdown_over_20_percent_is_flagged_and_one_of_10_percent_is_not(before, after, better, flagged):
+    # GIVEN the same figure in the previous and the current results
+    previous = results({"f": figure(before, better, {"orders": 100})})
+    current = results({"f": figure(after, better, {"orders": 100})})
+    # WHEN they are compared
+    (found,) = compare(previous, current)
+    # THEN the change is the slowdown of the same work, and only over 20% is a regression
+    assert found.change == pytest.approx(slowdown(before, after, better))
+    assert found.regression is flagged
+
+
+def test_figures_measured_otherwise_or_without_direction_are_not_compared():
+    # GIVEN a figure measured with other settings, one without a direction, one new, one gone
+    previous = results(
+        {"orders": figure(10.0, settings={"orders": 20}), "share": figure(50.0, None), "gone": figure(1.0)}
+    )
+    current = results(
+        {"orders": figure(99.0, settings={"orders": 100}), "share": figure(99.0, None), "new": figure(1.0)}
+    )
+    # THEN nothing is compared, and with no previous results neither
+    assert compare(previous, current) == []
+    assert compare(None, current) == []
+
+
+# --- generated inputs -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("environment", ["cloud", "local"])
+@pytest.mark.parametrize("count", [1, 10, 200])
+def test_a_generated_stack_config_with_n_triggers_validates(environment, count):
+    # WHEN a config with `count` triggers is generated and loaded like the program loads its own
+    config = load_config(stack_config(environment, count), "bench", ROOT)
+    # THEN it is valid, for that environment, with exactly that many distinct triggers on both buses
+    assert config.environment == environment
+    assert sorted(config.triggers) == sorted(trigger_name(i) for i in range(1, count + 1))
+    assert len({tuple(t.detailTypes) for t in config.triggers.values()}) == count
+    if count > 1:
+        assert {t.bus for t in config.triggers.values()} == {"order", "customer"}
+    assert all(t.bus != t.service for t in config.triggers.values())
+
+
+def test_a_generated_config_for_an_unknown_environment_is_refused():
+    with pytest.raises(ValueError, match=r"environment: 'staging' is not one of cloud, local"):
+        stack_config("staging", 10)
+    # AND the loader would refuse a broken one (the generator is not trusted blindly)
+    raw = stack_config("cloud", 2)
+    raw["event-tasks:triggers"] = json.dumps({"t-1": {"bus": "nope", "detailTypes": ["X"], "service": "order"}})
+    with pytest.raises(ConfigError):
+        load_config(raw, "bench", ROOT)
+
+
+@pytest.mark.parametrize("orders, customers", [(100, 5), (7, 3), (1, 1), (2, 5)])
+def test_the_generated_scenario_is_valid_and_spreads_orders_over_customers(orders, customers):
+    # WHEN a scenario is generated THEN the sandbox accepts it
+    scenario = Scenario.model_validate(scenario_data(orders, customers))
+    # AND it has that many orders and customers, every order for a known customer, each one used
+    assert len(scenario.orders) == orders and len(scenario.customers) == customers
+    known = {c.id for c in scenario.customers}
+    used = {o.customerId for o in scenario.orders}
+    assert used <= known and len(used) == min(orders, customers)
+    assert scenario.cancel == [] and scenario.replayEvents is False
+
+
+def test_a_scenario_without_orders_is_refused():
+    with pytest.raises(ValueError, match="orders and customers: at least 1 each"):
+        scenario_data(0, 5)
+
+
+def test_evaluation_figures_count_what_a_trigger_adds_to_the_baseline():
+    # GIVEN a program that registers 5 resources, and per trigger 2 AWS resources and 1 component
+    def deploy(raw):
+        triggers = len(json.loads(raw["event-tasks:triggers"]))
+        per_trigger = [SimpleNamespace(typ="aws:a", custom=True), SimpleNamespace(typ="aws:b", custom=True)]
+        per_trigger.append(SimpleNamespace(typ="x:Component", custom=False))
+        base = [SimpleNamespace(typ="aws:bus", custom=True)] * 5
+        return SimpleNamespace(resources=base + per_trigger * triggers)
+
+    # WHEN its evaluation is measured for 2 and 8 triggers
+    found = evaluation.measure([8, 2], runs=2, environments=("cloud",), progress=lambda _: None, deploy=deploy)
+    # THEN the counts, the per-trigger figures (components included, and AWS only) and growth are there
+    assert found["evaluation.cloud.2.resources"]["median"] == 5 + 3 * 2
+    assert found["evaluation.cloud.8.resources"]["median"] == 5 + 3 * 8
+    assert found["evaluation.cloud.per_trigger"]["median"] == 3
+    assert found["evaluation.cloud.aws_per_trigger"]["median"] == 2
+    assert found["evaluation.cloud.per_trigger"]["types"] == {"aws:a": 1, "aws:b": 1, "x:Component": 1}
+    assert len(found["evaluation.cloud.8.seconds"]["runs"]) == 2
+    assert found["evaluation.cloud.growth"]["settings"] == {"triggers": [2, 8]}
+
+
+# --- the results file -----------------------------------------------------------------------------
+
+
+def test_a_partial_run_keeps_the_other_figures_of_the_same_machine_only():
+    # GIVEN previous results with two figures, and a run that measured one of them again
+    previous = results({"a": figure(1.0), "b": figure(2.0)})
+    current = results({"a": figure(1.5)}) | {"measuredAt": "now", "settings": {"runs": 1}}
+    # WHEN merged THEN the new figure wins and the other is carried, marked as such
+    merged = report.merge(previous, current)
+    assert merged["figures"]["a"]["median"] == 1.5 and "carried" not in merged["figures"]["a"]
+    assert merged["figures"]["b"]["median"] == 2.0 and merged["figures"]["b"]["carried"] is True
+    # AND nothing is carried over from another machine
+    other = report.merge(results({"b": figure(2.0)}, MACHINE | {"cores": 8}), current)
+    assert set(other["figures"]) == {"a"}
+
+
+def test_the_results_file_is_read_only_in_its_schema(tmp_path):
+    path = tmp_path / "results.json"
+    assert report.load(path) is None
+    path.write_text("{not json")
+    assert report.load(path) is None
+    path.write_text(json.dumps({"schema": 0, "figures": {}}))
+    assert report.load(path) is None
+    path.write_text(json.dumps(results({})))
+    assert report.load(path) == results({})
+
+
+def test_targets_apply_only_to_the_settings_the_issue_names():
+    # THEN the sandbox target is for 100 orders from 5 customers, not for a quick 20-order run
+    assert report.target_of("sandbox.seconds", figure(30.0, settings={"orders": 100, "customers": 5})) == 25.0
+    assert report.target_of("sandbox.seconds", figure(3.0, settings={"orders": 20, "customers": 5})) is None
+    assert report.target_of("evaluation.cloud.200.seconds", figure(5.0, settings={"triggers": 200})) == 6.0
+
+
+def test_the_table_marks_targets_and_regressions():
+    # GIVEN a slower test suite than before, over its target
+    previous = results({"tests.seconds": figure(50.0, settings={"workers": "auto"})})
+    current = results({"tests.seconds": figure(70.0, settings={"workers": "auto"}) | {"label": "make test"}}) | {
+        "measuredAt": "2026-11-29T12:00:00+00:00",
+        "settings": {"runs": 3},
+    }
+    # WHEN the table is printed
+    text = report.table(current, compare(previous, current))
+    # THEN its row says the target is missed and flags the regression, and the machine is named
+    (row,) = [line for line in text.splitlines() if line.startswith("| make test")]
+    assert "≤ 60 **not met**" in row and "**REGRESSION +40% slower**" in row
+    assert "Example CPU, 2 cores, 24.0 GiB, Python 3.11.7" in text
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--triggers", "0,10"], r"'0,10': at least one count, each 1 or more"),
+        (["--triggers", "ten"], r"'ten': comma-separated trigger counts"),
+        (["--only", "sandbox,speed"], r"'sandbox,speed': one or more of sandbox, evaluation, tests"),
+        (["--runs", "0"], r"'0': a whole number, 1 or more"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_option(capsys, argv, message):
+    with pytest.raises(SystemExit) as exited:
+        cli.parser().parse_args(argv)
+    assert exited.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_show_prints_the_results_file_and_refuses_a_missing_one(capsys, tmp_path):
+    # GIVEN a results file with one figure measured earlier
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results({"tests.seconds": figure(42.0) | {"label": "make test"}}) | {"measuredAt": "t"}))
+    # WHEN it is shown THEN its figure is printed, with the number of runs
+    assert cli.main(["--show", "--results", str(path)]) == 0
+    assert "| make test | 42.00 | 42.00 - 42.00 (1) | s |" in capsys.readouterr().out
+    # AND without a results file it says what to do
+    assert cli.main(["--show", "--results", str(tmp_path / "none.json")]) == 2
+    assert "run `make bench` first" in capsys.readouterr().err
+
+
+def test_nothing_to_measure_is_refused_before_anything_runs(capsys, tmp_path):
+    # GIVEN only the tests asked for, and skipped
+    results_file = tmp_path / "results.json"
+    # WHEN bench runs THEN it refuses, measuring and writing nothing
+    assert cli.main(["--only", "tests", "--skip-tests", "--results", str(results_file)]) == 2
+    assert "leaves nothing to measure" in capsys.readouterr().err
+    assert not results_file.exists()
