@@ -150,7 +150,7 @@ def bus_policies(
     the trigger's failure event on the owner's bus."""
     policies = {}
     for service, bus in sorted(buses.items()):
-        runners = sorted(name for name, trigger in config.triggers.items() if trigger.service == service)
+        runners = sorted(name for name, trigger in config.triggers.items() if trigger.failure_bus() == service)
         publishers = ([task_roles[service]] if service in task_roles else []) + [machine_roles[n] for n in runners]
         policies[service] = BusPolicy(
             service,

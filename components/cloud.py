@@ -46,7 +46,7 @@ def cloud_targets(
     targets: dict[str, TaskTarget] = {}
     task_roles: dict[str, str] = {}
     outputs: dict[str, dict[str, str]] = {}
-    run = {t.service for t in config.triggers.values()}
+    run = {s for t in config.triggers.values() for s in t.services_run()}
     for service in sorted(s for s, v in config.services.items() if s in run or v.taskDefinitionArn):
         settings = config.services[service]
         key = f"{NAMESPACE}:services.{service}"

@@ -14,12 +14,13 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
-from components import naming
+from components import naming, step_environment
 from components.emits import EMITS_FILE, read_emits
 from components.failure_path import MAX_TASK_RETRIES
 
@@ -113,6 +114,8 @@ ARM64_INSTANCE_TYPE = re.compile(r"^(a1|[a-z]+\d+[a-z]*g[a-z]*)\.")
 # single separators) and ECS task families (no dots) both accept exactly this.
 # SQS queue names (the dead-letter queues) are the narrowest charset every physical name shares.
 STACK_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+STEP_NAME_MAX = 40
+STEP_NAME = re.compile(rf"^[a-z][a-z0-9-]{{0,{STEP_NAME_MAX - 1}}}$")
 LOCAL_RESOURCE_NAME = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 
 # AWS tag limits (the Tagging API, EC2 included): keys 1-128, values 0-256 characters of letters,
@@ -200,6 +203,8 @@ FILTER_OPERATORS = (
 NUMERIC_COMPARISONS = ("<", "<=", "=", ">", ">=")
 # ECS container overrides are capped at 8192 characters; Step Functions limits a state's TimeoutSeconds.
 MAX_TIMEOUT_SECONDS = 31_536_000
+# A Standard workflow's history holds 25,000 events; a step with its retries and compensation costs ~20.
+MAX_STEPS = 20
 
 
 class ConfigError(Exception):
@@ -405,8 +410,52 @@ class ServiceSettings(_Model):
         return values
 
 
+def _check_command(values: list[str] | None) -> list[str] | None:
+    if values is not None and any(not v.strip() for v in values):
+        raise ValueError(f"has a blank argument: {values}")
+    return values
+
+
+class StepSettings(_Model):
+    """One step of an orchestrated trigger: a service's task, its result, and how to undo it."""
+
+    name: str
+    """Unique within the trigger; the step's result is `$.steps.<name>`."""
+    service: str
+    """The service whose task runs."""
+    command: list[str] = Field(min_length=1)
+    """Container command override of the step."""
+    compensate: list[str] | None = Field(None, min_length=1)
+    """Command that undoes the step when a later step fails (idempotent; retried)."""
+    when: dict[str, str | list[str]] | None = Field(None, min_length=1)
+    """Run only when each named earlier step's result `status` is (one of) the value(s); else skip."""
+    result: bool = True
+    """True: the task reports a JSON result with a task token (`waitForTaskToken`); False: `.sync`, no result."""
+    timeoutSeconds: int = Field(900, ge=1, le=MAX_TIMEOUT_SECONDS)
+    """Fail the step (and stop its task) after this many seconds."""
+    heartbeatSeconds: int | None = Field(None, ge=1, le=MAX_TIMEOUT_SECONDS)
+    """Result steps: fail the step when the task sends no heartbeat for this long (a crashed task)."""
+
+    @field_validator("command", "compensate")
+    @classmethod
+    def _commands(cls, values: list[str] | None) -> list[str] | None:
+        return _check_command(values)
+
+    @model_validator(mode="after")
+    def _heartbeat(self) -> StepSettings:
+        if self.heartbeatSeconds is not None:
+            if not self.result:
+                raise ValueError("heartbeatSeconds needs result: true (a .sync step has no task token to beat with)")
+            if self.heartbeatSeconds >= self.timeoutSeconds:
+                raise ValueError(
+                    f"heartbeatSeconds ({self.heartbeatSeconds}) must be less than timeoutSeconds "
+                    f"({self.timeoutSeconds})"
+                )
+        return self
+
+
 class TriggerSettings(_Model):
-    """An event on one service's bus (or a schedule) that runs a service's task."""
+    """An event on one service's bus (or a schedule) that runs a service's task, or several in order (steps)."""
 
     bus: str | None = None
     """The service whose bus carries the event (not with `schedule`)."""
@@ -416,10 +465,12 @@ class TriggerSettings(_Model):
     """EventBridge Scheduler expression, `rate(...)` or `cron(...)`, instead of `bus`/`detailTypes`."""
     filter: dict[str, Any] | None = None
     """EventBridge pattern fragment over the event's `detail`, merged into the rule's pattern."""
-    service: str
-    """The service whose task runs."""
-    command: list[str] = Field(min_length=1)
+    service: str | None = None
+    """The service whose task runs (with `command`; or give `steps`)."""
+    command: list[str] | None = Field(None, min_length=1)
     """Container command override, e.g. [python, -m, customer.reserve_credit]."""
+    steps: list[StepSettings] | None = Field(None, min_length=1, max_length=MAX_STEPS)
+    """Orchestration: tasks run in order, each seeing the earlier results; instead of service/command."""
     timeoutSeconds: int = Field(900, ge=1, le=MAX_TIMEOUT_SECONDS)
     """Fail the execution (and stop the task) after this many seconds."""
     retry: RetryPolicy = RetryPolicy()
@@ -463,10 +514,33 @@ class TriggerSettings(_Model):
 
     @field_validator("command")
     @classmethod
-    def _command(cls, values: list[str]) -> list[str]:
-        if any(not v.strip() for v in values):
-            raise ValueError(f"has a blank argument: {values}")
-        return values
+    def _command(cls, values: list[str] | None) -> list[str] | None:
+        return _check_command(values)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TriggerSettings:
+        single = self.service is not None or self.command is not None
+        if self.steps is not None and single:
+            raise ValueError("give either service and command (one task) or steps (orchestration), not both")
+        if self.steps is not None:
+            if "timeoutSeconds" in self.model_fields_set:
+                raise ValueError("timeoutSeconds is per step in an orchestration; move it into the steps")
+            names = [s.name for s in self.steps]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"step names must be unique; {', '.join(twice)} used twice")
+        return self
+
+    def failure_bus(self) -> str:
+        """The service on whose bus this trigger's state machine announces that it gave up: the
+        failed task's service, or for an orchestration (whose failure is the saga's) its own bus."""
+        return self.bus if self.steps is not None else self.service  # type: ignore[return-value]
+
+    def services_run(self) -> list[str]:
+        """Every service whose task this trigger runs, in order of first use."""
+        if self.steps is None:
+            return [self.service] if self.service else []
+        return list(dict.fromkeys(s.service for s in self.steps))
 
     @field_validator("failureDetailType")
     @classmethod
@@ -884,12 +958,12 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         if field is None:
             return []
         annotation = field.annotation
-        if get_origin(annotation) is dict:
+        # `X | None` first, then a map's key or a list's index is skipped.
+        if get_origin(annotation) in (Union, UnionType):
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        if get_origin(annotation) in (dict, list):
             parts = parts[1:]
-            annotation = get_args(annotation)[1]
-        elif get_origin(annotation) is list:  # a list of models: skip the item's index
-            parts = parts[1:]
-            annotation = get_args(annotation)[0]
+            annotation = get_args(annotation)[-1]
         model = next(
             (a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)), None
         )
@@ -978,13 +1052,25 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
         problems += _trigger_source_problems(f"{ns}:triggers.{name}", trigger)
         if trigger.bus is not None:
             rules_per_bus.setdefault(trigger.bus, []).append(name)
+        if trigger.steps is None:
+            for field in ("service", "command"):
+                if getattr(trigger, field) is None:
+                    problems.append(f"{ns}:triggers.{name}.{field}: required (or give steps for an orchestration)")
+        elif trigger.schedule is not None:
+            problems.append(
+                f"{ns}:triggers.{name}.schedule: an orchestration runs on events (bus and detailTypes); "
+                "remove schedule, or run one task on the schedule"
+            )
         for field in ("bus", "service"):
             value = getattr(trigger, field)
             if value is not None and value not in config.services:
                 problems.append(
                     f"{ns}:triggers.{name}.{field}: {value!r} is not a service; services are: {', '.join(services)}"
                 )
-        runners.setdefault(trigger.service, []).append(name)
+        if trigger.steps is not None:
+            problems += _step_problems(f"{ns}:triggers.{name}.steps", trigger.steps, services)
+        for service in trigger.services_run():
+            runners.setdefault(service, []).append(name)
     rules_allowed = RULES_PER_BUS - (1 if config.archiveDays else 0)
     for bus, names in sorted(rules_per_bus.items()):
         if len(names) > rules_allowed:
@@ -1005,6 +1091,45 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
     return problems
 
 
+def _step_problems(key: str, steps: list[StepSettings], services: list[str]) -> list[str]:
+    """An orchestration's steps: known services, names that fit state names, `when` on earlier
+    result steps, and every step's container overrides within ECS's limit (see naming.py)."""
+    problems = []
+    earlier: dict[str, StepSettings] = {}
+    for index, step in enumerate(steps):
+        at = f"{key}.{index}"
+        if not STEP_NAME.match(step.name):
+            problems.append(
+                f"{at}.name: {step.name!r} is not a step name; use 1-{STEP_NAME_MAX} lower-case letters, digits "
+                "and hyphens, starting with a letter"
+            )
+        if step.service not in services:
+            problems.append(f"{at}.service: {step.service!r} is not a service; services are: {', '.join(services)}")
+        for ref, wanted in (step.when or {}).items():
+            values = [wanted] if isinstance(wanted, str) else wanted
+            if ref not in earlier:
+                problems.append(
+                    f"{at}.when.{ref}: not an earlier step; a step can only wait on the results of steps before it "
+                    f"({', '.join(earlier) or 'none'})"
+                )
+            elif not earlier[ref].result:
+                problems.append(
+                    f"{at}.when.{ref}: step {ref!r} has result: false, so there is no status to test; "
+                    "give it result: true"
+                )
+            if not values or any(not isinstance(v, str) or not v.strip() for v in values):
+                problems.append(f"{at}.when.{ref}: expected a status or a list of statuses, got {wanted!r}")
+        worst = step_environment.worst_override_chars(step.command, index, result=step.result)
+        if worst > step_environment.CONTAINER_OVERRIDES_MAX:
+            problems.append(
+                f"{at}.command: the step's container overrides could reach {worst} characters (ECS allows "
+                f"{step_environment.CONTAINER_OVERRIDES_MAX}) with an event detail of "
+                f"{step_environment.DETAIL_MAX} and {index} earlier result(s); shorten the command or use fewer steps"
+            )
+        earlier[step.name] = step
+    return problems
+
+
 def _failure_loop_problems(config: StackConfig) -> list[str]:
     """Refuse failure events that would run, through triggers, into the trigger that failed.
 
@@ -1017,7 +1142,7 @@ def _failure_loop_problems(config: StackConfig) -> list[str]:
         runs[name] = sorted(
             other
             for other, t in config.triggers.items()
-            if t.bus == trigger.service and detail_type in (t.detailTypes or [])
+            if t.bus == trigger.failure_bus() and detail_type in (t.detailTypes or [])
         )
     problems = []
     for start in sorted(runs):

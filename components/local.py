@@ -150,6 +150,8 @@ def build_local(
     targets: dict[str, TaskTarget] = {}
     task_roles: dict[str, pulumi.Output[str]] = {}
     services: dict[str, Any] = {}
+    # Services whose tasks answer an orchestration's step (or compensation) with a task token.
+    answering = {s.service for t in config.triggers.values() for s in t.steps or [] if s.result}
     for service in sorted(config.services):
         settings = config.services[service]
         # A renamed service keeps its data: same physical names, old URNs aliased.
@@ -195,6 +197,7 @@ def build_local(
                 # Already validated by load_config.
                 emitted_detail_types=emits.detail_types if emits else None,
                 table_key_arn=config.kmsKeyArn,
+                answers_saga_steps=service in answering,
                 log_group_name=naming.service_log_group_name(stack, service),
                 task_role_name=naming.task_role_name(stack, service),
                 execution_role_name=naming.execution_role_name(stack, service),

@@ -127,16 +127,15 @@ class RunTaskStateMachineArgs:
     """Retention of the execution log group."""
 
 
-def render_definition(target: TaskTarget, command: list[str], timeout_seconds: int, *, trigger: str) -> dict[str, Any]:
-    """The Amazon States Language of a workflow that runs `target` with `command` and waits for it.
-
-    The task is tagged with its task definition's tags (the stack's default tags), the `trigger`
-    that ran it and the id of the event it runs for, so its cost and its logs can be traced back.
-    """
+def run_task_parameters(
+    target: TaskTarget, command: list[str], environment: list[dict[str, Any]], *, trigger: str
+) -> dict[str, Any]:
+    """RunTask's parameters for `target`: the command and environment overrides, where it runs, and
+    its tags (its task definition's, the stack's defaults; the `trigger` and the event's id)."""
     container_override: dict[str, Any] = {
         "Name": target.container_name,
         "Command": list(command),
-        "Environment": [{"Name": name, "Value.$": path} for name, path in EVENT_ENVIRONMENT],
+        "Environment": environment,
     }
     overrides: dict[str, Any] = {"ContainerOverrides": [container_override]}
     if target.cpu is not None:
@@ -155,6 +154,17 @@ def render_definition(target: TaskTarget, command: list[str], timeout_seconds: i
     }
     if target.enable_execute_command:
         parameters["EnableExecuteCommand"] = True
+    return parameters
+
+
+def render_definition(target: TaskTarget, command: list[str], timeout_seconds: int, *, trigger: str) -> dict[str, Any]:
+    """The Amazon States Language of a workflow that runs `target` with `command` and waits for it.
+
+    The task is tagged with its task definition's tags (the stack's default tags), the `trigger`
+    that ran it and the id of the event it runs for, so its cost and its logs can be traced back.
+    """
+    environment = [{"Name": name, "Value.$": path} for name, path in EVENT_ENVIRONMENT]
+    parameters = run_task_parameters(target, command, environment, trigger=trigger)
     return {
         "Comment": f"Run {target.container_name} with {' '.join(command)} and wait for it to stop",
         "StartAt": TASK_STATE,
@@ -250,7 +260,7 @@ def run_task_statements(
             "Sid": "TagTheTasksItStarts",
             "Effect": "Allow",
             "Action": "ecs:TagResource",
-            "Resource": _tasks_of(cluster_arn),
+            "Resource": tasks_of(cluster_arn),
             "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
         },
         {
@@ -274,7 +284,7 @@ def run_task_statements(
     return statements
 
 
-def _tasks_of(cluster_arn: str) -> str:
+def tasks_of(cluster_arn: str) -> str:
     """`arn:…:cluster/<name>` → `arn:…:task/<name>/*`, the ARNs of the cluster's tasks."""
     prefix, _, name = cluster_arn.partition(":cluster/")
     return f"{prefix}:task/{name}/*"

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import AwsContext, role_with_policy, trust_policy
+from components.orchestration import task_result_statements
 
 # Every call event_tasks_common makes on the service's own table: GetItem, and TransactWriteItems,
 # which has no IAM action of its own: DynamoDB authorizes each Put, Update and ConditionCheck in it
@@ -89,6 +90,8 @@ class ServiceTaskArgs:
     service declares none, and only the source is enforced."""
     table_key_arn: str | None = None
     """Customer-managed KMS key of the table, which the task role must be able to use through DynamoDB."""
+    answers_saga_steps: bool = False
+    """The service runs a result step of an orchestrated saga: it answers with its task token."""
 
 
 def container_definitions(
@@ -267,7 +270,8 @@ class ServiceTask(pulumi.ComponentResource):
                 detail_types=args.emitted_detail_types,
                 execute_command=args.enable_execute_command,
             )
-            + table_key_statements(args.table_key_arn, pulumi.Output.format("dynamodb.{0}.amazonaws.com", ctx.region)),
+            + table_key_statements(args.table_key_arn, pulumi.Output.format("dynamodb.{0}.amazonaws.com", ctx.region))
+            + (task_result_statements() if args.answers_saga_steps else []),
             parent=self,
         )
         execution_role, execution_policy = role_with_policy(

@@ -23,7 +23,9 @@ from components.cloud import cloud_targets
 from components.config import StackConfig
 from components.failure_path import FailurePath
 from components.iam import AwsContext
-from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs
+from components.orchestration import SagaEvents, Step, default_detail_types
+from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs, TaskTarget
+from components.saga_orchestrator import SagaOrchestrator, SagaOrchestratorArgs
 from components.service_bus import ServiceBus, ServiceBusArgs
 from components.task_schedule import TaskSchedule, TaskScheduleArgs
 from components.task_trigger_rule import TaskTriggerRule, TaskTriggerRuleArgs
@@ -84,31 +86,15 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         outputs.setdefault("services", {}).setdefault(service, {}).update({"busName": bus.name, "busArn": bus.arn})
 
     triggers: dict[str, Any] = {}
-    machines: dict[str, RunTaskStateMachine] = {}
+    machines: dict[str, RunTaskStateMachine | SagaOrchestrator] = {}
     watched: list[WatchedTrigger] = []
     for name, trigger in sorted(config.triggers.items()):
-        state_machine = RunTaskStateMachine(
-            f"{name}-run-task",
-            RunTaskStateMachineArgs(
-                aws=ctx,
-                state_machine_name=naming.state_machine_name(stack, name),
-                log_group_name=naming.state_machine_log_group_name(stack, name),
-                role_name=naming.state_machine_role_name(stack, name),
-                target=targets[trigger.service],
-                command=list(trigger.command),
-                failure=FailurePath(
-                    trigger=name,
-                    service=trigger.service,
-                    bus_name=buses[trigger.service].name,
-                    detail_type=config.failure_detail_type(name),
-                    task_retries=trigger.taskRetries,
-                ),
-                failure_bus_arn=buses[trigger.service].arn,
-                timeout_seconds=trigger.timeoutSeconds,
-                log_retention_days=config.logRetentionDays,
-            ),
-            opts,
-        )
+        state_machine: RunTaskStateMachine | SagaOrchestrator
+        if trigger.steps is not None:
+            assert trigger.bus is not None  # load_config: an orchestration runs on events
+            state_machine = _orchestrator(config, name, ctx, buses[trigger.bus], targets, opts)
+        else:
+            state_machine = _run_task_state_machine(config, name, ctx, buses, targets, opts)
         machines[name] = state_machine
         if trigger.schedule is not None:
             schedule = TaskSchedule(
@@ -220,3 +206,86 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
     outputs["alertsTopicArn"] = alerts.topic_arn
     outputs["dashboardName"] = alerts.dashboard_name
     return outputs
+
+
+def _run_task_state_machine(
+    config: StackConfig,
+    name: str,
+    ctx: AwsContext,
+    buses: dict[str, ServiceBus],
+    targets: dict[str, TaskTarget],
+    opts: pulumi.ResourceOptions,
+) -> RunTaskStateMachine:
+    trigger = config.triggers[name]
+    assert trigger.service is not None and trigger.command is not None  # a single-task trigger
+    return RunTaskStateMachine(
+        f"{name}-run-task",
+        RunTaskStateMachineArgs(
+            aws=ctx,
+            state_machine_name=naming.state_machine_name(config.stack, name),
+            log_group_name=naming.state_machine_log_group_name(config.stack, name),
+            role_name=naming.state_machine_role_name(config.stack, name),
+            target=targets[trigger.service],
+            command=list(trigger.command),
+            failure=FailurePath(
+                trigger=name,
+                service=trigger.service,
+                bus_name=buses[trigger.service].name,
+                detail_type=config.failure_detail_type(name),
+                task_retries=trigger.taskRetries,
+            ),
+            failure_bus_arn=buses[trigger.service].arn,
+            timeout_seconds=trigger.timeoutSeconds,
+            log_retention_days=config.logRetentionDays,
+        ),
+        opts,
+    )
+
+
+def _orchestrator(
+    config: StackConfig,
+    name: str,
+    ctx: AwsContext,
+    bus: ServiceBus,
+    targets: dict[str, TaskTarget],
+    opts: pulumi.ResourceOptions,
+) -> SagaOrchestrator:
+    trigger = config.triggers[name]
+    assert trigger.steps is not None and trigger.bus is not None  # an orchestrated trigger
+    completed, _ = default_detail_types(name)
+    return SagaOrchestrator(
+        f"{name}-saga",
+        SagaOrchestratorArgs(
+            aws=ctx,
+            trigger=name,
+            state_machine_name=naming.state_machine_name(config.stack, name),
+            log_group_name=naming.state_machine_log_group_name(config.stack, name),
+            role_name=naming.state_machine_role_name(config.stack, name),
+            steps=[
+                Step(
+                    name=step.name,
+                    target=targets[step.service],
+                    command=list(step.command),
+                    compensate=list(step.compensate) if step.compensate else None,
+                    when={k: [v] if isinstance(v, str) else list(v) for k, v in step.when.items()}
+                    if step.when
+                    else None,
+                    result=step.result,
+                    timeout_seconds=step.timeoutSeconds,
+                    heartbeat_seconds=step.heartbeatSeconds,
+                )
+                for step in trigger.steps
+            ],
+            # The saga speaks for the service whose bus started it.
+            events=SagaEvents(
+                bus_name=bus.name,
+                source=naming.event_source(trigger.bus),
+                completed_detail_type=completed,
+                failed_detail_type=config.failure_detail_type(name),
+            ),
+            bus_arn=bus.arn,
+            task_retries=trigger.taskRetries,
+            log_retention_days=config.logRetentionDays,
+        ),
+        opts,
+    )

@@ -147,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"events:    {report.events}")
     print(f"executions: {report.executions}   ({report.seconds:.1f} s)")
+    for order_id, saga in report.sagas.items():
+        steps = ", ".join(f"{name} {result.get('status', '?')}" for name, result in saga["steps"].items())
+        line = f"saga:      {order_id} {saga['trigger']} {saga['outcome']}: {steps}"
+        if saga["outcome"] == "FAILED":
+            undone = ", ".join(f"{n} {r.get('status', r.get('Error', '?'))}" for n, r in saga["compensations"].items())
+            line += f"; failed at {saga['failedStep']}, compensated: {undone or 'nothing'}"
+        print(line)
     for failure in report.failures:
         print(
             f"failed:    {failure['trigger']} for event {failure['eventId']}: {failure['error']}; "

@@ -90,6 +90,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
 )
@@ -724,6 +725,22 @@ def _scaled_wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> No
     return None
 
 
+class _ScaledRetryClock:
+    """What a Retry's backoff sleeps on: ``time`` with the interval times the emulator's ``wait_scale``.
+
+    A state's Retry waits ``IntervalSeconds`` (x ``BackoffRate`` each time) in moto's retrier; the
+    sandbox plays the same definition faster, like its Wait states.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        emulator = _active
+        time.sleep(seconds * (emulator.wait_scale if emulator is not None else 1.0))
+
+
 # --------------------------------------------------------------------------------------------
 # Workaround M: replays honour their window and FilterArns
 # --------------------------------------------------------------------------------------------
@@ -910,7 +927,7 @@ class Emulator:
         self._held: dict[str, tuple[EC2ContainerServiceBackend, Task]] = {}
         self._lock = threading.Lock()
         self.wait_scale = 1.0
-        """Factor applied to every Wait state's seconds (``set_wait_scale``); 1.0: as written."""
+        """Factor applied to every Wait state's and Retry backoff's seconds (``set_wait_scale``); 1.0: as written."""
 
     def boto3_client(self, service: str, region: str | None = None) -> BaseClient:
         """A boto3 client for this emulator, with fake credentials."""
@@ -951,7 +968,8 @@ class Emulator:
         backend.stop_task(task.cluster_arn, task_arn, reason or "Essential container in task exited")
 
     def set_wait_scale(self, scale: float) -> None:
-        """Make Wait states last ``scale`` times their seconds (e.g. 0.001: a 30 s backoff takes 30 ms).
+        """Make Wait states and Retry backoffs last ``scale`` times their seconds (e.g. 0.001: a 30 s
+        backoff takes 30 ms).
 
         The state machines' definitions stay as deployed; only the emulator's clock for Wait changes.
         """
@@ -1052,6 +1070,7 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             workaround(patches)
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)
         patches.apply(WaitFunction, "_wait_interval", _scaled_wait_interval)
+        patches.apply(retrier_decl, "time", _ScaledRetryClock())
         stack.callback(patches.undo)
         _active = Emulator(region, endpoint_url, stack)
         return _active

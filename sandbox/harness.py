@@ -28,6 +28,7 @@ from moto.events.models import EventPattern, events_backends
 
 from components import naming
 from components.config import CLUSTER_ARN, TASK_DEFINITION_ARN, StackConfig, load_config, read_stack_file
+from components.orchestration import default_detail_types
 from components.task_schedule import EXECUTION_ID, SCHEDULE_ARN, SCHEDULED_TIME
 from sandbox.emulator import ContainerLaunch, Emulator, start_server
 from sandbox.provision import IMAGE_TYPE, PROJECT_ROOT, ProvisioningMocks, Recording, create_network, evaluate_program
@@ -58,6 +59,8 @@ class Report:
     seconds: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
     """One per execution that did not succeed: {trigger, eventId, error, failureEventId}."""
+    sagas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per orchestrated order, as its saga announced its end: outcome, steps' results, compensations."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -72,6 +75,7 @@ class Report:
             "executions": self.executions,
             "seconds": round(self.seconds, 2),
             "failures": self.failures,
+            "sagas": self.sagas,
             "problems": self.problems,
         }
 
@@ -550,6 +554,19 @@ class Sandbox:
         places = [
             ["python", "-m", "order.place", "--order-id", o.id, "--customer-id", o.customerId, "--total", str(o.total)]
             for o in scenario.orders
+        ] + [
+            [
+                "python",
+                "-m",
+                "order.request",
+                "--order-id",
+                o.id,
+                "--customer-id",
+                o.customerId,
+                "--total",
+                str(o.total),
+            ]
+            for o in scenario.sagaOrders
         ]
         if scenario.concurrency == 1:
             for command in places:
@@ -629,6 +646,7 @@ class Sandbox:
                 if execution["status"] not in ("SUCCEEDED", "RUNNING"):
                     failed.append((trigger, sfn.describe_execution(executionArn=execution["executionArn"])))
         report.executions = {k: v for k, v in counts.items() if v or k in ("SUCCEEDED", "FAILED")}
+        report.sagas = sagas(self.config, self.emulator.events.emitted)
         report.failures, unannounced = failures(failed, self.emulator.events.emitted)
         problems += unannounced
         problems += contradicting_events(self.runner.runs if self.runner else [])
@@ -696,6 +714,28 @@ def credit_problems(customers: dict[str, dict[str, int]], orders: list[dict[str,
                 f"uncancelled orders total {approved}"
             )
     return problems
+
+
+def sagas(config: StackConfig, emitted: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each orchestrated order's saga, from the Completed/Failed events its state machine published
+    (the last one counts: a redelivered request runs the saga again)."""
+    ends: dict[str, str] = {}
+    for name, trigger in config.triggers.items():
+        if trigger.steps is not None:
+            ends[default_detail_types(name)[0]] = "COMPLETED"
+            ends[config.failure_detail_type(name)] = "FAILED"
+    found: dict[str, dict[str, Any]] = {}
+    for event in emitted:
+        outcome = ends.get(event["detail-type"])
+        detail = event.get("detail") or {}
+        order_id = ((detail.get("event") or {}).get("detail") or {}).get("orderId")
+        if outcome is None or not order_id:
+            continue
+        saga: dict[str, Any] = {"trigger": detail.get("trigger"), "outcome": outcome, "steps": detail.get("steps", {})}
+        if outcome == "FAILED":
+            saga.update(failedStep=detail.get("failedStep"), compensations=detail.get("compensations", {}))
+        found[order_id] = saga
+    return dict(sorted(found.items()))
 
 
 def replay_problems(before: Report, after: Report) -> list[str]:

@@ -170,7 +170,9 @@ class TaskRunner:
                     if self._fault_dir is None:
                         self._fault_dir = Path(tempfile.mkdtemp(prefix="sandbox-faults-"))
                 once = str(self._fault_dir / f"fault-{index}-{order or 'any'}")
-            matching.append({"when": fault.when, "onceFile": once, "label": f"{use_case}, order {order}"})
+            matching.append(
+                {"when": fault.when, "how": fault.how, "onceFile": once, "label": f"{use_case}, order {order}"}
+            )
         if not matching:
             return {}
         if self.docker:

@@ -45,13 +45,18 @@ class Fault(_Model):
     """`once`: only the first task of this use case that reaches the point, per order; `always`: every one."""
     orders: list[str] = []
     """Only tasks for these orders (the event's `orderId`, or `--order-id`); empty: every order."""
+    how: Literal["crash", "error"] = "crash"
+    """`crash`: the process dies (exit 137) saying nothing; `error`: the use case raises (exit 1), so
+    an orchestrated step answers `TaskError` at once instead of going silent until its heartbeat."""
 
 
 class Scenario(_Model):
     customers: list[Customer] = []
     """Created first, with `customer.create`."""
     orders: list[Order] = []
-    """Placed with `order.place` once the customers exist."""
+    """Placed with `order.place` once the customers exist (the choreographed saga)."""
+    sagaOrders: list[Order] = []
+    """Requested with `order.request` (the orchestrated saga, trigger `order-saga`), after `orders`."""
     concurrency: int = Field(1, ge=1, le=100)
     """How many `order.place` processes run at once (1: one after the other, the timeline in step)."""
     cancel: list[str] = []
@@ -63,9 +68,9 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
-        orders = [o.id for o in self.orders]
+        orders = [o.id for o in [*self.orders, *self.sagaOrders]]
         if len(set(orders)) != len(orders):
-            raise ValueError(f"orders: an order id is used twice: {orders}")
+            raise ValueError(f"orders, sagaOrders: an order id is used twice: {orders}")
         unknown = [o for o in self.cancel if o not in orders]
         if unknown:
             raise ValueError(f"cancel: {unknown} are not orders of this scenario; orders are: {orders}")

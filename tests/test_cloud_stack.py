@@ -44,6 +44,8 @@ SCHEDULED = {
         ["python", "-m", "customer.expire_reservations", "--older-than", "24h"],
     ),
 }
+# Orchestrated triggers (steps): a rule like any event trigger, starting a SagaOrchestrator.
+ORCHESTRATED = {"order-saga": ("order", ["OrderRequested"])}
 TASK_DEFS = {
     "order": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3",
     "customer": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/customer:5",
@@ -69,7 +71,8 @@ def test_cloud_creates_only_wiring(cloud):
     # state machine and two roles; per scheduled trigger a schedule in its own group, a DLQ, a
     # state machine and two roles
     counts = Counter(r.typ for r in cloud.resources if r.custom)
-    triggers = len(TRIGGERS) + len(SCHEDULED)
+    triggers = len(TRIGGERS) + len(SCHEDULED) + len(ORCHESTRATED)
+    rules = len(TRIGGERS) + len(ORCHESTRATED)
     # AND what tells an operator: three alarms per trigger, one key-encrypted topic and one dashboard
     alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
     assert alerting == {
@@ -85,8 +88,8 @@ def test_cloud_creates_only_wiring(cloud):
         "aws:cloudwatch/eventBus:EventBus": 2,
         "aws:cloudwatch/eventBusPolicy:EventBusPolicy": 2,
         "aws:cloudwatch/eventArchive:EventArchive": 2,
-        "aws:cloudwatch/eventRule:EventRule": len(TRIGGERS),
-        "aws:cloudwatch/eventTarget:EventTarget": len(TRIGGERS),
+        "aws:cloudwatch/eventRule:EventRule": rules,
+        "aws:cloudwatch/eventTarget:EventTarget": rules,
         "aws:scheduler/scheduleGroup:ScheduleGroup": len(SCHEDULED),
         "aws:scheduler/schedule:Schedule": len(SCHEDULED),
         "aws:sqs/queue:Queue": triggers,
@@ -159,7 +162,7 @@ def test_outputs_name_every_bus_and_trigger(cloud):
         "name": "event-tasks-cloud-order",
         "arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/event-tasks-cloud-order",
     }
-    assert set(cloud.outputs["triggers"]) == set(TRIGGERS) | set(SCHEDULED)
+    assert set(cloud.outputs["triggers"]) == set(TRIGGERS) | set(SCHEDULED) | set(ORCHESTRATED)
     assert cloud.outputs["triggers"]["expire-reservations"] == {
         "schedule": "event-tasks-cloud-expire-reservations",
         "scheduleArn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/event-tasks-cloud-expire-reservations/"

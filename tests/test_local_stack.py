@@ -29,7 +29,7 @@ EMITS = {
         "CustomerCreated",
         "CustomerValidationFailed",
     ],
-    "order": ["OrderApproved", "OrderCancelled", "OrderCreated", "OrderRejected"],
+    "order": ["OrderApproved", "OrderCancelled", "OrderCreated", "OrderRejected", "OrderRequested"],
 }
 TRIGGERS = {
     "reserve-credit": ("customer", ["python", "-m", "customer.reserve_credit"]),
@@ -42,6 +42,8 @@ TRIGGERS = {
     "expire-reservations": ("customer", ["python", "-m", "customer.expire_reservations", "--older-than", "24h"]),
 }
 SCHEDULED = ("expire-reservations",)
+# Orchestrated triggers (steps): a rule starting a SagaOrchestrator that runs both services' tasks.
+ORCHESTRATED = ("order-saga",)
 
 
 def config_file(stack: str) -> dict:
@@ -91,7 +93,7 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
     # THEN: the cloud wiring, plus a public-only VPC, an EC2-backed cluster and per service
     # (2) a table, a repository with lifecycle, two roles with a policy each, logs, a task definition
     counts = Counter(r.typ for r in local.resources if r.custom)
-    triggers, scheduled = len(TRIGGERS), len(SCHEDULED)
+    triggers, scheduled = len(TRIGGERS) + len(ORCHESTRATED), len(SCHEDULED)
     # AND what tells an operator, as in cloud (tests/test_cloud_stack.py checks it in detail)
     alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
     assert alerting == {typ: 1 for typ in ALERTING_TYPES} | {"aws:cloudwatch/metricAlarm:MetricAlarm": 3 * triggers}
@@ -477,6 +479,13 @@ def test_each_task_role_may_only_emit_to_its_bus_and_use_its_table(local):
                     ],
                     "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
                 },
+                # both services answer steps of the orchestrated order-saga with their task token
+                {
+                    "Sid": "AnswerTheStepThatStartedTheTask",
+                    "Effect": "Allow",
+                    "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                    "Resource": "*",
+                },
             ],
         }
 
@@ -577,7 +586,7 @@ def test_outputs_name_the_cluster_and_every_service_repository_table_and_task(lo
         }
         for service in SERVICES
     }
-    assert set(local.outputs["triggers"]) == set(TRIGGERS)
+    assert set(local.outputs["triggers"]) == set(TRIGGERS) | set(ORCHESTRATED)
 
 
 # --- config errors of the local keys -------------------------------------------------------------

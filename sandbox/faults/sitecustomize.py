@@ -10,7 +10,9 @@ The points are the service's own AWS calls, as botocore makes them:
 - ``afterEmit``: after PutEvents succeeded (announced, and whatever the service records next not).
 
 A crash is what the OOM killer or a lost host does: the process ends at once with exit code 137,
-its buffers unflushed. ``once`` faults fire when their file can be created, so only the first time.
+its buffers unflushed. An ``error`` fault raises instead, as a failed AWS call would: the use case
+reports it (exit 1; an orchestrated step answers ``TaskError`` at once). ``once`` faults fire when
+their file can be created, so only the first time.
 """
 
 import json
@@ -33,6 +35,9 @@ def _install(faults: list) -> None:
                     os.close(os.open(fault["onceFile"], os.O_CREAT | os.O_EXCL | os.O_WRONLY))
                 except FileExistsError:
                     continue
+            if fault.get("how") == "error":
+                # The use case fails as on an AWS error: the task reports it (exit 1; a step answers TaskError).
+                raise RuntimeError(f"sandbox fault: failed {point} ({fault.get('label', '')})")
             sys.stderr.write(f"sandbox fault: crashed {point} ({fault.get('label', '')})\n")
             sys.stderr.flush()
             os._exit(137)

@@ -45,6 +45,8 @@ def test_every_shipped_scenario_is_valid():
         "crash-after-commit-always",
         "crash-after-commit-once",
         "fifty-concurrent-orders",
+        "orchestrated",
+        "orchestrated-failures",
         "saga",
     ]
     for name in names:
@@ -134,3 +136,61 @@ def test_fifty_concurrent_orders_all_settle_with_exactly_the_limit_used():
     assert report.problems == []
     assert Counter(report.orders.values()) == {"APPROVED": 33, "REJECTED": 17}
     assert report.customers == {"c-1": {"creditLimit": 1000, "reserved": 990}}
+
+
+# -- the orchestrated saga ---------------------------------------------------------------------------
+
+
+def test_the_orchestrated_saga_approves_rejects_and_ignores_a_redelivered_request():
+    report = played("orchestrated")["report"]
+    # THEN s-1 approved with its credit held; s-2 rejected for credit, s-3 for its customer; the
+    # replay of every event (OrderRequested included) changed nothing (a problem otherwise)
+    assert report.problems == []
+    assert report.orders == {"s-1": "APPROVED", "s-2": "REJECTED", "s-3": "REJECTED"}
+    assert report.customers == {"c-1": {"creditLimit": 100, "reserved": 60}}
+    # AND each saga's end was announced with every step's result; the last announcement is the
+    # redelivered request's saga, whose create step found the order already settled
+    assert {k: (v["outcome"], {n: r["status"] for n, r in v["steps"].items()}) for k, v in report.sagas.items()} == {
+        "s-1": ("COMPLETED", {"create": "APPROVED", "reserve": "RESERVED", "approve": "APPROVED", "reject": "SKIPPED"}),
+        "s-2": (
+            "COMPLETED",
+            {"create": "REJECTED", "reserve": "CREDIT_LIMIT_EXCEEDED", "approve": "SKIPPED", "reject": "REJECTED"},
+        ),
+        "s-3": (
+            "COMPLETED",
+            {"create": "REJECTED", "reserve": "CUSTOMER_NOT_FOUND", "approve": "SKIPPED", "reject": "REJECTED"},
+        ),
+    }
+    # AND the first and the redelivered request each ran one saga (two executions per order)
+    assert report.executions == {"SUCCEEDED": 6, "FAILED": 0}
+    assert report.failures == []
+
+
+def test_a_failure_at_each_step_is_compensated_and_announced():
+    report = played("orchestrated-failures")["report"]
+    # THEN every order is terminal and the credit adds up (the judge's checks: no problem)
+    assert report.problems == []
+    assert report.orders == {
+        "f-approve": "REJECTED",
+        "f-create": "REJECTED",
+        "f-once": "APPROVED",
+        "f-reserve": "REJECTED",
+    }
+    assert report.customers == {"c-1": {"creditLimit": 1000, "reserved": 40}}
+    # AND each failed saga published OrderSagaFailed naming the step, after undoing what ran
+    failed = {
+        k: (v["failedStep"], {n: r.get("status") for n, r in v["compensations"].items()})
+        for k, v in report.sagas.items()
+        if v["outcome"] == "FAILED"
+    }
+    assert failed == {
+        "f-create": ("create", {"create": "REJECTED"}),
+        "f-reserve": ("reserve", {"reserve": "CLOSED", "create": "REJECTED"}),
+        "f-approve": ("approve", {"reserve": "RELEASED", "create": "REJECTED"}),
+    }
+    # AND the execution of each failed saga is listed with its failure event
+    assert (
+        sorted((f["trigger"], f["failureEventId"] is not None) for f in report.failures) == [("order-saga", True)] * 3
+    )
+    # AND the step failing once after its commit was retried, not compensated
+    assert report.sagas["f-once"]["outcome"] == "COMPLETED"

@@ -30,16 +30,14 @@ from event_tasks_common import (
     ArgumentParser,
     BadInput,
     Context,
-    Contradiction,
     Decision,
-    Outcome,
     failure,
     read_event,
     run,
     settle,
 )
 
-from . import model
+from . import credit, model
 
 USE_CASE = "customer.release_credit"
 ORDER = "event-tasks.order"
@@ -66,67 +64,7 @@ def handle(argv: Sequence[str]) -> int:
     table = ctx.table
 
     def decide() -> Decision:
-        credit = model.load_credit(table, order_id)
-        if credit is None:
-            return Decision(
-                Outcome(f"order {order_id}: no credit decided, nothing to release; closed for reservations"),
-                writes=[
-                    table.put_op(
-                        model.credit_item(order_id, customer_id, amount, model.CLOSED, None),
-                        condition="attribute_not_exists(pk)",
-                    )
-                ],
-            )
-        model.check_credit_matches(credit, customer_id, amount, amount_field="total", prefix=facts.prefix)
-        status = credit["status"]
-        if status == model.REJECTED:
-            message = f"order {order_id}: credit was refused, nothing to release"
-            if ended != "OrderCancelled":
-                return Decision(Outcome(message))
-            return Decision(
-                Outcome(f"{message}; OrderCancelled contradicts the refusal"),
-                contradiction=Contradiction(
-                    status, {"orderId": order_id}, "an order refused credit was cancelled, as if it had been approved"
-                ),
-            )
-        if status == model.CLOSED:
-            return Decision(Outcome(f"order {order_id}: closed before its credit was decided, nothing to release"))
-        released = Outcome(
-            f"order {order_id}: released {amount} of customer {customer_id}",
-            "CreditReleased",
-            {"orderId": order_id, "customerId": customer_id, "amount": amount},
-            subject=order_id,
-        )
-        if status == model.RELEASED:
-            return Decision(
-                Outcome(
-                    f"order {order_id}: credit already released",
-                    released.detail_type,
-                    released.detail,
-                    subject=order_id,
-                ),
-                replay=True,
-            )
-        return Decision(
-            released,
-            writes=[
-                table.update_op(
-                    model.credit_pk(order_id),
-                    model.CREDIT_SK,
-                    "SET #status = :released",
-                    condition="#status = :reserved",
-                    names={"#status": "status"},
-                    values={":released": model.RELEASED, ":reserved": model.RESERVED},
-                ),
-                table.update_op(
-                    model.customer_pk(customer_id),
-                    model.CUSTOMER_SK,
-                    "SET reserved = reserved - :amount",
-                    condition="reserved >= :amount",
-                    values={":amount": amount},
-                ),
-            ],
-        )
+        return credit.decide_release(table, order_id, customer_id, amount, ended=ended, prefix=facts.prefix)
 
     return settle(ctx, use_case=USE_CASE, event=event, decide=decide)
 

@@ -29,13 +29,12 @@ from event_tasks_common import (
     ArgumentParser,
     Context,
     Decision,
-    Outcome,
     read_event,
     run,
     settle,
 )
 
-from . import model
+from . import credit, model
 
 USE_CASE = "customer.reserve_credit"
 TRIGGERS = {"OrderCreated": "event-tasks.order"}
@@ -53,69 +52,7 @@ def handle(argv: Sequence[str]) -> int:
     table = ctx.table
 
     def decide() -> Decision:
-        credit = model.load_credit(table, order_id)
-        if credit is not None:
-            model.check_credit_matches(credit, customer_id, amount, amount_field="total")
-            message = f"order {order_id} already decided ({credit['status']})"
-            if credit["status"] in (model.RESERVED, model.REJECTED):
-                return Decision(model.recorded_outcome(credit, message), replay=True)
-            return Decision(Outcome(f"{message}: its credit decision is not announced again"), replay=True)
-        customer = model.load_customer(table, customer_id)
-        if customer is None:
-            outcome = Outcome(
-                f"order {order_id}: customer {customer_id} not found",
-                "CustomerValidationFailed",
-                {"orderId": order_id, "customerId": customer_id, "reason": model.CUSTOMER_NOT_FOUND},
-                subject=order_id,
-            )
-            customer_condition = table.check_op(
-                model.customer_pk(customer_id), model.CUSTOMER_SK, "attribute_not_exists(pk)"
-            )
-            status = model.REJECTED
-        else:
-            limit = customer["creditLimit"]
-            available = limit - customer["reserved"]
-            most_reserved_before = limit - amount
-            if amount > available:
-                outcome = Outcome(
-                    f"order {order_id}: {amount} exceeds available credit {available} of customer {customer_id}",
-                    "CreditLimitExceeded",
-                    {
-                        "orderId": order_id,
-                        "customerId": customer_id,
-                        "amount": amount,
-                        "availableCredit": available,
-                    },
-                    subject=order_id,
-                )
-                # Still true at commit time, else decide again on fresh state.
-                customer_condition = table.check_op(
-                    model.customer_pk(customer_id),
-                    model.CUSTOMER_SK,
-                    "creditLimit = :limit AND reserved > :most",
-                    values={":limit": limit, ":most": most_reserved_before},
-                )
-                status = model.REJECTED
-            else:
-                outcome = Outcome(
-                    f"order {order_id}: reserved {amount} of customer {customer_id} (available {available - amount})",
-                    "CreditReserved",
-                    {"orderId": order_id, "customerId": customer_id, "amount": amount},
-                    subject=order_id,
-                )
-                customer_condition = table.update_op(
-                    model.customer_pk(customer_id),
-                    model.CUSTOMER_SK,
-                    "SET reserved = reserved + :amount",
-                    condition="creditLimit = :limit AND reserved <= :most",
-                    values={":amount": amount, ":limit": limit, ":most": most_reserved_before},
-                )
-                status = model.RESERVED
-        decision_put = table.put_op(
-            model.credit_item(order_id, customer_id, amount, status, outcome),
-            condition="attribute_not_exists(pk)",
-        )
-        return Decision(outcome, writes=[decision_put, customer_condition])
+        return credit.decide_reservation(table, order_id, customer_id, amount)
 
     return settle(ctx, use_case=USE_CASE, event=event, decide=decide)
 
