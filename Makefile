@@ -16,10 +16,12 @@ PYTEST_WORKERS ?= auto
 
 # uv installs exactly uv.lock (hashed, whole tree) and fails if it no longer matches pyproject.toml
 # (`venv/bin/uv lock` updates it). No eager byte-compiling: Python compiles what it imports.
-$(INSTALLED): pyproject.toml uv.lock service_images/common/pyproject.toml
+$(INSTALLED): pyproject.toml uv.lock service_images/common/pyproject.toml tests/asl/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	test -x $(UV) || $(PY) -m pip install -qq --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) sync --locked --quiet
+	# asl-validator (npm, pinned by its lock): tests/test_orchestration.py validates the rendered ASL.
+	npm ci --prefix tests/asl --no-audit --no-fund --silent
 	touch $@
 
 ## help: list these targets (from their `## target:` comments)
