@@ -71,6 +71,7 @@ def test_the_default_demo_settles_the_saga_and_survives_replay():
         "release-failed-credit": False,
         "confirm-credit": True,
         "expire-reservations": False,  # a schedule: runs only when ticked
+        "order-saga": False,  # the orchestrated saga: the default scenario places choreographed orders
     }
     first = machines["reserve-credit"][0]
     started_with = json.loads(first["input"])
@@ -232,7 +233,7 @@ def test_the_summary_json_and_exit_code(tmp_path):
     written = json.loads(summary.read_text())
     assert written["orders"] == {"o-1": "APPROVED"}
     assert written["customers"] == {"c-1": {"creditLimit": 100, "reserved": 5}}
-    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "failures", "problems"}
+    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "failures", "sagas", "problems"}
     assert written["failures"] == [] and written["problems"] == []
     assert written["events"]["emitted"] == 4 and written["events"]["lost"] == 0
     assert written["executions"]["SUCCEEDED"] == 3  # reserve-credit, approve-order, confirm-credit
