@@ -64,9 +64,10 @@ def dead_letter_queue_name(stack: str, trigger: str) -> str:
     return f"{prefix(stack)}{trigger}-dlq"
 
 
-def state_machine_log_group_name(stack: str, trigger: str) -> str:
-    # The /aws/vendedlogs/ prefix keeps the log group's resource policy small (AWS guidance).
-    return f"/aws/vendedlogs/states/{prefix(stack)}{trigger}"
+def execution_log_group_name(stack: str) -> str:
+    # One per stack (every state machine's executions, a log stream each). The /aws/vendedlogs/
+    # prefix keeps the log group's resource policy small (AWS guidance).
+    return f"/aws/vendedlogs/states/{PROJECT}-{stack}"
 
 
 def table_name(stack: str, service: str) -> str:

@@ -1,5 +1,6 @@
-"""The whole program for one stack: buses for every service, per trigger a rule, the state machine
-that runs the target service's task and three alarms, and per stack an alerts topic and a dashboard.
+"""The whole program for one stack: buses for every service (each with the one role its rules assume),
+per trigger a rule, the state machine that runs the target service's task and three alarms, and per
+stack the execution log group, an alerts topic and a dashboard.
 The environment decides where tasks run: `cloud` looks up existing infrastructure, `local` builds it
 from source (components/local.py).
 """
@@ -12,8 +13,10 @@ from typing import Any
 from components import naming
 from components.alerts import StackAlerts, StackAlertsArgs, WatchedTrigger
 from components.bus_policy import bus_policies
+from components.bus_rules_role import BusRulesRole, BusRulesRoleArgs
 from components.cloud import cloud_targets
 from components.config import StackConfig
+from components.execution_logs import ExecutionLogs, ExecutionLogsArgs
 from components.failure_path import FailurePath
 from components.iam import AwsContext
 from components.run_task_state_machine import RunTaskStateMachine, RunTaskStateMachineArgs
@@ -51,28 +54,52 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         targets, local_outputs, task_roles = build_local(config, ctx, buses, tags, Path(project_root))
         outputs.update(local_outputs)
 
+    # Every name below is the program's own, so ARNs follow from names: the documents and the
+    # dashboard that hold them are plain values, rendered once, with no Output chain per trigger.
+    machine_arns = {
+        name: ctx.arn("states", f"stateMachine:{naming.state_machine_name(stack, name)}") for name in config.triggers
+    }
+    rules_roles = {
+        service: BusRulesRole(
+            f"{service}-rules",
+            BusRulesRoleArgs(
+                aws=ctx,
+                bus_name=naming.bus_name(stack, service),
+                state_machine_arns=[machine_arns[n] for n, t in sorted(config.triggers.items()) if t.bus == service],
+                tags=tags,
+            ),
+        )
+        for service in sorted({t.bus for t in config.triggers.values()})
+    }
+    logs = ExecutionLogs(
+        "executions",
+        ExecutionLogsArgs(
+            log_group_name=naming.execution_log_group_name(stack), retention_days=config.logRetentionDays, tags=tags
+        ),
+    )
+
     triggers: dict[str, Any] = {}
     machines: dict[str, RunTaskStateMachine] = {}
     watched: list[WatchedTrigger] = []
     for name, trigger in sorted(config.triggers.items()):
+        failure_bus = naming.bus_name(stack, trigger.service)
         state_machine = RunTaskStateMachine(
             f"{name}-run-task",
             RunTaskStateMachineArgs(
                 aws=ctx,
                 state_machine_name=naming.state_machine_name(stack, name),
-                log_group_name=naming.state_machine_log_group_name(stack, name),
+                log_destination=logs.destination,
                 target=targets[trigger.service],
                 command=list(trigger.command),
                 failure=FailurePath(
                     trigger=name,
                     service=trigger.service,
-                    bus_name=buses[trigger.service].name,
+                    bus_name=failure_bus,
                     detail_type=config.failure_detail_type(name),
                     task_retries=trigger.taskRetries,
                 ),
-                failure_bus_arn=buses[trigger.service].arn,
+                failure_bus_arn=ctx.arn("events", f"event-bus/{failure_bus}"),
                 timeout_seconds=trigger.timeoutSeconds,
-                log_retention_days=config.logRetentionDays,
                 tags=tags,
             ),
         )
@@ -87,6 +114,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 detail_types=list(trigger.detailTypes),
                 source=naming.event_source(trigger.bus),
                 state_machine_arn=state_machine.arn,
+                role_arn=rules_roles[trigger.bus].role_arn,
                 maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
                 maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
                 kms_key_arn=config.kmsKeyArn,
@@ -102,9 +130,9 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         watched.append(
             WatchedTrigger(
                 trigger=name,
-                bus_name=buses[trigger.bus].name,
-                rule_name=rule.name,
-                state_machine_arn=state_machine.arn,
+                bus_name=naming.bus_name(stack, trigger.bus),
+                rule_name=naming.rule_name(stack, name),
+                state_machine_arn=machine_arns[name],
                 dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
             )
         )

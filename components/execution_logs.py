@@ -1,0 +1,46 @@
+"""`ExecutionLogs`: the one CloudWatch log group every state machine of a stack logs its executions to.
+
+Produces one log group, `/aws/vendedlogs/states/<project>-<stack>` (the `/aws/vendedlogs/` prefix keeps
+the log group's resource policy small, as AWS advises), with the stack's retention. Step Functions
+writes each execution to its own log stream, named after the state machine and the execution, so one
+group per stack loses nothing a group per state machine showed, and costs one resource per stack
+instead of one per trigger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class ExecutionLogsArgs:
+    """Inputs of `ExecutionLogs`."""
+
+    log_group_name: str
+    """Name of the log group (under /aws/vendedlogs/states/)."""
+    retention_days: int = 14
+    """How long execution logs are kept."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags for the log group."""
+
+
+class ExecutionLogs(pulumi.ComponentResource):
+    """The stack's execution log group."""
+
+    destination: pulumi.Output[str]
+    """The log group's ARN ending `:*`, as a state machine's logging destination must be."""
+
+    def __init__(self, name: str, args: ExecutionLogsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("event-tasks:index:ExecutionLogs", name, None, opts)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=args.log_group_name,
+            retention_in_days=args.retention_days,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.destination = log_group.arn.apply(lambda arn: f"{arn}:*")
+        self.register_outputs({"destination": self.destination})
