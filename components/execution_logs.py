@@ -1,10 +1,11 @@
 """`ExecutionLogs`: the one CloudWatch log group every state machine of a stack logs its executions to.
 
 Produces one log group, `/aws/vendedlogs/states/<project>-<stack>` (the `/aws/vendedlogs/` prefix keeps
-the log group's resource policy small, as AWS advises), with the stack's retention. Step Functions
-writes each execution to its own log stream, named after the state machine and the execution, so one
-group per stack loses nothing a group per state machine showed, and costs one resource per stack
-instead of one per trigger.
+the log group's resource policy small, as AWS advises), with the stack's retention. Every log event
+Step Functions writes names its execution (`execution_arn`, which names the state machine), so one
+group per stack loses nothing a group per state machine showed (a Logs Insights filter on
+`execution_arn` finds one execution or one trigger's), and costs one resource per stack instead of
+one per trigger.
 """
 
 from __future__ import annotations
