@@ -33,16 +33,14 @@ class AwsContext:
             account_id=aws.get_caller_identity().account_id,
         )
 
-    def arn(self, service: str, resource: str, *, regional: bool = True) -> pulumi.Input[str]:
-        """`arn:<partition>:<service>:<region>:<account>:<resource>` of a resource the program names
-        itself (its ARN is known before it exists); plain when the context is."""
-        region = self.region if regional else ""
-        parts = (self.partition, region, self.account_id)
-        if any(isinstance(p, pulumi.Output) for p in parts):
+    def arn(self, service: str, resource: str) -> pulumi.Input[str]:
+        """`arn:<partition>:<service>:<region>:<account>:<resource>` of a regional resource the program
+        names itself (its ARN is known before it exists); plain when the context is."""
+        if any(isinstance(p, pulumi.Output) for p in (self.partition, self.region, self.account_id)):
             return pulumi.Output.format(
-                "arn:{0}:{1}:{2}:{3}:{4}", self.partition, service, region, self.account_id, resource
+                "arn:{0}:{1}:{2}:{3}:{4}", self.partition, service, self.region, self.account_id, resource
             )
-        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
 
 
 def trust_policy(service: str, account_id: Any, source_arn: Any) -> dict[str, Any]:
@@ -94,8 +92,9 @@ def to_json(document: Any) -> pulumi.Input[str]:
 
     A document of plain values is dumped at once. One holding Outputs waits for all of them through one
     `Output.all` (unknown if any is unknown, secret if any is secret, depending on their resources),
-    where `Output.json_dumps` would lift every nested dict and list into Outputs of its own: with a few
-    hundred triggers that lifting was the program's largest cost after registering resources.
+    where `Output.json_dumps` first lifts every nested dict and list into an Output of its own; with
+    a policy, an ASL definition and a dashboard per stack growing with the triggers, that lifting
+    showed among the largest entries of the evaluation's profile.
     """
     outputs = _outputs(document, [])
     if not outputs:
