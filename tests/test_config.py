@@ -404,3 +404,34 @@ def test_a_failure_detail_type_with_intrinsic_syntax_is_refused():
     # WHEN validated THEN the key and the allowed characters are named
     with pytest.raises(ConfigError, match=r"event-tasks:triggers\.run-b\.failureDetailType: .* is not a detail-type"):
         load_config(raw, "t", ROOT)
+
+
+def many_triggers(count, bus="order", stem="t"):
+    triggers = parsed("triggers")
+    for index in range(count):
+        triggers[f"{stem}{index:03d}"] = {**triggers["reserve-credit"], "bus": bus, "detailTypes": ["OrderApproved"]}
+    return triggers
+
+
+def test_a_bus_whose_rules_role_policy_would_exceed_iam_limit_is_refused(deploy, mocks):
+    # GIVEN 150 more triggers on the order bus: its rules role would have to name 153 state machines
+    raw = cloud_raw(triggers=many_triggers(150))
+    # WHEN / THEN the config is refused naming the key, the bus and the fix, before any lookup
+    with pytest.raises(
+        ConfigError,
+        match=r"event-tasks:triggers: the 153 triggers on bus 'order' need a rules role policy of \d+ characters, "
+        r"over IAM's 10240 for a role's inline policies; let fewer triggers listen on 'order'",
+    ):
+        deploy("cloud", raw)
+    assert mocks.resources == [] and mocks.calls == []
+
+
+def test_a_bus_within_iam_limit_loads_with_its_triggers_spread_over_buses():
+    # GIVEN 100 more triggers on the order bus and 100 on the customer bus (200 in the stack)
+    triggers = {**many_triggers(100), **many_triggers(100, bus="customer", stem="c")}
+    for name in triggers:
+        if name.startswith("c") and name[1:].isdigit():
+            triggers[name]["detailTypes"] = ["CustomerCreated"]
+    # WHEN the config is validated THEN it loads: each bus's policy stays under the limit
+    config = load_config(cloud_raw(triggers=triggers), "cloud", ROOT)
+    assert sum(t.bus == "order" for t in config.triggers.values()) == 103
