@@ -79,9 +79,10 @@ def renamed_order_raw() -> dict:
     services["orders"] = {**services.pop("order"), "formerNames": ["order"], "image": "tests/fixtures/renamed-order"}
     triggers = json.loads(raw["event-tasks:triggers"])
     for trigger in triggers.values():
-        for key in ("bus", "service"):
-            if trigger.get(key) == "order":
-                trigger[key] = "orders"
+        for part in (trigger, *trigger.get("steps", [])):
+            for key in ("bus", "service"):
+                if part.get(key) == "order":
+                    part[key] = "orders"
     raw["event-tasks:services"] = json.dumps(services)
     raw["event-tasks:triggers"] = json.dumps(triggers)
     return raw

@@ -72,23 +72,35 @@ def test_the_asg_and_what_it_launches_carry_the_stack_tags(deploy):
     ]
 
 
+RUN_TASK = "arn:aws:states:::ecs:runTask"
+
+
 @pytest.mark.parametrize(("stack", "cluster"), [("cloud", "shared"), ("local", "event-tasks-local")])
 def test_every_task_is_tagged_with_its_definitions_tags_its_trigger_and_its_event(deploy, stack, cluster):
     graph = deploy(stack)
-    for machine in graph.of_type("aws:sfn/stateMachine:StateMachine"):
-        # GIVEN a trigger's state machine and its role's policy
-        trigger = machine.name.removesuffix("-run-task-state-machine")
-        parameters = machine.json("definition")["States"]["RunTask"]["Parameters"]
-        policy = graph.named(f"{trigger}-run-task-policy").json("policy")
-        # THEN RunTask copies the task definition's tags and adds the trigger and the event's id
-        assert parameters["PropagateTags"] == "TASK_DEFINITION"
-        assert parameters["Tags"] == [
-            {"Key": "event-tasks:trigger", "Value": trigger},
-            {"Key": "event-tasks:event-id", "Value.$": "$.id"},
-        ]
+    machines = graph.of_type("aws:sfn/stateMachine:StateMachine")
+    assert any(m.name.endswith("-saga-state-machine") for m in machines)  # an orchestrator among them
+    for machine in machines:
+        # GIVEN a trigger's state machine (one task, or an orchestration's steps) and its role's policy
+        component = machine.name.removesuffix("-state-machine")
+        trigger = component.removesuffix("-run-task").removesuffix("-saga")
+        states = machine.json("definition")["States"]
+        runs = [state["Parameters"] for state in states.values() if state.get("Resource", "").startswith(RUN_TASK)]
+        policy = graph.named(f"{component}-policy").json("policy")
+        # THEN every RunTask copies the task definition's tags and adds the trigger and the event's id
+        assert runs
+        for parameters in runs:
+            assert parameters["PropagateTags"] == "TASK_DEFINITION"
+            assert parameters["Tags"] == [
+                {"Key": "event-tasks:trigger", "Value": trigger},
+                {"Key": "event-tasks:event-id", "Value.$": "$.id"},
+            ]
         # AND the role may tag only the tasks RunTask creates in that cluster
         (grant,) = [s for s in policy["Statement"] if s["Action"] == "ecs:TagResource"]
-        assert grant["Resource"] == f"arn:aws:ecs:ap-southeast-1:123456789012:task/{cluster}/*"
+        assert grant["Resource"] in (
+            f"arn:aws:ecs:ap-southeast-1:123456789012:task/{cluster}/*",
+            [f"arn:aws:ecs:ap-southeast-1:123456789012:task/{cluster}/*"],
+        )
         assert grant["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
 
 

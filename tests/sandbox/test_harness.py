@@ -55,8 +55,22 @@ def test_the_default_demo_settles_the_saga_and_survives_replay():
     report = result["report"]
     # THEN every order reached its end state, credit is back to 0, nothing was lost or changed twice
     assert report.problems == []
-    assert report.orders == {"o-1": "CANCELLED", "o-2": "REJECTED", "o-3": "REJECTED"}
-    assert report.customers == {"c-1": {"creditLimit": 100, "reserved": 0}}
+    assert report.orders == {
+        "o-1": "CANCELLED",
+        "o-2": "REJECTED",
+        "o-3": "REJECTED",
+        "s-1": "APPROVED",
+        "s-2": "REJECTED",
+    }
+    assert report.customers == {
+        "c-1": {"creditLimit": 100, "reserved": 0},
+        "c-2": {"creditLimit": 100, "reserved": 40},
+    }
+    # AND the orchestrated orders' sagas announced their results
+    assert {k: (v["outcome"], v["steps"]["reserve"]["status"]) for k, v in report.sagas.items()} == {
+        "s-1": ("COMPLETED", "RESERVED"),
+        "s-2": ("COMPLETED", "CREDIT_LIMIT_EXCEEDED"),
+    }
     assert report.events["lost"] == 0 and report.events["deadLettered"] == 0
     assert report.executions["FAILED"] == 0
     # AND each saga step ran as the ECS task its state machine started, with the event in its env;
@@ -71,6 +85,7 @@ def test_the_default_demo_settles_the_saga_and_survives_replay():
         "release-failed-credit": False,
         "confirm-credit": True,
         "expire-reservations": False,  # a schedule: runs only when ticked
+        "order-saga": True,  # the orchestrated saga beside the choreographed one
     }
     first = machines["reserve-credit"][0]
     started_with = json.loads(first["input"])
@@ -232,7 +247,7 @@ def test_the_summary_json_and_exit_code(tmp_path):
     written = json.loads(summary.read_text())
     assert written["orders"] == {"o-1": "APPROVED"}
     assert written["customers"] == {"c-1": {"creditLimit": 100, "reserved": 5}}
-    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "failures", "problems"}
+    assert set(written) == {"orders", "customers", "events", "executions", "seconds", "failures", "sagas", "problems"}
     assert written["failures"] == [] and written["problems"] == []
     assert written["events"]["emitted"] == 4 and written["events"]["lost"] == 0
     assert written["executions"]["SUCCEEDED"] == 3  # reserve-credit, approve-order, confirm-credit
