@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import AwsContext, policy_document
+from components.iam import AwsContext, policy_document, to_json
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ class StackAlerts(pulumi.ComponentResource):
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=args.dashboard_name,
-            dashboard_body=pulumi.Output.json_dumps(dashboard_body(ctx.region, args.triggers)),
+            dashboard_body=to_json(dashboard_body(ctx.region, args.triggers)),
             opts=child,
         )
         self.topic_arn = topic.arn

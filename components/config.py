@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
 from components import naming, step_environment
+from components.bus_rules_role import INLINE_POLICY_LIMIT, policy_size
 from components.emits import EMITS_FILE, read_emits
 from components.failure_path import MAX_TASK_RETRIES
 
@@ -1081,6 +1082,7 @@ def _cross_checks(config: StackConfig, project_root: Path) -> list[str]:
             )
 
     problems += _failure_loop_problems(config)
+    problems += _rules_role_problems(config)
 
     for name, service in sorted(config.services.items()):
         key = f"{ns}:services.{name}"
@@ -1127,6 +1129,29 @@ def _step_problems(key: str, steps: list[StepSettings], services: list[str]) -> 
                 f"{step_environment.DETAIL_MAX} and {index} earlier result(s); shorten the command or use fewer steps"
             )
         earlier[step.name] = step
+    return problems
+
+
+def _rules_role_problems(config: StackConfig) -> list[str]:
+    """Refuse a bus whose rules role could not name all its state machines within IAM's size limit
+    (the deployment would fail half-way, on the role, with LimitExceeded)."""
+    partition = next(
+        (p for prefix, p in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov")) if config.region.startswith(prefix)), "aws"
+    )
+    problems = []
+    # Scheduled triggers have no rule: the scheduler's own role starts their state machines.
+    ruled = {n: t.bus for n, t in config.triggers.items() if t.schedule is None and t.bus is not None}
+    for bus in sorted(set(ruled.values())):
+        names = sorted(n for n, b in ruled.items() if b == bus)
+        # Any account id has 12 digits: the size does not depend on which.
+        arn = f"arn:{partition}:states:{config.region}:{'0' * 12}:stateMachine:"
+        size = policy_size([arn + naming.state_machine_name(config.stack, n) for n in names])
+        if size > INLINE_POLICY_LIMIT:
+            problems.append(
+                f"{NAMESPACE}:triggers: the {len(names)} triggers on bus {bus!r} need a rules role policy of "
+                f"{size} characters, over IAM's {INLINE_POLICY_LIMIT} for a role's inline policies; let fewer "
+                f"triggers listen on {bus!r} (one trigger may take several detailTypes) or give them shorter names"
+            )
     return problems
 
 

@@ -77,9 +77,10 @@ def dead_letter_queue_name(stack: str, trigger: str) -> str:
     return f"{prefix(stack)}{trigger}-dlq"
 
 
-def state_machine_log_group_name(stack: str, trigger: str) -> str:
-    # The /aws/vendedlogs/ prefix keeps the log group's resource policy small (AWS guidance).
-    return f"/aws/vendedlogs/states/{prefix(stack)}{trigger}"
+def execution_log_group_name(stack: str) -> str:
+    # One per stack (every state machine's executions, a log stream each). The /aws/vendedlogs/
+    # prefix keeps the log group's resource policy small (AWS guidance).
+    return f"/aws/vendedlogs/states/{PROJECT}-{stack}"
 
 
 def table_name(stack: str, service: str) -> str:
@@ -107,8 +108,14 @@ def task_family(stack: str, service: str) -> str:
 
 
 def events_role_name(stack: str, trigger: str) -> str:
-    """The role EventBridge assumes to start the trigger's state machine."""
+    """The role EventBridge Scheduler assumes to start a scheduled trigger's state machine (a rule
+    uses its bus's role, `bus_rules_role_name`)."""
     return f"{prefix(stack)}{trigger}-events"
+
+
+def bus_rules_role_name(stack: str, service: str) -> str:
+    """The one role EventBridge assumes for every rule of the service's bus (`BusRulesRole`)."""
+    return f"{prefix(stack)}{service}-rules"
 
 
 def state_machine_role_name(stack: str, trigger: str) -> str:
@@ -181,6 +188,7 @@ def service_names(stack: str, service: str) -> list[tuple[NameLimit, str]]:
         (REPOSITORY, repository_name(stack, service)),
         (IAM_ROLE, task_role_name(stack, service)),
         (IAM_ROLE, execution_role_name(stack, service)),
+        (IAM_ROLE, bus_rules_role_name(stack, service)),
     ]
 
 

@@ -2,12 +2,12 @@
 
 Produces the state machine (an `ecs:runTask.sync` Task state wrapped by the failure path of
 `components/failure_path.py`: retries, then a failure event on the failed service's bus), its execution
-role with exactly the permissions AWS documents for `.sync` plus that one PutEvents, a CloudWatch log
-group for execution logs and X-Ray tracing.
+role with exactly the permissions AWS documents for `.sync` plus that one PutEvents (inline on the
+role), execution logs to the stack's log group (`ExecutionLogs`) and X-Ray tracing.
 
 The ASL and the IAM statements are rendered by pure functions (`render_definition`, `with_failure_path`,
 `run_task_statements`, `failure_event_statements`) so they can be checked as exact dicts without
-Pulumi; the component only serialises them with `Output.json_dumps` and registers the resources.
+Pulumi; the component only serialises them (`iam.to_json`) and registers the resources.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.failure_path import FailurePath, failure_event_statements, with_failure_path
-from components.iam import AwsContext, role_with_policy, trust_policy
+from components.iam import AwsContext, role_with_inline_policy, to_json, trust_policy
 
 RUN_TASK_SYNC = "arn:aws:states:::ecs:runTask.sync"
 TASK_STATE = "RunTask"
@@ -108,8 +108,8 @@ class RunTaskStateMachineArgs:
     """Partition, region and account the stack deploys to."""
     state_machine_name: str
     """Physical name of the state machine."""
-    log_group_name: str
-    """Name of the execution log group (under /aws/vendedlogs/states/)."""
+    log_destination: pulumi.Input[str]
+    """Where execution logs go: the stack's log group ARN ending `:*` (`ExecutionLogs.destination`)."""
     role_name: str
     """Physical name of the execution role (and of its inline policy)."""
     target: TaskTarget
@@ -123,8 +123,6 @@ class RunTaskStateMachineArgs:
     """ARN of `failure.bus_name`'s bus: the one bus the workflow may put its failure event on."""
     timeout_seconds: int = 900
     """Fail the task state (Step Functions then stops the task) after this long."""
-    log_retention_days: int = 14
-    """Retention of the execution log group."""
 
 
 def run_task_parameters(
@@ -331,8 +329,6 @@ class RunTaskStateMachine(pulumi.ComponentResource):
     """Name of the state machine."""
     role_arn: pulumi.Output[str]
     """ARN of the state machine's execution role."""
-    log_group_name: pulumi.Output[str]
-    """Name of the execution log group."""
 
     def __init__(self, name: str, args: RunTaskStateMachineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("event-tasks:index:RunTaskStateMachine", name, None, opts)
@@ -340,14 +336,8 @@ class RunTaskStateMachine(pulumi.ComponentResource):
         ctx = args.aws
         target = args.target
 
-        state_machine_arn = pulumi.Output.format(
-            "arn:{0}:states:{1}:{2}:stateMachine:{3}",
-            ctx.partition,
-            ctx.region,
-            ctx.account_id,
-            args.state_machine_name,
-        )
-        statements = pulumi.Output.all(
+        state_machine_arn = ctx.arn("states", f"stateMachine:{args.state_machine_name}")
+        grants = (
             ctx.partition,
             ctx.region,
             ctx.account_id,
@@ -355,8 +345,10 @@ class RunTaskStateMachine(pulumi.ComponentResource):
             target.task_definition_arn,
             target.pass_role_arns,
             args.failure_bus_arn,
-        ).apply(
-            lambda v: (
+        )
+
+        def statements(v: tuple[Any, ...] | list[Any]) -> list[dict[str, Any]]:
+            return (
                 run_task_statements(
                     partition=v[0],
                     region=v[1],
@@ -368,27 +360,26 @@ class RunTaskStateMachine(pulumi.ComponentResource):
                 + failure_event_statements(v[6], args.failure)
                 + observability_statements()
             )
-        )
-        role, policy = role_with_policy(
+
+        role = role_with_inline_policy(
             name,
             role_name=args.role_name,
             description=f"Step Functions {args.state_machine_name}: run its ECS task",
             trust=trust_policy("states.amazonaws.com", ctx.account_id, state_machine_arn),
-            statements=statements,
+            # Rendered at once where every value is known (the cloud stack), else once they resolve.
+            statements=pulumi.Output.all(*grants).apply(statements)
+            if any(isinstance(v, pulumi.Output) for v in grants)
+            else statements(grants),
             parent=self,
-        )
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=args.log_group_name,
-            retention_in_days=args.log_retention_days,
-            opts=child,
         )
         state_machine = aws.sfn.StateMachine(
             f"{name}-state-machine",
             name=args.state_machine_name,
             type="STANDARD",  # Express workflows cannot wait on .sync
+            # The role carries its grant inline: referencing it waits for the grant too, which must
+            # exist before Step Functions validates the definition.
             role_arn=role.arn,
-            definition=pulumi.Output.json_dumps(
+            definition=to_json(
                 with_failure_path(
                     render_definition(target, args.command, args.timeout_seconds, trigger=args.failure.trigger),
                     args.failure,
@@ -397,16 +388,12 @@ class RunTaskStateMachine(pulumi.ComponentResource):
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 level="ERROR",
                 include_execution_data=True,
-                log_destination=log_group.arn.apply(lambda arn: f"{arn}:*"),
+                log_destination=args.log_destination,
             ),
             tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
-            # The role's policy must exist before Step Functions validates the definition.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=child,
         )
         self.arn = state_machine.arn
         self.name = state_machine.name
         self.role_arn = role.arn
-        self.log_group_name = log_group.name
-        self.register_outputs(
-            {"arn": self.arn, "name": self.name, "role_arn": self.role_arn, "log_group_name": self.log_group_name}
-        )
+        self.register_outputs({"arn": self.arn, "name": self.name, "role_arn": self.role_arn})

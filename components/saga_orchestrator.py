@@ -2,8 +2,9 @@
 
 Produces the state machine (ASL from `orchestration.render_orchestration`), its execution role with
 exactly the statements of `orchestration.orchestration_statements` (its steps' task definition
-revisions and roles, its own bus for `<Trigger>Completed` / `<Trigger>Failed`), and its execution log
-group, with X-Ray tracing. A `TaskTriggerRule` starts it like any other trigger's state machine.
+revisions and roles, its own bus for `<Trigger>Completed` / `<Trigger>Failed`; inline on the role),
+execution logs to the stack's log group (`ExecutionLogs`) and X-Ray tracing. A `TaskTriggerRule`
+starts it like any other trigger's state machine, with its bus's `BusRulesRole`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import AwsContext, role_with_policy, trust_policy
+from components.iam import AwsContext, role_with_inline_policy, to_json, trust_policy
 from components.orchestration import SagaEvents, Step, orchestration_statements, render_orchestration
 
 
@@ -27,8 +28,8 @@ class SagaOrchestratorArgs:
     """The trigger's name (in the events it publishes)."""
     state_machine_name: str
     """Physical name of the state machine."""
-    log_group_name: str
-    """Name of the execution log group (under /aws/vendedlogs/states/)."""
+    log_destination: pulumi.Input[str]
+    """Where execution logs go: the stack's log group ARN ending `:*` (`ExecutionLogs.destination`)."""
     role_name: str
     """Physical name of the state machine's execution role."""
     steps: list[Step]
@@ -39,8 +40,6 @@ class SagaOrchestratorArgs:
     """ARN of `events.bus_name` (the role may put events there only)."""
     task_retries: int = 2
     """Retries of a step's failed task before the saga compensates."""
-    log_retention_days: int = 14
-    """Retention of the execution log group."""
 
 
 class SagaOrchestrator(pulumi.ComponentResource):
@@ -52,20 +51,12 @@ class SagaOrchestrator(pulumi.ComponentResource):
     """Name of the state machine."""
     role_arn: pulumi.Output[str]
     """ARN of the state machine's execution role."""
-    log_group_name: pulumi.Output[str]
-    """Name of its execution log group."""
 
     def __init__(self, name: str, args: SagaOrchestratorArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("event-tasks:index:SagaOrchestrator", name, None, opts)
         ctx = args.aws
         targets = [s.target for s in args.steps]
-        state_machine_arn = pulumi.Output.format(
-            "arn:{0}:states:{1}:{2}:stateMachine:{3}",
-            ctx.partition,
-            ctx.region,
-            ctx.account_id,
-            args.state_machine_name,
-        )
+        state_machine_arn = ctx.arn("states", f"stateMachine:{args.state_machine_name}")
         statements = pulumi.Output.all(
             ctx.partition,
             ctx.region,
@@ -88,7 +79,7 @@ class SagaOrchestrator(pulumi.ComponentResource):
                 sync_steps=any(not s.result for s in args.steps),
             )
         )
-        role, policy = role_with_policy(
+        role = role_with_inline_policy(
             name,
             role_name=args.role_name,
             description=f"Step Functions {args.state_machine_name}: run its saga's steps",
@@ -96,33 +87,23 @@ class SagaOrchestrator(pulumi.ComponentResource):
             statements=statements,
             parent=self,
         )
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=args.log_group_name,
-            retention_in_days=args.log_retention_days,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         state_machine = aws.sfn.StateMachine(
             f"{name}-state-machine",
             name=args.state_machine_name,
             type="STANDARD",  # Express workflows support neither .sync nor waitForTaskToken on ECS
+            # The role carries its grant inline: referencing it waits for the grant too, which must
+            # exist before Step Functions validates the definition.
             role_arn=role.arn,
-            definition=pulumi.Output.json_dumps(
-                render_orchestration(args.trigger, args.steps, args.events, args.task_retries)
-            ),
+            definition=to_json(render_orchestration(args.trigger, args.steps, args.events, args.task_retries)),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 level="ERROR",
                 include_execution_data=True,
-                log_destination=log_group.arn.apply(lambda arn: f"{arn}:*"),
+                log_destination=args.log_destination,
             ),
             tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
-            # The role's policy must exist before Step Functions validates the definition.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.arn = state_machine.arn
         self.name = state_machine.name
         self.role_arn = role.arn
-        self.log_group_name = log_group.name
-        self.register_outputs(
-            {"arn": self.arn, "name": self.name, "role_arn": self.role_arn, "log_group_name": self.log_group_name}
-        )
+        self.register_outputs({"arn": self.arn, "name": self.name, "role_arn": self.role_arn})

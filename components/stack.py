@@ -1,5 +1,6 @@
-"""The whole program for one stack: buses for every service, per trigger a rule, the state machine
-that runs the target service's task and three alarms, and per stack an alerts topic and a dashboard.
+"""The whole program for one stack: buses for every service (each with the one role its rules assume),
+per trigger a rule, the state machine that runs the target service's task and three alarms, and per
+stack the execution log group, an alerts topic and a dashboard.
 The environment decides where tasks run: `cloud` looks up existing infrastructure, `local` builds it
 from source (components/local.py).
 
@@ -19,8 +20,10 @@ from components import naming
 from components.alerts import StackAlerts, StackAlertsArgs, WatchedTrigger
 from components.bus_archive import BusArchive, BusArchiveArgs
 from components.bus_policy import bus_policies
+from components.bus_rules_role import BusRulesRole, BusRulesRoleArgs
 from components.cloud import cloud_targets
 from components.config import StackConfig
+from components.execution_logs import ExecutionLogs, ExecutionLogsArgs
 from components.failure_path import FailurePath
 from components.iam import AwsContext
 from components.orchestration import SagaEvents, Step, default_detail_types
@@ -85,6 +88,35 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
     for service, bus in buses.items():
         outputs.setdefault("services", {}).setdefault(service, {}).update({"busName": bus.name, "busArn": bus.arn})
 
+    # Every name below is the program's own, so ARNs follow from names: the documents and the
+    # dashboard that hold them are plain values, rendered once, with no Output chain per trigger.
+    machine_arns = {
+        name: ctx.arn("states", f"stateMachine:{naming.state_machine_name(stack, name)}") for name in config.triggers
+    }
+    # A rule's target (a task's state machine or a saga's orchestrator) is started with its bus's
+    # role; a schedule has a role of its own.
+    ruled = {name: t.bus for name, t in sorted(config.triggers.items()) if t.schedule is None and t.bus is not None}
+    rules_roles = {
+        service: BusRulesRole(
+            f"{service}-rules",
+            BusRulesRoleArgs(
+                aws=ctx,
+                bus_name=naming.bus_name(stack, service),
+                role_name=naming.bus_rules_role_name(stack, service),
+                state_machine_arns=[machine_arns[n] for n, bus in ruled.items() if bus == service],
+            ),
+            opts,
+        )
+        for service in sorted(set(ruled.values()))
+    }
+    logs = ExecutionLogs(
+        "executions",
+        ExecutionLogsArgs(
+            log_group_name=naming.execution_log_group_name(stack), retention_days=config.logRetentionDays
+        ),
+        opts,
+    )
+
     triggers: dict[str, Any] = {}
     machines: dict[str, RunTaskStateMachine | SagaOrchestrator] = {}
     watched: list[WatchedTrigger] = []
@@ -92,9 +124,9 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         state_machine: RunTaskStateMachine | SagaOrchestrator
         if trigger.steps is not None:
             assert trigger.bus is not None  # load_config: an orchestration runs on events
-            state_machine = _orchestrator(config, name, ctx, buses[trigger.bus], targets, opts)
+            state_machine = _orchestrator(config, name, ctx, buses[trigger.bus], targets, logs, opts)
         else:
-            state_machine = _run_task_state_machine(config, name, ctx, buses, targets, opts)
+            state_machine = _run_task_state_machine(config, name, ctx, targets, logs, opts)
         machines[name] = state_machine
         if trigger.schedule is not None:
             schedule = TaskSchedule(
@@ -118,7 +150,7 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 "schedulerRoleArn": schedule.role_arn,
                 "stateMachineArn": state_machine.arn,
                 "stateMachineRoleArn": state_machine.role_arn,
-                "logGroupName": state_machine.log_group_name,
+                "logGroupName": logs.name,
                 "deadLetterQueueUrl": schedule.dead_letter_queue_url,
             }
             watched.append(
@@ -140,11 +172,11 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
                 bus_name=buses[trigger.bus].name,
                 rule_name=naming.rule_name(stack, name),
                 dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
-                role_name=naming.events_role_name(stack, name),
                 detail_types=list(trigger.detailTypes),
                 source=naming.event_source(trigger.bus),
                 detail_filter=trigger.filter,
                 state_machine_arn=state_machine.arn,
+                role_arn=rules_roles[trigger.bus].role_arn,
                 maximum_event_age_seconds=trigger.retry.maximumEventAgeSeconds,
                 maximum_retry_attempts=trigger.retry.maximumRetryAttempts,
                 kms_key_arn=config.kmsKeyArn,
@@ -154,19 +186,20 @@ def build(config: StackConfig, project_root: Path | str = ".") -> dict[str, Any]
         triggers[name] = {
             "rule": rule.name,
             "ruleArn": rule.arn,
-            "eventsRoleArn": rule.role_arn,
+            # The bus's role: every rule of the bus names it.
+            "eventsRoleArn": rules_roles[trigger.bus].role_arn,
             "stateMachineArn": state_machine.arn,
             "stateMachineRoleArn": state_machine.role_arn,
-            "logGroupName": state_machine.log_group_name,
+            "logGroupName": logs.name,
             "deadLetterQueueArn": rule.dead_letter_queue_arn,
             "deadLetterQueueUrl": rule.dead_letter_queue_url,
         }
         watched.append(
             WatchedTrigger(
                 trigger=name,
-                bus_name=buses[trigger.bus].name,
-                rule_name=rule.name,
-                state_machine_arn=state_machine.arn,
+                bus_name=naming.bus_name(stack, trigger.bus),
+                rule_name=naming.rule_name(stack, name),
+                state_machine_arn=machine_arns[name],
                 dead_letter_queue_name=naming.dead_letter_queue_name(stack, name),
             )
         )
@@ -212,31 +245,32 @@ def _run_task_state_machine(
     config: StackConfig,
     name: str,
     ctx: AwsContext,
-    buses: dict[str, ServiceBus],
     targets: dict[str, TaskTarget],
+    logs: ExecutionLogs,
     opts: pulumi.ResourceOptions,
 ) -> RunTaskStateMachine:
     trigger = config.triggers[name]
     assert trigger.service is not None and trigger.command is not None  # a single-task trigger
+    failure_bus = naming.bus_name(config.stack, trigger.service)
     return RunTaskStateMachine(
         f"{name}-run-task",
         RunTaskStateMachineArgs(
             aws=ctx,
             state_machine_name=naming.state_machine_name(config.stack, name),
-            log_group_name=naming.state_machine_log_group_name(config.stack, name),
+            log_destination=logs.destination,
             role_name=naming.state_machine_role_name(config.stack, name),
             target=targets[trigger.service],
             command=list(trigger.command),
             failure=FailurePath(
                 trigger=name,
                 service=trigger.service,
-                bus_name=buses[trigger.service].name,
+                bus_name=failure_bus,
                 detail_type=config.failure_detail_type(name),
                 task_retries=trigger.taskRetries,
             ),
-            failure_bus_arn=buses[trigger.service].arn,
+            # The bus's ARN follows from its name: the policy is rendered once, with no Output chain.
+            failure_bus_arn=ctx.arn("events", f"event-bus/{failure_bus}"),
             timeout_seconds=trigger.timeoutSeconds,
-            log_retention_days=config.logRetentionDays,
         ),
         opts,
     )
@@ -248,6 +282,7 @@ def _orchestrator(
     ctx: AwsContext,
     bus: ServiceBus,
     targets: dict[str, TaskTarget],
+    logs: ExecutionLogs,
     opts: pulumi.ResourceOptions,
 ) -> SagaOrchestrator:
     trigger = config.triggers[name]
@@ -259,7 +294,7 @@ def _orchestrator(
             aws=ctx,
             trigger=name,
             state_machine_name=naming.state_machine_name(config.stack, name),
-            log_group_name=naming.state_machine_log_group_name(config.stack, name),
+            log_destination=logs.destination,
             role_name=naming.state_machine_role_name(config.stack, name),
             steps=[
                 Step(
@@ -285,7 +320,6 @@ def _orchestrator(
             ),
             bus_arn=bus.arn,
             task_retries=trigger.taskRetries,
-            log_retention_days=config.logRetentionDays,
         ),
         opts,
     )

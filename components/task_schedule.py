@@ -24,7 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import AwsContext, policy_document, role_with_policy, trust_policy
-from components.task_trigger_rule import DLQ_RETENTION_SECONDS, start_execution_statements
+from components.task_trigger_rule import DLQ_RETENTION_SECONDS
 
 SCHEDULED_DETAIL_TYPE = "Scheduled"
 SCHEDULED_SOURCE = "event-tasks.scheduler"
@@ -74,6 +74,19 @@ def scheduled_event(
         "resources": [schedule_arn],
         "detail": {"schedule": trigger, "scheduledTime": scheduled_time, "executionId": execution_id},
     }
+
+
+def start_execution_statements(state_machine_arn: Any) -> list[dict[str, Any]]:
+    """Start the schedule's one state machine (a schedule has a role of its own, unlike a rule, whose
+    bus's `BusRulesRole` starts every target of the bus)."""
+    return [
+        {
+            "Sid": "StartTheTargetStateMachine",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": state_machine_arn,
+        }
+    ]
 
 
 def scheduler_statements(state_machine_arn: Any, queue_arn: Any) -> list[dict[str, Any]]:

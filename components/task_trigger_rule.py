@@ -1,9 +1,10 @@
 """`TaskTriggerRule`: an EventBridge rule on a service bus that starts a state machine.
 
-Produces the rule (pattern on `source` and `detail-type`), its target bound to the same bus, the
-role EventBridge assumes to call `states:StartExecution` on that one state machine, and an
+Produces the rule (pattern on `source` and `detail-type`), its target bound to the same bus, and an
 encrypted SQS dead-letter queue (SSE-SQS, or a customer-managed KMS key) that receives every event
-EventBridge could not deliver after its retry policy, so no event is silently lost.
+EventBridge could not deliver after its retry policy, so no event is silently lost. The queue's
+policy, inline on the queue, admits only this rule. The role the target names is the bus's
+(`BusRulesRole`): one per bus, allowed to start only that bus's targets.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import AwsContext, policy_document, role_with_policy, trust_policy
+from components.iam import AwsContext, policy_document, to_json
 
 # SQS keeps messages at most 14 days: the longest window to notice and redrive a failed delivery.
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
@@ -32,8 +33,6 @@ class TaskTriggerRuleArgs:
     """Physical name of the rule."""
     dead_letter_queue_name: str
     """Physical name of the dead-letter queue."""
-    role_name: str
-    """Physical name of the role EventBridge assumes (and of its inline policy)."""
     detail_types: list[str]
     """detail-type values that match."""
     source: str
@@ -41,6 +40,8 @@ class TaskTriggerRuleArgs:
     policy admits."""
     state_machine_arn: pulumi.Input[str]
     """The state machine to start with the whole event as input."""
+    role_arn: pulumi.Input[str]
+    """The role EventBridge assumes to start it: the bus's `BusRulesRole`."""
     detail_filter: dict[str, Any] | None = None
     """EventBridge pattern fragment over `detail` (content filter), or None for every event."""
     maximum_event_age_seconds: int = 3600
@@ -72,18 +73,6 @@ def queue_encryption(kms_key_arn: str | None) -> dict[str, Any]:
     return {"kms_master_key_id": kms_key_arn}
 
 
-def start_execution_statements(state_machine_arn: Any) -> list[dict[str, Any]]:
-    """What EventBridge needs to start the target: one action on one state machine."""
-    return [
-        {
-            "Sid": "StartTheTargetStateMachine",
-            "Effect": "Allow",
-            "Action": "states:StartExecution",
-            "Resource": state_machine_arn,
-        }
-    ]
-
-
 def dead_letter_statements(queue_arn: Any, rule_arn: Any) -> list[dict[str, Any]]:
     """Let EventBridge send this rule's undeliverable events, and nothing else, to the queue."""
     return [
@@ -105,8 +94,6 @@ class TaskTriggerRule(pulumi.ComponentResource):
     """ARN of the rule."""
     name: pulumi.Output[str]
     """Name of the rule."""
-    role_arn: pulumi.Output[str]
-    """ARN of the role EventBridge assumes to start the state machine."""
     dead_letter_queue_url: pulumi.Output[str]
     """URL of the dead-letter queue, to inspect and redrive undelivered events."""
     dead_letter_queue_arn: pulumi.Output[str]
@@ -121,7 +108,7 @@ class TaskTriggerRule(pulumi.ComponentResource):
             name=args.rule_name,
             event_bus_name=args.bus_name,
             description=f"Start {args.rule_name} on {', '.join(args.detail_types)}",
-            event_pattern=pulumi.Output.json_dumps(event_pattern(args.detail_types, args.source, args.detail_filter)),
+            event_pattern=to_json(event_pattern(args.detail_types, args.source, args.detail_filter)),
             opts=child,
         )
         queue = aws.sqs.Queue(
@@ -130,21 +117,13 @@ class TaskTriggerRule(pulumi.ComponentResource):
             # The two encryption modes are exclusive: SSE-SQS unless a customer-managed key is given.
             **queue_encryption(args.kms_key_arn),
             message_retention_seconds=DLQ_RETENTION_SECONDS,
+            # Inline, not a QueuePolicy: the queue's ARN follows from its name, so the policy needs no
+            # reference to the queue itself (the cycle a separate QueuePolicy avoids), and the queue
+            # exists only with its policy: one resource fewer, and no window without the grant.
+            policy=to_json(
+                policy_document(dead_letter_statements(args.aws.arn("sqs", args.dead_letter_queue_name), rule.arn))
+            ),
             opts=child,
-        )
-        queue_policy = aws.sqs.QueuePolicy(
-            f"{name}-dlq-policy",
-            queue_url=queue.url,
-            policy=pulumi.Output.json_dumps(policy_document(dead_letter_statements(queue.arn, rule.arn))),
-            opts=child,
-        )
-        role, role_policy = role_with_policy(
-            name,
-            role_name=args.role_name,
-            description=f"EventBridge rule {args.rule_name}: start its state machine",
-            trust=trust_policy("events.amazonaws.com", args.aws.account_id, rule.arn),
-            statements=start_execution_statements(args.state_machine_arn),
-            parent=self,
         )
         aws.cloudwatch.EventTarget(
             f"{name}-target",
@@ -152,25 +131,24 @@ class TaskTriggerRule(pulumi.ComponentResource):
             # Without the bus name the provider looks for the rule on the default bus.
             event_bus_name=args.bus_name,
             arn=args.state_machine_arn,
-            role_arn=role.arn,
+            # Deliveries may start as soon as the target exists: it references the role (created with
+            # its inline grant) and the queue (created with its policy), so both come first.
+            role_arn=args.role_arn,
             dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=queue.arn),
             retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
                 maximum_event_age_in_seconds=args.maximum_event_age_seconds,
                 maximum_retry_attempts=args.maximum_retry_attempts,
             ),
-            # Deliveries may start as soon as the target exists: grants and DLQ policy come first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, queue_policy]),
+            opts=child,
         )
         self.arn = rule.arn
         self.name = rule.name
-        self.role_arn = role.arn
         self.dead_letter_queue_url = queue.url
         self.dead_letter_queue_arn = queue.arn
         self.register_outputs(
             {
                 "arn": self.arn,
                 "name": self.name,
-                "role_arn": self.role_arn,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
                 "dead_letter_queue_arn": self.dead_letter_queue_arn,
             }

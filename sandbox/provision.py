@@ -266,6 +266,8 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             attributes["SqsManagedSseEnabled"] = str(i["sqsManagedSseEnabled"]).lower()
         if i.get("kmsMasterKeyId"):
             attributes["KmsMasterKeyId"] = i["kmsMasterKeyId"]
+        if i.get("policy"):
+            attributes["Policy"] = i["policy"]
         sqs = self._client("sqs")
         url = sqs.create_queue(QueueName=i["name"], Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -283,6 +285,11 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         ]
         for arn in i.get("managedPolicyArns") or []:
             self._client("iam").attach_role_policy(RoleName=role_name, PolicyArn=arn)
+        # A role's inline policies are created with it, as the provider does.
+        for inline in i.get("inlinePolicies") or []:
+            self._client("iam").put_role_policy(
+                RoleName=role_name, PolicyName=inline["name"], PolicyDocument=inline["policy"]
+            )
         return role_name, {"name": role_name, "arn": role["Arn"]}
 
     def _role_policy(self, name: str, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:

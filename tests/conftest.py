@@ -82,6 +82,11 @@ class Registered:
         """Parse a JSON-string input such as a policy or a state machine definition."""
         return json.loads(self.inputs[key])
 
+    def inline_policy(self) -> Any:
+        """Parse a role's one inline policy document."""
+        (policy,) = self.inputs["inlinePolicies"]
+        return json.loads(policy["policy"])
+
 
 def task_definition_answer(arn: str) -> dict[str, Any]:
     """What `aws.ecs.get_task_definition` returns for an existing Fargate task definition."""

@@ -1,5 +1,6 @@
 """The whole `cloud` stack from Pulumi.cloud.yaml under mocks: nothing but wiring, all of it correct."""
 
+import json
 from collections import Counter
 
 import pytest
@@ -67,12 +68,14 @@ def cloud(cloud_stack):
 
 
 def test_cloud_creates_only_wiring(cloud):
-    # THEN: a bus per service with its policy and archive; per event trigger a rule, target, DLQ,
-    # state machine and two roles; per scheduled trigger a schedule in its own group, a DLQ, a
+    # THEN: a bus per service with its policy, archive and its rules' role, one execution log group;
+    # per event trigger a rule, target, DLQ (its policy inline), state machine and its role (its
+    # policy inline); per scheduled trigger a schedule in its own group, a DLQ with its policy, a
     # state machine and two roles
     counts = Counter(r.typ for r in cloud.resources if r.custom)
     triggers = len(TRIGGERS) + len(SCHEDULED) + len(ORCHESTRATED)
     rules = len(TRIGGERS) + len(ORCHESTRATED)
+    buses_with_rules = {t[0] for t in TRIGGERS.values()} | {t[0] for t in ORCHESTRATED.values()}
     # AND what tells an operator: three alarms per trigger, one key-encrypted topic and one dashboard
     alerting = {typ: counts.pop(typ, 0) for typ in ALERTING_TYPES}
     assert alerting == {
@@ -93,11 +96,11 @@ def test_cloud_creates_only_wiring(cloud):
         "aws:scheduler/scheduleGroup:ScheduleGroup": len(SCHEDULED),
         "aws:scheduler/schedule:Schedule": len(SCHEDULED),
         "aws:sqs/queue:Queue": triggers,
-        "aws:sqs/queuePolicy:QueuePolicy": triggers,
-        "aws:iam/role:Role": 2 * triggers,
-        "aws:iam/rolePolicy:RolePolicy": 2 * triggers,
+        "aws:sqs/queuePolicy:QueuePolicy": len(SCHEDULED),
+        "aws:iam/role:Role": triggers + len(SCHEDULED) + len(buses_with_rules),
+        "aws:iam/rolePolicy:RolePolicy": len(SCHEDULED),
         "aws:sfn/stateMachine:StateMachine": triggers,
-        "aws:cloudwatch/logGroup:LogGroup": triggers,
+        "aws:cloudwatch/logGroup:LogGroup": 1,
     }
     # AND no compute: the cluster and task definitions are looked up, never created
     assert not [r for r in cloud.resources if r.typ.startswith(("aws:ecs/", "aws:ec2/", "awsx:"))]
@@ -106,11 +109,11 @@ def test_cloud_creates_only_wiring(cloud):
 def test_every_target_is_bound_to_its_bus_with_role_dlq_and_retry(cloud):
     machines = {r.inputs["name"]: r for r in cloud.of_type("aws:sfn/stateMachine:StateMachine")}
     for trigger, (bus, detail_types, _, _) in TRIGGERS.items():
-        # GIVEN the trigger's rule, target, DLQ and events role
+        # GIVEN the trigger's rule, target, DLQ and the events role of the rule's bus
         rule = cloud.named(f"{trigger}-trigger-rule")
         target = cloud.named(f"{trigger}-trigger-target")
         queue = cloud.named(f"{trigger}-trigger-dlq")
-        role = cloud.named(f"{trigger}-trigger-role")
+        role = cloud.named(f"{bus}-rules-role")
         bus_name = f"event-tasks-cloud-{bus}"
         # THEN the rule lives on the emitting service's bus and matches the detail-types from that
         # service's source
@@ -127,9 +130,9 @@ def test_every_target_is_bound_to_its_bus_with_role_dlq_and_retry(cloud):
 
 def test_every_state_machine_runs_the_looked_up_task_on_fargate(cloud):
     for trigger, (_, _, service, command) in TRIGGERS.items():
-        # GIVEN the trigger's state machine and its role policy
+        # GIVEN the trigger's state machine and its role's policy
         machine = cloud.named(f"{trigger}-run-task-state-machine")
-        policy = cloud.named(f"{trigger}-run-task-policy")
+        policy = cloud.named(f"{trigger}-run-task-role").inline_policy()
         parameters = machine.json("definition")["States"]["RunTask"]["Parameters"]
         # THEN it runs the configured revision on the shared cluster, on FARGATE in the subnets
         assert parameters["Cluster"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/shared"
@@ -147,7 +150,7 @@ def test_every_state_machine_runs_the_looked_up_task_on_fargate(cloud):
         # AND only order overrides the task size (config gives cpu/memory for order only)
         assert ("Cpu" in parameters["Overrides"]) == (service == "order")
         # AND its role may run exactly that revision and pass exactly the looked-up roles
-        statements = {s["Sid"]: s for s in policy.json("policy")["Statement"]}
+        statements = {s["Sid"]: s for s in policy["Statement"]}
         assert statements["RunTheTaskDefinitionRevision"]["Resource"] == TASK_DEFS[service]
         answer = task_definition_answer(TASK_DEFS[service])
         assert statements["PassTaskRolesToEcs"]["Resource"] == sorted(
@@ -171,7 +174,8 @@ def test_outputs_name_every_bus_and_trigger(cloud):
         "deadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/event-tasks-cloud-expire-reservations-dlq",
         "schedulerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-expire-reservations-events",
         "stateMachineRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-expire-reservations-states",
-        "logGroupName": "/aws/vendedlogs/states/event-tasks-cloud-expire-reservations",
+        # every state machine, a schedule's too, logs to the stack's one execution log group
+        "logGroupName": "/aws/vendedlogs/states/event-tasks-cloud",
         # A scheduled trigger is watched like any other: failed, timed-out, dead letters.
         "alarmNames": {
             "failed": "event-tasks-cloud-expire-reservations-failed",
@@ -186,10 +190,11 @@ def test_outputs_name_every_bus_and_trigger(cloud):
     assert cloud.outputs["triggers"]["reject-order"] == {
         "rule": "event-tasks-cloud-reject-order",
         "ruleArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/event-tasks-cloud-customer/event-tasks-cloud-reject-order",
-        "eventsRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-reject-order-events",
+        # the role of the rule's bus, which every rule of the customer bus uses
+        "eventsRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-customer-rules",
         "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-reject-order",
         "stateMachineRoleArn": f"arn:aws:iam::{ACCOUNT}:role/event-tasks-cloud-reject-order-states",
-        "logGroupName": "/aws/vendedlogs/states/event-tasks-cloud-reject-order",
+        "logGroupName": "/aws/vendedlogs/states/event-tasks-cloud",
         "deadLetterQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:event-tasks-cloud-reject-order-dlq",
         "deadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/event-tasks-cloud-reject-order-dlq",
         "alarmNames": {
@@ -298,3 +303,84 @@ def test_every_trigger_has_its_three_alarms_on_the_topic_and_a_dashboard_row(clo
     assert dashboard.inputs["dashboardName"] == cloud.outputs["dashboardName"]
     rows = {w["properties"]["title"].split(":")[0] for w in dashboard.json("dashboardBody")["widgets"]}
     assert rows == set(cloud.outputs["triggers"])
+
+
+def test_each_bus_has_one_rules_role_for_its_rules_starting_only_their_state_machines(cloud):
+    # Every rule's bus: single-task triggers and orchestrations (a schedule has no rule, nor bus).
+    ruled = {t: b for t, (b, *_) in TRIGGERS.items()} | {t: b for t, (b, _) in ORCHESTRATED.items()}
+    machines = {t: f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-{t}" for t in ruled}
+    # GIVEN the order bus has an orchestration among its rules' targets
+    assert ruled["order-saga"] == "order"
+    for bus in ("order", "customer"):
+        # GIVEN the bus's rules role and the targets of the rules on that bus
+        role = cloud.named(f"{bus}-rules-role")
+        assert role.inputs["name"] == f"event-tasks-cloud-{bus}-rules"
+        targets = [cloud.named(f"{t}-trigger-target") for t, b in ruled.items() if b == bus]
+        # THEN every rule of the bus uses it, and no rule of the other bus does
+        assert {t.inputs["roleArn"] for t in targets} == {role.state["arn"]}
+        others = [cloud.named(f"{t}-trigger-target") for t, b in ruled.items() if b != bus]
+        assert role.state["arn"] not in {t.inputs["roleArn"] for t in others}
+        # AND only EventBridge, for a rule of this bus in this account, may assume it
+        assert role.json("assumeRolePolicy")["Statement"][0]["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/event-tasks-cloud-{bus}/*"},
+        }
+        # AND it may start exactly the state machines this bus's rules target: the real ARNs
+        (statement,) = role.inline_policy()["Statement"]
+        own = sorted(machines[t] for t, b in ruled.items() if b == bus)
+        assert statement == {
+            "Sid": "StartTheTargetStateMachines",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": own,
+        }
+        assert own == sorted(t.inputs["arn"] for t in targets)
+
+
+def test_every_state_machine_logs_to_the_one_execution_log_group_of_the_stack(cloud):
+    # GIVEN the stack's one log group
+    (logs,) = cloud.of_type("aws:cloudwatch/logGroup:LogGroup")
+    # THEN it is the vended-logs group named for the stack, kept as configured
+    assert logs.inputs["name"] == "/aws/vendedlogs/states/event-tasks-cloud"
+    assert logs.inputs["retentionInDays"] == 14
+    # AND every state machine delivers its execution logs there: a schedule's and an orchestration's too
+    machines = cloud.of_type("aws:sfn/stateMachine:StateMachine")
+    assert {"event-tasks-cloud-expire-reservations", "event-tasks-cloud-order-saga"} <= {
+        m.inputs["name"] for m in machines
+    }
+    destinations = {m.inputs["loggingConfiguration"]["logDestination"] for m in machines}
+    assert destinations == {f"{logs.state['arn']}:*"}
+
+
+def wiring(resources):
+    """Per type, the resources and components a stack registers, alarms aside."""
+    return Counter(r.typ for r in resources if "metricAlarm" not in r.typ and not r.typ.endswith("TriggerAlarms"))
+
+
+def test_a_trigger_adds_at_most_seven_wiring_resources_and_widens_only_its_bus_role(deploy, mocks):
+    # GIVEN the cloud stack, and the same stack with one more trigger on the order bus
+    raw = stack_config("cloud")
+    before = wiring(deploy("cloud", raw).resources)
+    before_role = mocks.resources[[r.name for r in mocks.resources].index("customer-rules-role")].inline_policy()
+    mocks.resources.clear()
+    triggers = json.loads(raw["event-tasks:triggers"])
+    triggers["audit-order"] = {**triggers["reserve-credit"], "detailTypes": ["OrderApproved"]}
+    after_stack = deploy("cloud", {**raw, "event-tasks:triggers": json.dumps(triggers)})
+    # WHEN the two are compared
+    added = wiring(after_stack.resources) - before
+    # THEN the trigger added its rule, target and DLQ, its state machine and role, and their two
+    # components: seven in all, nothing per bus or per stack
+    assert added == {
+        "aws:cloudwatch/eventRule:EventRule": 1,
+        "aws:cloudwatch/eventTarget:EventTarget": 1,
+        "aws:sqs/queue:Queue": 1,
+        "aws:sfn/stateMachine:StateMachine": 1,
+        "aws:iam/role:Role": 1,
+        "event-tasks:index:TaskTriggerRule": 1,
+        "event-tasks:index:RunTaskStateMachine": 1,
+    }
+    assert sum(added.values()) <= 7
+    # AND the order bus's role may now start its state machine too, the customer bus's role still not
+    (statement,) = after_stack.named("order-rules-role").inline_policy()["Statement"]
+    assert f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:event-tasks-cloud-audit-order" in statement["Resource"]
+    assert after_stack.named("customer-rules-role").inline_policy() == before_role

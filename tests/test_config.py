@@ -521,3 +521,43 @@ def test_running_the_program_without_pulumi_says_how_to_run_it():
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
     assert "`pulumi preview`" in line and "`make demo`" in line
+
+
+def many_triggers(count, bus="order", stem="t"):
+    triggers = parsed("triggers")
+    for index in range(count):
+        triggers[f"{stem}{index:03d}"] = {**triggers["reserve-credit"], "bus": bus, "detailTypes": ["OrderApproved"]}
+    return triggers
+
+
+def on_bus(triggers, bus):
+    """How many triggers a rule starts from `bus` (a schedule has no rule)."""
+    return sum(t.get("bus") == bus and "schedule" not in t for t in triggers.values())
+
+
+def test_a_bus_whose_rules_role_policy_would_exceed_iam_limit_is_refused(deploy, mocks):
+    # GIVEN 150 more triggers on the order bus: its rules role would have to name them all, and the
+    # fixture's own (an orchestration among them)
+    triggers = many_triggers(150)
+    count = on_bus(triggers, "order")
+    assert count > 150
+    raw = cloud_raw(triggers=triggers)
+    # WHEN / THEN the config is refused naming the key, the bus and the fix, before any lookup
+    with pytest.raises(
+        ConfigError,
+        match=rf"event-tasks:triggers: the {count} triggers on bus 'order' need a rules role policy of \d+ characters, "
+        r"over IAM's 10240 for a role's inline policies; let fewer triggers listen on 'order'",
+    ):
+        deploy("cloud", raw)
+    assert mocks.resources == [] and mocks.calls == []
+
+
+def test_a_bus_within_iam_limit_loads_with_its_triggers_spread_over_buses():
+    # GIVEN 100 more triggers on the order bus and 100 on the customer bus (200 in the stack)
+    triggers = {**many_triggers(100), **many_triggers(100, bus="customer", stem="c")}
+    for name in triggers:
+        if name.startswith("c") and name[1:].isdigit():
+            triggers[name]["detailTypes"] = ["CustomerCreated"]
+    # WHEN the config is validated THEN it loads: each bus's policy stays under the limit
+    config = load_config(cloud_raw(triggers=triggers), "cloud", ROOT)
+    assert sum(t.bus == "order" for t in config.triggers.values()) == on_bus(triggers, "order") > 100

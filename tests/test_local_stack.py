@@ -108,11 +108,16 @@ def test_local_creates_network_cluster_and_per_service_resources(local):
         "aws:scheduler/scheduleGroup:ScheduleGroup": scheduled,
         "aws:scheduler/schedule:Schedule": scheduled,
         "aws:sqs/queue:Queue": triggers,
-        "aws:sqs/queuePolicy:QueuePolicy": triggers,
+        # a rule's DLQ holds its policy inline; a schedule's has a QueuePolicy
+        "aws:sqs/queuePolicy:QueuePolicy": scheduled,
         "aws:sfn/stateMachine:StateMachine": triggers,
-        "aws:iam/role:Role": 2 * triggers + 1 + 2 * 2,
-        "aws:iam/rolePolicy:RolePolicy": 2 * triggers + 2 * 2,
-        "aws:cloudwatch/logGroup:LogGroup": triggers + 2,
+        # a role per state machine, per schedule and per bus with rules (both), the instance role,
+        # two per service
+        "aws:iam/role:Role": triggers + scheduled + 2 + 1 + 2 * 2,
+        # inline on the role everywhere but on a schedule's role and the services' two
+        "aws:iam/rolePolicy:RolePolicy": scheduled + 2 * 2,
+        # the stack's execution logs, one per service's tasks
+        "aws:cloudwatch/logGroup:LogGroup": 1 + 2,
         "aws:ec2/vpc:Vpc": 1,
         "aws:ec2/subnet:Subnet": 2,
         "aws:ec2/internetGateway:InternetGateway": 1,
@@ -526,9 +531,9 @@ def test_each_execution_role_may_only_pull_its_image_and_write_its_logs(local):
 def test_every_state_machine_runs_the_created_task_on_the_capacity_provider(local):
     cluster_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/event-tasks-local"
     for trigger, (service, command) in TRIGGERS.items():
-        # GIVEN the trigger's state machine and its role policy
+        # GIVEN the trigger's state machine and its role's policy
         machine = local.named(f"{trigger}-run-task-state-machine")
-        policy = local.named(f"{trigger}-run-task-policy")
+        policy = local.named(f"{trigger}-run-task-role").inline_policy()
         task = local.named(f"{service}-task-definition")
         parameters = machine.json("definition")["States"]["RunTask"]["Parameters"]
         # THEN it runs the created revision on the created cluster through the capacity provider,
@@ -552,7 +557,7 @@ def test_every_state_machine_runs_the_created_task_on_the_capacity_provider(loca
         assert override["ContainerOverrides"][0]["Command"] == command
         assert "Cpu" not in override and "Memory" not in override
         # AND its role may run exactly that revision and pass exactly that task's two roles
-        statements = {s["Sid"]: s for s in policy.json("policy")["Statement"]}
+        statements = {s["Sid"]: s for s in policy["Statement"]}
         assert statements["RunTheTaskDefinitionRevision"]["Resource"] == task.state["arn"]
         assert statements["RunTheTaskDefinitionRevision"]["Condition"] == {"ArnEquals": {"ecs:cluster": cluster_arn}}
         assert statements["PassTaskRolesToEcs"]["Resource"] == sorted(

@@ -55,6 +55,11 @@ def naming_problems(graph: Deployment, scope: str) -> tuple[list[str], int]:
             if not value.startswith(scope):
                 problems.append(f"{resource.typ} {resource.name}: {key}={resource.inputs[key]!r}")
             checked += 1
+        # and so does every inline policy (a role's, or a queue's has none by name)
+        for index, inline in enumerate(resource.inputs.get("inlinePolicies") or []):
+            if not str(inline.get("name", "")).startswith(scope):
+                problems.append(f"{resource.typ} {resource.name}: inlinePolicies[{index}].name={inline.get('name')!r}")
+            checked += 1
         # Resources AWS names itself (VPC, subnets, ...) carry the scope in their Name tag
         name_tag = (
             (resource.inputs.get("tags") or {}).get("Name") if isinstance(resource.inputs.get("tags"), dict) else None
@@ -75,25 +80,38 @@ def test_every_physical_name_carries_the_project_and_the_stack(deploy, stack):
     # AND the walk saw the graph's names, the roles' among them
     assert checked >= 40
     roles = {r.inputs["name"] for r in graph.of_type("aws:iam/role:Role")}
-    assert {f"event-tasks-{stack}-reserve-credit-events", f"event-tasks-{stack}-reserve-credit-states"} <= roles
+    assert {
+        # the order bus's rules role, a state machine's role and a schedule's role
+        f"event-tasks-{stack}-order-rules",
+        f"event-tasks-{stack}-reserve-credit-states",
+        f"event-tasks-{stack}-expire-reservations-events",
+    } <= roles
+    # AND the inline policies are named like their roles
+    inline = {p["name"] for r in graph.of_type("aws:iam/role:Role") for p in r.inputs.get("inlinePolicies") or []}
+    assert {f"event-tasks-{stack}-order-rules", f"event-tasks-{stack}-reserve-credit-states"} <= inline
 
 
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"name": "reserve-credit-trigger-role-1a2b3c4"}, "name='reserve-credit-trigger-role-1a2b3c4'"),
+        ({"name": "order-rules-role-1a2b3c4"}, "name='order-rules-role-1a2b3c4'"),
         ({"name": None}, "auto-named"),
+        (
+            {"inlinePolicies": [{"name": "order-rules-policy", "policy": "{}"}]},
+            "inlinePolicies[0].name='order-rules-policy'",
+        ),
     ],
 )
 def test_a_role_auto_named_or_named_without_the_stack_is_caught(deploy, change, problem):
-    # GIVEN the cloud graph with one role named as roles were before (auto-named, no stack)
+    # GIVEN the cloud graph with one role named as roles were before (auto-named, no stack), or
+    # its inline policy named without the stack
     graph = deploy("cloud")
-    role = graph.named("reserve-credit-trigger-role")
+    role = graph.named("order-rules-role")
     for key, value in change.items():
         role.inputs.pop(key) if value is None else role.inputs.__setitem__(key, value)
     # WHEN the names are walked THEN exactly that role is reported
     problems, _ = naming_problems(graph, "event-tasks-cloud")
-    assert problems == [f"aws:iam/role:Role reserve-credit-trigger-role: {problem}"]
+    assert problems == [f"aws:iam/role:Role order-rules-role: {problem}"]
 
 
 def test_the_local_instances_are_named_for_the_stack(deploy):
@@ -156,6 +174,9 @@ def test_the_names_module_holds_the_aws_limits_of_what_is_now_named():
     }
     assert {(limit.what, limit.limit) for limit, _ in naming.trigger_names("s", "t")} >= {("IAM role name", 64)}
     assert {(limit.what, limit.limit) for limit, _ in naming.service_names("s", "t")} >= {("IAM role name", 64)}
+    # AND the bus's rules role is bounded as a role, so the validator refuses a service whose name
+    # would make it too long (its execution role, longer still, is refused first)
+    assert (naming.IAM_ROLE, "event-tasks-s-t-rules") in naming.service_names("s", "t")
 
 
 def test_a_trigger_name_at_the_role_limit_is_accepted():
@@ -194,6 +215,20 @@ def test_a_service_name_is_bounded_by_its_execution_role(length, refused):
         ConfigError,
         match=rf"event-tasks:services\.{name}: the IAM role name 'event-tasks-cloud-{name}-execution' would be 65 "
         r"characters \(limit 64\) in stack 'cloud'; use a service name of at most 36 characters",
+    ):
+        load_config(raw, "cloud", ROOT)
+
+
+def test_a_service_name_too_long_for_its_bus_rules_role_is_refused_naming_the_role():
+    # GIVEN a service of 41 characters: event-tasks-cloud-<name>-rules would be 65
+    name = "s" + "x" * 40
+    raw = cloud_with(services={**json.loads(stack_config("cloud")["event-tasks:services"]), name: {}})
+    raw["event-tasks:archiveDays"] = "0"
+    # WHEN loaded THEN the rules role's name is among the refusals, naming the service and the fix
+    with pytest.raises(
+        ConfigError,
+        match=rf"event-tasks:services\.{name}: the IAM role name 'event-tasks-cloud-{name}-rules' would be 65 "
+        r"characters \(limit 64\) in stack 'cloud'; use a service name of at most 40 characters",
     ):
         load_config(raw, "cloud", ROOT)
 

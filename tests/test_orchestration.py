@@ -690,8 +690,9 @@ def test_the_orchestrator_is_granted_exactly_its_steps(deploy):
     assert machine.name == "order-saga-saga-state-machine"
     definition = machine.json("definition")
     assert definition["StartAt"] == "Begin" and "Compensate-reserve" in definition["States"]
-    (policy,) = [p for p in deployment.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "order-saga-saga-policy"]
-    statements = {s["Sid"]: s for s in policy.json("policy")["Statement"]}
+    # (the orchestrator's policy is inline on its role)
+    policy = deployment.named("order-saga-saga-role").inline_policy()
+    statements = {s["Sid"]: s for s in policy["Statement"]}
     assert statements["RunTheStepsTaskDefinitionRevisions"]["Resource"] == [CUSTOMER_TD, ORDER_TD]
     assert statements["PassTheStepsTaskRoles"]["Resource"] == [
         f"arn:aws:iam::{ACCOUNT}:role/customer-execution",
@@ -710,8 +711,9 @@ def test_the_orchestrator_is_granted_exactly_its_steps(deploy):
 def test_both_stacks_grant_the_shipped_orchestrator_exactly_its_steps(shipped_stacks, stack):
     # GIVEN the stack's fixture, with the order-saga beside the choreography
     deployment = shipped_stacks(stack)
-    (policy,) = [p for p in deployment.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "order-saga-saga-policy"]
-    statements = {s["Sid"]: s for s in policy.json("policy")["Statement"]}
+    # (the orchestrator's policy is inline on its role)
+    policy = deployment.named("order-saga-saga-role").inline_policy()
+    statements = {s["Sid"]: s for s in policy["Statement"]}
     # THEN it may run exactly the order and customer task definition revisions its steps run
     definitions = {
         "local": [

@@ -1,6 +1,9 @@
 """The pure renderers: ASL, IAM statements, event pattern and trust policies, as exact dicts."""
 
-from components.iam import trust_policy
+import fnmatch
+
+from components.bus_rules_role import rule_arn_pattern, rules_trust_policy, start_execution_statements
+from components.iam import AwsContext, trust_policy
 from components.run_task_state_machine import (
     CapacityProviderLaunch,
     FargateLaunch,
@@ -14,7 +17,6 @@ from components.task_trigger_rule import (
     dead_letter_statements,
     event_pattern,
     queue_encryption,
-    start_execution_statements,
 )
 
 CLUSTER = "arn:aws:ecs:ap-southeast-1:123456789012:cluster/shared"
@@ -273,8 +275,14 @@ def test_rule_documents():
         "source": ["event-tasks.customer"],
         "detail-type": ["CreditLimitExceeded", "CustomerValidationFailed"],
     }
-    assert start_execution_statements(machine) == [
-        {"Sid": "StartTheTargetStateMachine", "Effect": "Allow", "Action": "states:StartExecution", "Resource": machine}
+    other = "arn:aws:states:ap-southeast-1:123456789012:stateMachine:a"
+    assert start_execution_statements([machine, other, machine]) == [
+        {
+            "Sid": "StartTheTargetStateMachines",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": [other, machine],
+        }
     ]
     assert dead_letter_statements(queue, rule) == [
         {
@@ -286,6 +294,28 @@ def test_rule_documents():
             "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
         }
     ]
+
+
+def test_a_bus_rules_role_trusts_only_the_rules_of_its_bus():
+    ctx = AwsContext(partition="aws-cn", region="cn-north-1", account_id="123456789012")
+    # WHEN the trust of the order bus's rules role is rendered
+    pattern = rule_arn_pattern(ctx, "et-test-order")
+    # THEN EventBridge may assume it for a rule of that custom bus (rule/<bus>/<rule>) in this account
+    assert pattern == "arn:aws-cn:events:cn-north-1:123456789012:rule/et-test-order/*"
+    assert rules_trust_policy("123456789012", pattern)["Statement"][0] == {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": "123456789012"},
+            "ArnLike": {"aws:SourceArn": pattern},
+        },
+    }
+    # AND a rule of another bus (or of the default bus) does not match the pattern
+    assert not fnmatch.fnmatchcase("arn:aws-cn:events:cn-north-1:123456789012:rule/et-test-customer/r", pattern)
+    assert not fnmatch.fnmatchcase("arn:aws-cn:events:cn-north-1:123456789012:rule/et-test-order-x/r", pattern)
+    assert not fnmatch.fnmatchcase("arn:aws-cn:events:cn-north-1:123456789012:rule/r", pattern)
+    assert fnmatch.fnmatchcase("arn:aws-cn:events:cn-north-1:123456789012:rule/et-test-order/r", pattern)
 
 
 def test_trust_policy_guards_against_confused_deputies():

@@ -86,7 +86,7 @@ def test_every_task_is_tagged_with_its_definitions_tags_its_trigger_and_its_even
         trigger = component.removesuffix("-run-task").removesuffix("-saga")
         states = machine.json("definition")["States"]
         runs = [state["Parameters"] for state in states.values() if state.get("Resource", "").startswith(RUN_TASK)]
-        policy = graph.named(f"{component}-policy").json("policy")
+        policy = graph.named(f"{component}-role").inline_policy()
         # THEN every RunTask copies the task definition's tags and adds the trigger and the event's id
         assert runs
         for parameters in runs:
