@@ -34,10 +34,11 @@ from components import step_environment
 from components.run_task_state_machine import (
     EVENT_ENVIRONMENT,
     RETRIABLE_ERRORS,
-    SYNC_MANAGED_RULE,
     TaskTarget,
     observability_statements,
+    pass_role_statements,
     run_task_parameters,
+    sync_rule_statement,
     tasks_of,
 )
 
@@ -353,25 +354,8 @@ def orchestration_statements(
         },
     ]
     if sync_steps:
-        statements.append(
-            {
-                "Sid": "ManageSyncCompletionRule",
-                "Effect": "Allow",
-                "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                "Resource": f"arn:{partition}:events:{region}:{account_id}:rule/{SYNC_MANAGED_RULE}",
-            }
-        )
-    roles = sorted({arn for arn in pass_role_arns if arn})
-    if roles:
-        statements.append(
-            {
-                "Sid": "PassTheStepsTaskRoles",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": roles,
-                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-            }
-        )
+        statements.append(sync_rule_statement(partition, region, account_id))
+    statements += pass_role_statements("PassTheStepsTaskRoles", pass_role_arns)
     statements.append(
         {
             "Sid": "AnnounceOnTheOwnBus",

@@ -261,25 +261,35 @@ def run_task_statements(
             "Resource": tasks_of(cluster_arn),
             "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
         },
-        {
-            "Sid": "ManageSyncCompletionRule",
-            "Effect": "Allow",
-            "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-            "Resource": f"arn:{partition}:events:{region}:{account_id}:rule/{SYNC_MANAGED_RULE}",
-        },
+        sync_rule_statement(partition, region, account_id),
     ]
+    return statements + pass_role_statements("PassTaskRolesToEcs", pass_role_arns)
+
+
+def sync_rule_statement(partition: str, region: str, account_id: str) -> dict[str, Any]:
+    """What `.sync` needs to learn that a task stopped: the managed rule on the default bus."""
+    return {
+        "Sid": "ManageSyncCompletionRule",
+        "Effect": "Allow",
+        "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+        "Resource": f"arn:{partition}:events:{region}:{account_id}:rule/{SYNC_MANAGED_RULE}",
+    }
+
+
+def pass_role_statements(sid: str, pass_role_arns: list[str]) -> list[dict[str, Any]]:
+    """Pass exactly these roles, to ECS only; none when there is no role (never on an empty resource)."""
     roles = sorted({arn for arn in pass_role_arns if arn})
-    if roles:
-        statements.append(
-            {
-                "Sid": "PassTaskRolesToEcs",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": roles,
-                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-            }
-        )
-    return statements
+    if not roles:
+        return []
+    return [
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": roles,
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        }
+    ]
 
 
 def tasks_of(cluster_arn: str) -> str:
