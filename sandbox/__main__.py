@@ -99,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         help="build and run the service images with a Docker engine instead of running their source directories",
     )
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="start every task as a new Python interpreter, as before the warm runner (default: fork each "
+        "task's process from a zygote that has the runtime imported; same environment, argv and exit code)",
+    )
+    parser.add_argument(
         "--tick",
         action="append",
         default=[],
@@ -132,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             docker=args.docker,
             stack=None if args.config else stack,
             ticks=tuple(args.tick),
+            cold=args.cold,
         )
     except EnvironmentLacks as error:
         print(f"error: {error}", file=sys.stderr)

@@ -232,12 +232,15 @@ class Sandbox:
         timeout_seconds: float = 60.0,
         task_timeout_seconds: float = 30.0,
         docker: bool = False,
+        cold: bool = False,
     ):
         self.config = config
         self.out = out
         self.timeout_seconds = timeout_seconds
         self.task_timeout_seconds = task_timeout_seconds
         self.docker = docker
+        self.cold = cold
+        """Start every task as a new interpreter instead of forking it from the warm zygote."""
         self.emulator: Emulator | None = None
         self.recording: Recording | None = None
         self.runner: TaskRunner | None = None
@@ -308,6 +311,7 @@ class Sandbox:
             timeout_seconds=self.task_timeout_seconds,
             docker=self.docker,
             local_images=local_images,
+            warm=not self.cold,
         )
         self.emulator.set_task_runner(self.runner)
         self.say(
@@ -819,6 +823,7 @@ def run(
     docker: bool = False,
     stack: str | None = None,
     ticks: tuple[str, ...] = (),
+    cold: bool = False,
 ) -> Report:
     """Deploy `stack_file` into a fresh emulator, play `scenario` (then fire `ticks`), return the report."""
     stack = stack or stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
@@ -831,7 +836,12 @@ def run(
                 f"{', '.join(scheduled) or 'none'}"
             )
     with Sandbox(
-        config, out=out, timeout_seconds=timeout_seconds, task_timeout_seconds=task_timeout_seconds, docker=docker
+        config,
+        out=out,
+        timeout_seconds=timeout_seconds,
+        task_timeout_seconds=task_timeout_seconds,
+        docker=docker,
+        cold=cold,
     ) as sandbox:
         return sandbox.play(scenario, ticks)
 

@@ -5,6 +5,11 @@ service image's source directory, with the container's environment plus the over
 `AWS_ENDPOINT_URL` pointing at the emulator. Its exit code is the container's exit code, so a
 non-zero exit fails the execution with `States.TaskFailed` exactly as on AWS.
 
+By default a task's process is forked from a zygote that has already imported the runtime
+(sandbox/zygote.py: the warm runner); `warm=False` (`--cold`) starts a new interpreter per task.
+Either way it is its own process with the same environment, working directory, argv, exit code and
+output; only `python -m <module>` commands are forked, anything else is started as a new program.
+
 A scenario's faults reach the process from outside the service's code: a task whose use case and
 order match gets `sandbox/faults` first on PYTHONPATH (its `sitecustomize.py` crashes the process
 at the fault's point) and the fault in `SANDBOX_FAULTS`.
@@ -27,6 +32,7 @@ from pathlib import Path
 
 from sandbox.emulator import ContainerLaunch, Emulator, TaskLaunch
 from sandbox.scenario import Fault
+from sandbox.zygote import Zygote, warm_command
 
 # Taken from the host so the process can start; never passed into a container.
 HOST_ONLY = ("PATH", "HOME", "LANG", "SYSTEMROOT")
@@ -47,6 +53,8 @@ class TaskRun:
     output: str = ""
     """stdout then stderr, stripped."""
     stderr: str = ""
+    forked: bool = False
+    """Forked from the warm runner's zygote (False: started as a new program)."""
 
 
 @dataclass
@@ -66,15 +74,30 @@ class TaskRunner:
     """Called when a task started by ECS ends (not for one-off commands)."""
     faults: list[Fault] = field(default_factory=list)
     """The scenario's faults: every process whose use case and order match gets them."""
+    warm: bool = True
+    """Fork `python -m` tasks from a zygote with the runtime imported (False: a new interpreter each)."""
     runs: list[TaskRun] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _fault_dir: Path | None = None
+    _zygote: Zygote | None = None
 
     def close(self) -> None:
-        """Forget which `once` faults fired (their marker files)."""
+        """Stop the zygote (after its tasks) and forget which `once` faults fired (their marker files)."""
+        with self._lock:
+            zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()
         if self._fault_dir is not None:
             shutil.rmtree(self._fault_dir, ignore_errors=True)
             self._fault_dir = None
+
+    def _warm_zygote(self) -> Zygote:
+        with self._lock:
+            if self._zygote is None or self._zygote.gone:
+                # A zygote that died fails only the tasks it was running; the next task gets a new one.
+                # Its own environment is only what an interpreter needs to start.
+                self._zygote = Zygote({key: os.environ[key] for key in HOST_ONLY if key in os.environ})
+            return self._zygote
 
     def __call__(self, launch: TaskLaunch) -> None:
         essential = [c for c in launch.containers if c.essential] or launch.containers
@@ -143,11 +166,22 @@ class TaskRunner:
             argv = [sys.executable if command[0] in ("python", "python3") else command[0], *command[1:]]
             cwd = str(source)
         try:
-            done = subprocess.run(
-                argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timeout_seconds, check=False
-            )
-            run.exit_code, run.output = done.returncode, (done.stdout + done.stderr).strip()
-            run.stderr = done.stderr
+            if self.warm and cwd is not None and warm_command(argv):
+                run.forked = True
+                code, stdout, stderr = self._warm_zygote().run(argv, cwd, env, self.timeout_seconds)
+            else:
+                done = subprocess.run(
+                    argv,
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,  # a container has no terminal to read
+                    capture_output=True,
+                    text=True,
+                    timeout=self.timeout_seconds,
+                    check=False,
+                )
+                code, stdout, stderr = done.returncode, done.stdout, done.stderr
+            run.exit_code, run.output, run.stderr = code, (stdout + stderr).strip(), stderr
         except subprocess.TimeoutExpired as expired:
             if self.docker:
                 subprocess.run(["docker", "kill", name], capture_output=True, check=False)

@@ -1,0 +1,197 @@
+"""The warm task runner: a task forked from the zygote is the process a new interpreter would be."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_runner import FakeEmulator, launch, run
+
+from sandbox.runner import TaskRunner
+from sandbox.zygote import Zygote, ZygoteGone
+
+# What a task can observe of its own process; printed as JSON by the probe module.
+PROBE = """
+import atexit, json, os, sys, threading, time
+
+facts = {
+    "argv": sys.argv,
+    "cwd": os.getcwd(),
+    "path": sys.path,
+    "env": dict(os.environ),
+    "name": __name__,
+    "file": __file__,
+    "main": sorted(globals()),
+    "customized": "sitecustomize" in sys.modules and getattr(sys.modules["sitecustomize"], "MARK", None),
+    "stdin": sys.stdin.read(),
+    "encoding": [sys.stdout.encoding, sys.stderr.encoding, sys.stderr.errors],
+    "bytecode": sys.dont_write_bytecode,
+}
+print(json.dumps(facts))
+print("to stderr", file=sys.stderr)
+atexit.register(lambda: print("atexit ran"))
+threading.Thread(target=lambda: (time.sleep(0.1), print("thread ended"))).start()
+how = sys.argv[1]
+if how == "raise":
+    raise ValueError("the use case failed")
+if how == "crash":
+    os._exit(137)
+sys.exit(int(how))
+"""
+PRELOADED = "import sys; print(json.dumps(sorted(m for m in ('boto3', 'botocore') if m in sys.modules)))"
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    zygote = Zygote({key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ})
+    yield zygote
+    zygote.close()
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "__init__.py").write_text("")
+    (tmp_path / "svc" / "probe.py").write_text(PROBE)
+    (tmp_path / "svc" / "loaded.py").write_text("import json\n" + PRELOADED + "\n")
+    (tmp_path / "svc" / "parent.py").write_text("import os\nprint(os.getppid())\n")
+    (tmp_path / "svc" / "sleep.py").write_text("import time\nprint('started', flush=True)\ntime.sleep(60)\n")
+    (tmp_path / "custom").mkdir()
+    (tmp_path / "custom" / "sitecustomize.py").write_text("MARK = 'from PYTHONPATH'\n")
+    return tmp_path
+
+
+def task_env(source: Path, **extra: str) -> dict[str, str]:
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    return env | {"AWS_REGION": "ap-southeast-1", "eventId": "e-1", "PYTHONUNBUFFERED": "1"} | extra
+
+
+def cold(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    done = subprocess.run(
+        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("how", ["0", "3", "raise", "crash"])
+@pytest.mark.parametrize("pythonpath", [False, True])
+def test_a_forked_task_sees_and_does_exactly_what_a_new_interpreter_would(zygote, source, how, pythonpath):
+    # GIVEN a task `python -m svc.probe` with its own environment and working directory, with and
+    # without a sitecustomize on its PYTHONPATH (how a scenario's fault is injected)
+    env = task_env(source, **({"PYTHONPATH": str(source / "custom")} if pythonpath else {}))
+    argv = [sys.executable, "-m", "svc.probe", how]
+    # WHEN it is forked from the zygote, and started as a new interpreter
+    warm = zygote.run(argv, str(source), env, timeout=60)
+    started = cold(argv, source, env)
+    # THEN both exit alike and print the same: argv, working directory, sys.path, environment,
+    # a fresh __main__, the sitecustomize, stdin, stream encodings, and the interpreter's exit path
+    # (atexit handlers, the wait for a non-daemon thread, an uncaught exception's traceback)
+    assert warm[0] == started[0] == {"0": 0, "3": 3, "raise": 1, "crash": 137}[how]
+    assert json.loads(warm[1].splitlines()[0]) == json.loads(started[1].splitlines()[0])
+    assert warm[1].splitlines()[1:] == started[1].splitlines()[1:]
+    assert warm[2].splitlines()[0] == started[2].splitlines()[0] == "to stderr"
+    assert warm[2].splitlines()[-1] == started[2].splitlines()[-1]
+    facts = json.loads(warm[1].splitlines()[0])
+    assert facts["env"] == env and facts["argv"] == [str(source / "svc" / "probe.py"), how]
+    assert facts["customized"] == ("from PYTHONPATH" if pythonpath else False)
+
+
+def test_a_forked_task_starts_with_the_runtime_imported_and_is_the_zygotes_child(zygote, source):
+    # GIVEN a task that reports which of boto3/botocore it finds imported, and one its parent pid
+    env = task_env(source)
+    # WHEN each is forked from the zygote and started as a new interpreter
+    loaded = zygote.run([sys.executable, "-m", "svc.loaded"], str(source), env, timeout=60)
+    parent = zygote.run([sys.executable, "-m", "svc.parent"], str(source), env, timeout=60)
+    # THEN the forked one did not import them itself (the zygote had), the new interpreter did not
+    # have them, and the forked task's parent is the zygote, not this process
+    assert json.loads(loaded[1]) == ["boto3", "botocore"]
+    assert json.loads(cold([sys.executable, "-m", "svc.loaded"], source, env)[1]) == []
+    assert int(parent[1]) not in (os.getpid(), 1)
+
+
+def test_a_forked_task_running_too_long_is_killed(zygote, source):
+    # GIVEN a forked task that sleeps for a minute
+    # WHEN its timeout passes
+    with pytest.raises(subprocess.TimeoutExpired) as expired:
+        zygote.run([sys.executable, "-m", "svc.sleep"], str(source), task_env(source), timeout=1)
+    # THEN it is killed (the zygote reaped it) and what it had written is kept
+    assert b"started" in expired.value.output
+
+
+def test_the_runner_reports_a_warm_task_over_its_timeout_like_a_stopped_container(source):
+    # GIVEN the runner (warm by default) with a short task timeout
+    emulator = FakeEmulator()
+    runner = TaskRunner(emulator, {"repo/order:1": source}, timeout_seconds=1)  # type: ignore[arg-type]
+    try:
+        # WHEN a `python -m` task sleeps longer
+        run(runner, emulator, launch(["python", "-m", "svc.sleep"]))
+    finally:
+        runner.close()
+    # THEN it is reported as exit 137 with the reason, and it was forked
+    ((_, code, reason),) = emulator.completed
+    assert code == 137 and "ran longer than the sandbox's 1 s" in reason
+    assert runner.runs[0].forked
+
+
+def test_a_cold_runner_starts_a_new_interpreter_per_task(source):
+    # GIVEN a runner with warm=False (`--cold`)
+    emulator = FakeEmulator()
+    runner = TaskRunner(emulator, {"repo/order:1": source}, warm=False)  # type: ignore[arg-type]
+    # WHEN it runs a `python -m` task
+    run(runner, emulator, launch(["python", "-m", "svc.loaded"]))
+    runner.close()
+    # THEN the task imported nothing it did not import itself
+    assert emulator.completed == [("arn:task/1", 0, None)]
+    assert json.loads(runner.runs[0].output) == [] and not runner.runs[0].forked
+
+
+def test_a_task_in_flight_when_the_zygote_dies_never_started_and_the_next_gets_a_new_zygote(source):
+    # GIVEN a warm runner whose zygote is running a task
+    emulator = FakeEmulator()
+    runner = TaskRunner(emulator, {"repo/order:1": source})  # type: ignore[arg-type]
+    runner(launch(["python", "-m", "svc.sleep"]))
+    deadline = time.monotonic() + 30
+    while runner._zygote is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = runner._zygote
+    assert first is not None
+    try:
+        # WHEN the zygote is killed
+        first._process.send_signal(signal.SIGKILL)
+        # THEN the task is reported as a container that never started, without waiting for its timeout
+        assert emulator.done.wait(20), "the runner never completed the task"
+        ((_, code, reason),) = emulator.completed
+        assert code is None and reason.startswith("CannotStartContainerError: ")
+        # AND the next task runs on a new zygote
+        emulator.done.clear()
+        run(runner, emulator, launch(["python", "-m", "svc.loaded"]))
+        assert emulator.completed[-1] == ("arn:task/1", 0, None)
+        assert runner._zygote is not first
+    finally:
+        runner.close()
+
+
+def test_closing_the_zygote_kills_its_tasks_and_counts_their_cpu(source):
+    # GIVEN a zygote with one task burning CPU to its end and one still sleeping
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    (source / "svc" / "burn.py").write_text(burn)
+    zygote = Zygote(task_env(source))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    zygote.run([sys.executable, "-m", "svc.burn"], str(source), task_env(source), timeout=60)
+    with pytest.raises(subprocess.TimeoutExpired):
+        zygote.run([sys.executable, "-m", "svc.sleep"], str(source), task_env(source), timeout=0.5)
+    # WHEN it is closed
+    zygote.close()
+    # THEN it has exited, it starts nothing more, and its tasks' CPU time is this process's children's
+    assert zygote._process.returncode == 0
+    with pytest.raises(ZygoteGone):
+        zygote.run([sys.executable, "-m", "svc.loaded"], str(source), task_env(source), timeout=5)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) >= 0.3
