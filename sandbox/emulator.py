@@ -62,6 +62,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+import moto.dynamodb.models as dynamodb_models
 import requests
 from botocore import xform_name
 from botocore.client import BaseClient
@@ -70,6 +71,7 @@ from jsonpath_ng.ext import parse as jsonpath
 from moto import mock_aws
 from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.events.models import EventsBackend, Replay, ReplayState, Rule, events_backends
 from moto.events.utils import EventTemplateParser
@@ -91,6 +93,8 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.component import Component
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
 )
@@ -102,9 +106,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 
 LOG = logging.getLogger(__name__)
@@ -123,6 +129,7 @@ _moto_replay_events = Replay.replay_events
 _moto_ecs_supported_parameters = StateTaskServiceEcs._get_supported_parameters
 _moto_resource_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
 _moto_wait_interval = WaitFunction._wait_interval
+_moto_transact_write_items = DynamoDBBackend.transact_write_items
 _RUN_TASK_SIGNATURE = inspect.signature(_moto_run_task)
 
 
@@ -844,6 +851,150 @@ def _workaround_g_dynamodb_transactions(patches: _Patches) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Workaround O: a cancelled transaction restores its items, not copies of whole tables
+# --------------------------------------------------------------------------------------------
+
+_item_rollback = threading.local()
+
+
+class _TransactionCopy:
+    """moto's DynamoDB models module's ``copy``: while a transaction keeps its own item snapshot,
+    its whole-table snapshot is the table itself (never restored: nothing was copied)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, Table) and getattr(_item_rollback, "active", False):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _transaction_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple[Table, Any, Any]]:
+    """(table, hash key, range key) of every item a transaction names, or [] if one cannot be read
+    (moto will refuse that transaction; its own rollback then stays in charge)."""
+    found = []
+    for entry in transact_items:
+        if len(entry) != 1:
+            return []
+        op = next(iter(entry.values()))
+        table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+        if table is None or table.stream_shard is not None:  # a stream would keep the cancelled writes
+            return []
+        key = op.get("Key") or {
+            name: op.get("Item", {}).get(name) for name in (table.hash_key_attr, table.range_key_attr) if name
+        }
+        try:
+            found.append((table, *backend.get_keys_value(table, key)))
+        except Exception:
+            return []
+    return found
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    touched = _transaction_items(self, transact_items)
+    if not touched:
+        return _moto_transact_write_items(self, transact_items)
+    before = {(id(t), h, r): (t, h, r, copy.deepcopy(t.get_item(h, r))) for t, h, r in touched}
+    _item_rollback.active = True
+    try:
+        return _moto_transact_write_items(self, transact_items)
+    except Exception:
+        for table, hash_key, range_key, item in before.values():
+            items = table.items if range_key is None else table.items[hash_key]
+            slot = hash_key if range_key is None else range_key
+            if item is None:
+                items.pop(slot, None)
+            else:
+                items[slot] = item
+        raise
+    finally:
+        _item_rollback.active = False
+
+
+def _workaround_o_transaction_snapshots(patches: _Patches) -> None:
+    """O: every TransactWriteItems deep-copies whole tables, so the sandbox slows as tables grow.
+
+    moto: ``transact_write_items`` takes its rollback snapshot by deep-copying every table the
+    transaction names, once per operation (a three-operation transaction on one table copies it
+    three times), whether or not the transaction is cancelled. The cost grows with the table:
+    by the end of 100 orders, most of the emulator's CPU went to copying DynamoType values.
+    AWS: a transaction's cost does not depend on the size of its tables.
+    Why: the sandbox's throughput (issue 11). A cancelled transaction must still change
+    nothing, so the snapshot is kept, but only of the items the transaction names (deep-copied
+    before it runs, put back if it fails). That is the same rollback: workaround G serialises
+    every DynamoDB item call, so nothing else writes those tables meanwhile, and a transaction
+    writes only the items it names. A table with a stream, or a transaction whose items cannot
+    be read, keeps moto's whole-table snapshot (must be applied before G, which wraps it).
+    """
+    patches.apply(DynamoDBBackend, "transact_write_items", _transact_write_items)
+    patches.apply(dynamodb_models, "copy", _TransactionCopy())
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround P: a state machine's definition is parsed once, not once per execution
+# --------------------------------------------------------------------------------------------
+
+
+def _with_heap_keys(program: EvalComponent) -> EvalComponent:
+    """Give every component of a parsed program its heap key now.
+
+    An execution keeps a component's per-run state (a Retrier's attempt count, a backoff's next
+    interval) in its own environment's heap under the component's key, which moto draws on first
+    use. Two executions sharing the program must not draw two keys for one component at once.
+    """
+    seen: set[int] = set()
+    pending: list[Any] = [program]
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, EvalComponent):
+            value.heap_key  # noqa: B018  (drawn here, once)
+        if isinstance(value, Component):
+            pending.extend(vars(value).values())
+        elif isinstance(value, list | tuple | set | frozenset):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+    return program
+
+
+@functools.lru_cache(maxsize=128)
+def _parsed_program(definition: str) -> EvalComponent:
+    return _with_heap_keys(AmazonStateLanguageParser.parse(definition)[0])
+
+
+# Executions of a new definition often start together (one event, several rules); the first
+# parses while the others wait, rather than each parsing it (a parse holds the GIL anyway).
+_parse_lock = threading.Lock()
+
+
+def _evaluation_entrypoint(self: ExecutionWorker) -> EvalComponent:
+    with _parse_lock:
+        return _parsed_program(self._evaluation_details.state_machine_details.definition)
+
+
+def _workaround_p_parse_once(patches: _Patches) -> None:
+    """P: every execution parses its state machine's definition again (ANTLR, in Python).
+
+    moto: ``ExecutionWorker`` runs the ANTLR parser over the definition at the start of every
+    execution. The failure path's ASL (retries, catchers, the failure event) took ~0.1 CPU-s
+    to parse; a quarter of the emulator's CPU in a 100-order run.
+    AWS: n/a (a definition is validated once, when the state machine is created or updated).
+    Why: the sandbox's throughput (issue 11). The parsed program holds no per-execution
+    state: an execution keeps its state in its own environment (the heap, keyed by component),
+    so executions of one definition share one parse. Keyed by the definition's text, so an
+    updated state machine gets a new parse (and the cache may outlive an emulator: a parse
+    depends on nothing else). Every component's heap key is drawn before the program is shared
+    (see ``_with_heap_keys``).
+    """
+    patches.apply(ExecutionWorker, "_get_evaluation_entrypoint", _evaluation_entrypoint)
+
+
+# --------------------------------------------------------------------------------------------
 # Workaround K: ECS task bookkeeping under concurrency
 # --------------------------------------------------------------------------------------------
 
@@ -926,18 +1077,30 @@ class Emulator:
         self._runner: Callable[[TaskLaunch], None] | None = None
         self._held: dict[str, tuple[EC2ContainerServiceBackend, Task]] = {}
         self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], BaseClient] = {}
         self.wait_scale = 1.0
         """Factor applied to every Wait state's and Retry backoff's seconds (``set_wait_scale``); 1.0: as written."""
 
     def boto3_client(self, service: str, region: str | None = None) -> BaseClient:
-        """A boto3 client for this emulator, with fake credentials."""
-        return boto3.client(
-            service,
-            region_name=region or self.region,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        """A boto3 client for this emulator, with fake credentials.
+
+        One per service and region, made on first use and shared: clients are thread-safe, and
+        making one costs ~50 ms of CPU, which the harness's polling loops paid on every call.
+        """
+        key = (service, region or self.region)
+        with self._lock:
+            made = self._clients.get(key)
+        if made is None:
+            made = boto3.client(
+                service,
+                region_name=key[1],
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            )
+            with self._lock:
+                made = self._clients.setdefault(key, made)
+        return made
 
     def set_task_runner(self, runner: Callable[[TaskLaunch], None] | None) -> None:
         """Hand every task RunTask creates from now on to ``runner`` (``None``: moto's behaviour).
@@ -1062,6 +1225,8 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             _workaround_d_error_names,
             _workaround_e_task_level_sizes,
             _workaround_f_parser_threads,
+            _workaround_o_transaction_snapshots,  # before G, whose lock wraps it
+            _workaround_p_parse_once,
             _workaround_g_dynamodb_transactions,
             _workaround_k_ecs_tasks,
             _workaround_l_retry_token,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import os
@@ -924,6 +925,172 @@ def test_thirty_concurrent_reservations_reserve_exactly_the_limit(emu: Emulator)
     winners = {order for order, won in results.items() if won}
     assert (len(results), len(winners)) == (30, 10)
     assert credit_state(emu) == (100, winners)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workaround O: a cancelled transaction restores its items, not copies of whole tables
+# ---------------------------------------------------------------------------------------------
+
+
+def count_table_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the DynamoDB tables deep-copied from now on (each copy still made)."""
+    from moto.dynamodb.models.table import Table
+
+    copied: list[str] = []
+
+    def deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+        copied.append(self.name)
+        return copy._reconstruct(self, memo, *self.__reduce_ex__(4))  # what deepcopy does without the hook
+
+    monkeypatch.setattr(Table, "__deepcopy__", deepcopy, raising=False)
+    return copied
+
+
+def ledger(emu: Emulator | None) -> Any:
+    """A table with a range key and two items: (a, 1) x=1 and (b, 1) x=1."""
+    dynamodb = client("dynamodb", emu)
+    dynamodb.create_table(
+        TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+    )
+    for pk in ("a", "b"):
+        dynamodb.put_item(TableName="ledger", Item={"pk": {"S": pk}, "sk": {"N": "1"}, "x": {"N": "1"}})
+    return dynamodb
+
+
+def write_ledger(dynamodb: Any, check: str) -> bool:
+    """Put (a, 2), update (a, 1), delete (b, 1), and check that (a, 1) has x = `check`: True if committed."""
+    try:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "ledger", "Item": {"pk": {"S": "a"}, "sk": {"N": "2"}, "x": {"N": "9"}}}},
+                {
+                    "Update": {
+                        "TableName": "ledger",
+                        "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}},
+                        "UpdateExpression": "SET x = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {"Delete": {"TableName": "ledger", "Key": {"pk": {"S": "b"}, "sk": {"N": "1"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": "credit",
+                        "Key": {"pk": {"S": "c-1"}},
+                        "ConditionExpression": "reserved = :check",
+                        "ExpressionAttributeValues": {":check": {"N": check}},
+                    }
+                },
+            ]
+        )
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        return False
+
+
+def ledger_items(dynamodb: Any) -> list[tuple[str, str, str]]:
+    items = dynamodb.scan(TableName="ledger")["Items"]
+    return sorted((i["pk"]["S"], i["sk"]["N"], i["x"]["N"]) for i in items)
+
+
+def test_moto_still_copies_whole_tables_for_every_transaction(unpatched: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN moto as shipped and a transaction of two operations on one table
+    credit_table(None, 100)
+    copied = count_table_copies(monkeypatch)
+    # WHEN it commits
+    assert reserve(None, "o-1", 10, 100)
+    # THEN moto deep-copied the whole table, once per operation, though nothing was cancelled
+    still_broken(copied == [CREDIT_TABLE] * 2, f"whole-table snapshots (copied: {copied})", "workaround O")
+
+
+def test_a_cancelled_transaction_restores_exactly_its_items_and_copies_no_table(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a table with a range key, a table without, and every table copy counted
+    dynamodb = ledger(emu)
+    credit_table(emu, 100)
+    before = ledger_items(dynamodb)
+    copied = count_table_copies(monkeypatch)
+    # WHEN a transaction that puts, updates and deletes is cancelled by its last condition, and so
+    # is a reservation over the limit (it had put its decision first)
+    cancelled = write_ledger(dynamodb, check="5")
+    over = reserve(emu, "o-1", 200, 100)
+    # THEN neither changed anything (the new items are gone, the updated and deleted ones are back)
+    assert (cancelled, over) == (False, False)
+    assert ledger_items(dynamodb) == before == [("a", "1", "1"), ("b", "1", "1")]
+    assert credit_state(emu) == (0, set())
+    # AND when the condition holds, the same transaction commits all of its writes
+    assert write_ledger(dynamodb, check="0")
+    assert ledger_items(dynamodb) == [("a", "1", "2"), ("a", "2", "9")]
+    # AND no table was copied for any of them
+    assert copied == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Workaround P: a state machine's definition is parsed once, not once per execution
+# ---------------------------------------------------------------------------------------------
+
+
+def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The definitions the ASL parser parses from now on."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    parsed: list[str] = []
+    parse = AmazonStateLanguageParser.parse
+
+    def counting(definition: str) -> Any:
+        parsed.append(definition)
+        return parse(definition)
+
+    monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counting))
+    return parsed
+
+
+def test_moto_still_parses_the_definition_for_every_execution(unpatched: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN moto as shipped and a state machine
+    machine = pass_machine(None)
+    parsed = count_parses(monkeypatch)
+    # WHEN it runs twice
+    for _ in range(2):
+        assert execute(client("stepfunctions"), machine)["status"] == "SUCCEEDED"
+    # THEN its definition was parsed again for each execution
+    still_broken(len(parsed) == 2, f"a parse per execution ({len(parsed)} parses)", "workaround P")
+
+
+def test_executions_share_one_parse_and_each_keeps_its_own_retry_count(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a runTask.sync state retried twice on States.TaskFailed (short backoff), then caught,
+    # and a runner whose every task exits 3
+    sfn = client("stepfunctions", emu)
+    retry = [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 2}]
+    catch = [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(emu)), Retry=retry, Catch=catch)
+    emu.set_wait_scale(0.01)
+    runner = ExitWith(emu, 3)
+    emu.set_task_runner(runner)
+    parsed = count_parses(monkeypatch)
+    # WHEN four executions run at once
+    arns = [
+        sfn.start_execution(stateMachineArn=machine, name=f"run-{n}", input=json.dumps(EVENT))["executionArn"]
+        for n in range(4)
+    ]
+    results = [finished(sfn, arn, timeout=60) for arn in arns]
+    # THEN the definition was parsed at most once for all of them, and each execution counted its
+    # own attempts (three tasks each: the first and two retries) before it was caught
+    assert len(parsed) <= 1
+    assert [r["status"] for r in results] == ["SUCCEEDED"] * 4
+    for arn in arns:
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        assert sum(e["type"] == "TaskSubmitted" for e in events) == 3
+    assert len(runner.launches) == 12
 
 
 # ---------------------------------------------------------------------------------------------
