@@ -61,6 +61,17 @@ def parser() -> argparse.ArgumentParser:
         "--customers", type=_positive, default=sandbox.DEFAULT_CUSTOMERS, help="sandbox customers (default: 5)"
     )
     parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=sandbox.DEFAULT_CONCURRENCY,
+        help=f"sandbox orders placed at a time (default: {sandbox.DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="run the sandbox's tasks as new interpreters (`make demo --cold`), to compare with the warm runner",
+    )
+    parser.add_argument(
         "--triggers", type=_counts, default=[10, 50, 200], help="trigger counts to evaluate (default: 10,50,200)"
     )
     parser.add_argument(
@@ -107,8 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     measured_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     if "sandbox" in parts:
-        progress(f"sandbox: {args.orders} orders, {args.customers} customers, {args.runs} runs")
-        found, trouble = sandbox.measure(args.orders, args.customers, args.runs, progress)
+        progress(
+            f"sandbox: {args.orders} orders, {args.customers} customers, {args.concurrency} at a time, "
+            f"{'cold' if args.cold else 'warm'} runner, {args.runs} runs"
+        )
+        found, trouble = sandbox.measure(
+            args.orders, args.customers, args.runs, progress, concurrency=args.concurrency, cold=args.cold
+        )
         figures.update(found)
         problems += trouble
     if "evaluation" in parts:

@@ -17,16 +17,19 @@ from bench.stats import percentile, summarize
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ORDERS = 100
 DEFAULT_CUSTOMERS = 5
+DEFAULT_CONCURRENCY = 10
 
 
-def scenario_data(orders: int, customers: int) -> dict[str, Any]:
+def scenario_data(orders: int, customers: int, concurrency: int = DEFAULT_CONCURRENCY) -> dict[str, Any]:
     """A scenario (sandbox/scenario.py's schema): `customers` customers, `orders` orders spread over
-    them in turn. Credit limits let most orders through and reject some: both saga branches run."""
-    if orders < 1 or customers < 1:
-        raise ValueError("orders and customers: at least 1 each")
+    them in turn and placed `concurrency` at a time. Credit limits let most orders through and
+    reject some: both saga branches run."""
+    if orders < 1 or customers < 1 or concurrency < 1:
+        raise ValueError("orders, customers and concurrency: at least 1 each")
     ids = [f"c-{i:03d}" for i in range(1, customers + 1)]
     per_customer = -(-orders // customers)
     return {
+        "concurrency": concurrency,
         "customers": [{"id": c, "creditLimit": 40 * per_customer} for c in ids],
         "orders": [
             {"id": f"o-{i:04d}", "customerId": ids[(i - 1) % customers], "total": 10 + 10 * (i % 7)}
@@ -104,7 +107,9 @@ def _failed_executions(sfn: Any, machines: list[str]) -> list[str]:
     return found
 
 
-def run_once(orders: int, customers: int, stack: str = "local") -> dict[str, Any]:
+def run_once(
+    orders: int, customers: int, stack: str = "local", concurrency: int = DEFAULT_CONCURRENCY, cold: bool = False
+) -> dict[str, Any]:
     """One sandbox run: deploy the stack, play the scenario, measure; never raises on a failed run
     (its problems are returned)."""
     from components.config import load_config, read_stack_file
@@ -112,13 +117,13 @@ def run_once(orders: int, customers: int, stack: str = "local") -> dict[str, Any
     from sandbox.provision import PROJECT_ROOT
     from sandbox.scenario import Scenario
 
-    scenario = Scenario.model_validate(scenario_data(orders, customers))
+    scenario = Scenario.model_validate(scenario_data(orders, customers, concurrency))
     config = load_config(read_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml"), stack, PROJECT_ROOT)
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # as `make demo --quiet`
     children_before = _cpu(resource.RUSAGE_CHILDREN)
     # Generous (a shared, loaded machine can be 20 times slower): a run that is only slow must still
     # finish and be measured; the harness reports one that never settles.
-    with Sandbox(config, out=None, timeout_seconds=300 + 15 * orders, task_timeout_seconds=120) as sandbox:
+    with Sandbox(config, out=None, timeout_seconds=300 + 15 * orders, task_timeout_seconds=120, cold=cold) as sandbox:
         self_before, started = _cpu(resource.RUSAGE_SELF), time.perf_counter()
         report = sandbox.play(scenario)
         wall, self_cpu = time.perf_counter() - started, _cpu(resource.RUSAGE_SELF) - self_before
@@ -153,12 +158,17 @@ def run_once(orders: int, customers: int, stack: str = "local") -> dict[str, Any
 
 
 def measure(
-    orders: int, customers: int, runs: int, progress: Callable[[str], None] = print
+    orders: int,
+    customers: int,
+    runs: int,
+    progress: Callable[[str], None] = print,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    cold: bool = False,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The sandbox figures over `runs` runs, and every problem any run reported."""
     results, problems = [], []
     for run in range(runs):
-        result = run_once(orders, customers)
+        result = run_once(orders, customers, concurrency=concurrency, cold=cold)
         results.append(result)
         problems += [f"run {run + 1}: {p}" for p in result["problems"]]
         progress(
@@ -166,7 +176,12 @@ def measure(
             f"{result['ordersPerSecond']:.2f} orders/s, executions {result['executions']}"
             + (f", {len(result['problems'])} problems" if result["problems"] else "")
         )
-    settings = {"orders": orders, "customers": customers}
+    settings = {
+        "orders": orders,
+        "customers": customers,
+        "concurrency": concurrency,
+        "runner": "cold" if cold else "warm",
+    }
 
     def figure(label: str, unit: str, better: str | None, values: list[float]) -> dict[str, Any] | None:
         if not values:  # e.g. no order got as far as a task in any run
@@ -180,7 +195,11 @@ def measure(
 
     figures = {
         "sandbox.seconds": figure(
-            f"sandbox: {orders} orders, {customers} customers", "s", "lower", [r["seconds"] for r in results]
+            f"sandbox: {orders} orders, {customers} customers, {concurrency} at a time"
+            + (", cold runner" if cold else ""),
+            "s",
+            "lower",
+            [r["seconds"] for r in results],
         ),
         "sandbox.orders_per_second": figure(
             "sandbox throughput", "orders/s", "higher", [r["ordersPerSecond"] for r in results]

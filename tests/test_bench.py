@@ -134,11 +134,14 @@ def test_the_generated_scenario_is_valid_and_spreads_orders_over_customers(order
     used = {o.customerId for o in scenario.orders}
     assert used <= known and len(used) == min(orders, customers)
     assert scenario.cancel == [] and scenario.replayEvents is False
+    # AND its orders are placed ten at a time, as `make bench` places them by default
+    assert scenario.concurrency == 10
 
 
-def test_a_scenario_without_orders_is_refused():
-    with pytest.raises(ValueError, match="orders and customers: at least 1 each"):
-        scenario_data(0, 5)
+@pytest.mark.parametrize("orders, customers, concurrency", [(0, 5, 10), (5, 0, 10), (5, 5, 0)])
+def test_a_scenario_without_orders_customers_or_concurrency_is_refused(orders, customers, concurrency):
+    with pytest.raises(ValueError, match="orders, customers and concurrency: at least 1 each"):
+        scenario_data(orders, customers, concurrency)
 
 
 def test_evaluation_figures_count_what_a_trigger_adds_to_the_baseline():
@@ -194,6 +197,9 @@ def test_targets_apply_only_to_the_settings_the_issue_names():
     assert report.target_of("sandbox.seconds", figure(30.0, settings={"orders": 100, "customers": 5})) == 25.0
     assert report.target_of("sandbox.seconds", figure(3.0, settings={"orders": 20, "customers": 5})) is None
     assert report.target_of("evaluation.cloud.200.seconds", figure(5.0, settings={"triggers": 200})) == 6.0
+    # AND whatever else the run set (how many orders at a time, which task runner)
+    placed = {"orders": 100, "customers": 5, "concurrency": 10, "runner": "cold"}
+    assert report.target_of("sandbox.seconds", figure(30.0, settings=placed)) == 25.0
 
 
 def test_the_table_marks_targets_and_regressions():
