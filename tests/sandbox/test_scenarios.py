@@ -57,6 +57,7 @@ def comparable(report: Any, concurrent: bool) -> Any:
     return summary
 
 
+@pytest.mark.cold
 @pytest.mark.parametrize(
     "name",
     [

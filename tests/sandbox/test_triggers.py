@@ -185,9 +185,13 @@ def test_the_tick_releases_only_the_unsettled_reservation_once(played):
     assert played["after"].customers == {"c-1": {"creditLimit": 100, "reserved": 60}}
     assert played["after"].orders == {"o-1": "APPROVED"}
     assert played["after"].problems == []
-    # AND the expiry was emitted for o-9 only, once: the duplicate tick finds it emitted already
+    # AND the expiry was announced for o-9 only, under one eventKey: the second delivery runs at
+    # the same time as the first, so it either finds the expiry emitted already or (inside the
+    # first's window between commit and PutEvents) emits the same detail again, which consumers
+    # apply once (tests/services/test_emit_once.py, twins racing inside the crash window)
     expired = [e["detail"] for e in played["emitted"] if e["detail-type"] == "CreditReservationExpired"]
-    assert [d["orderId"] for d in expired] == ["o-9"]
+    assert [d["orderId"] for d in expired] in (["o-9"], ["o-9", "o-9"])
+    assert all(d == expired[0] for d in expired)
     assert expired[0]["eventKey"] == "CreditReservationExpired:o-9"
 
 
