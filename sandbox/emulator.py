@@ -67,6 +67,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+import moto.backends as moto_backends
 import requests
 from botocore import xform_name
 from botocore.client import BaseClient
@@ -129,6 +130,7 @@ _moto_ecs_supported_parameters = StateTaskServiceEcs._get_supported_parameters
 _moto_resource_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
 _moto_wait_interval = WaitFunction._wait_interval
 _moto_ecs_eval_wait_for_task_token = StateTaskServiceEcs._eval_wait_for_task_token
+_moto_list_of_moto_modules = moto_backends.list_of_moto_modules
 _RUN_TASK_SIGNATURE = inspect.signature(_moto_run_task)
 
 
@@ -971,6 +973,33 @@ def _workaround_l_retry_token(patches: _Patches) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Workaround N: moto's server lists its own package on every request
+# --------------------------------------------------------------------------------------------
+
+
+def _workaround_n_module_listing(patches: _Patches) -> None:
+    """N: moto's server lists and stats its own package directory on every request.
+
+    moto: ``DomainDispatcherApplication.get_application`` (``moto/moto_server/werkzeug_app.py``)
+    asks ``moto.backends.list_of_moto_modules()`` whether the request's host is a module name, for
+    every request boto3 sends: an ``os.listdir`` of moto's package and an ``isdir`` on each of its
+    ~170 entries, about 1 ms, while it holds the dispatcher's one lock, so every other request
+    thread queues behind it.
+    AWS: n/a (moto's server's own overhead).
+    Why: the sandbox sends moto thousands of requests (tasks, Step Functions' ECS calls, the
+    harness) from one process that never gets more than one core. The installed package cannot
+    change while the server runs: it is listed once, when the emulator starts, and that tuple of
+    the same names, in the same order, answers every request.
+    """
+    names = tuple(_moto_list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return names
+
+    patches.apply(moto_backends, "list_of_moto_modules", list_of_moto_modules)
+
+
+# --------------------------------------------------------------------------------------------
 # The emulator
 # --------------------------------------------------------------------------------------------
 
@@ -1152,6 +1181,7 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             _workaround_k_ecs_tasks,
             _workaround_l_retry_token,
             _workaround_m_replay_window_and_filters,
+            _workaround_n_module_listing,
         ):
             workaround(patches)
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)

@@ -1,4 +1,4 @@
-"""The emulator's five moto workarounds: each defect still exists in moto 5.2.5 (tests named
+"""The emulator's moto workarounds: each defect still exists in moto 5.2.5 (tests named
 `test_moto_still_...`, which fail loudly once moto fixes it) and each patched behaviour matches AWS."""
 
 from __future__ import annotations
@@ -1338,6 +1338,76 @@ def test_a_replayed_event_reaches_a_state_machine_target(emu: Emulator) -> None:
     assert len(deliveries) == 2 and deliveries[0].event["id"] == original
     assert deliveries[1].event["detail"] == deliveries[0].event["detail"]
     assert deliveries[1].event["id"] != original
+
+
+# ---------------------------------------------------------------------------------------------
+# N: moto's server lists its own package once, not on every request
+# ---------------------------------------------------------------------------------------------
+
+
+def package_listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every os.listdir of moto's own package directory from now on."""
+    import moto
+
+    package = os.path.realpath(os.path.dirname(moto.__file__))
+    listed: list[str] = []
+    listdir = os.listdir
+
+    def counted(path: Any = ".") -> list[str]:
+        if isinstance(path, str) and os.path.realpath(path) == package:
+            listed.append(path)
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", counted)
+    return listed
+
+
+def route_two_ecs_requests() -> None:
+    """What moto's server does to find the backend of two boto3 ECS requests."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    dispatcher = DomainDispatcherApplication(create_app=lambda service: None)
+    for _ in range(2):
+        assert dispatcher.get_backend_for_host(f"ecs.{REGION}.amazonaws.com") == "ecs"
+
+
+def test_moto_still_lists_its_package_on_every_request(unpatched: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN moto as shipped, and the listings of its package directory counted
+    listed = package_listings(monkeypatch)
+    # WHEN its server's dispatcher routes two requests
+    route_two_ecs_requests()
+    # THEN it listed (and stat'ed) the whole package once per request
+    still_broken(
+        len(listed) == 2,
+        f"moto's server listing its package on every request (listed {len(listed)} times for 2)",
+        "workaround N (_workaround_n_module_listing)",
+    )
+
+
+def test_moto_modules_are_listed_once_with_the_same_names(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the patched emulator, and the listings of moto's package directory counted from now on
+    import moto.backends
+
+    from sandbox.emulator import _moto_list_of_moto_modules
+
+    listed = package_listings(monkeypatch)
+
+    # WHEN its server's dispatcher routes two requests, and the module names are asked for
+    route_two_ecs_requests()
+    names = list(moto.backends.list_of_moto_modules())
+
+    # THEN nothing listed the package again, and the names are exactly moto's, in moto's order
+    assert listed == []
+    assert names == list(_moto_list_of_moto_modules())
+    assert "ecs" in names and "stepfunctions" in names
+    # AND stopping the emulator gives moto its own function back
+    emu.stop()
+    assert moto.backends.list_of_moto_modules is _moto_list_of_moto_modules
+
+
+# ---------------------------------------------------------------------------------------------
+# The emulator's own lifecycle
+# ---------------------------------------------------------------------------------------------
 
 
 def test_only_one_emulator_at_a_time_and_stop_removes_the_patches(emu: Emulator) -> None:
