@@ -18,8 +18,13 @@ Usage::
 The patches are process-wide, so only one emulator may be active at a time; ``stop()`` (or leaving
 the ``with`` block) removes them and, in server mode, resets all moto state.
 
-Timing: with a runner, a ``.sync`` state sees its task STOPPED at the next poll after
-``complete_task`` (``sync_poll_seconds``, default 0.1 s; moto's own is 0.5 s).
+Timing: with a runner, a ``.sync`` state learns that its task stopped when ``complete_task`` runs:
+its resolver waits on the task's stop signal and then describes the task once (workaround C). On AWS,
+Step Functions learns a task stopped from ECS, not from a 0.1 s poll of ours; each poll here was an
+HTTP DescribeTasks round trip to moto's server, 10 a second for every running state.
+``sync_poll_seconds`` (default 0.1 s; moto's own is 0.5 s) now paces only the polling of tasks no
+runner holds (moto's own lifecycle) and how often a waiting state checks, without a request, that
+its execution still runs (a stopped execution ends as soon as it did with polling).
 
 Sharp edges of moto that are NOT patched here (the harness must handle them):
 
@@ -62,6 +67,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+import moto.backends as moto_backends
 import moto.dynamodb.models as dynamodb_models
 import requests
 from botocore import xform_name
@@ -130,6 +136,8 @@ _moto_ecs_supported_parameters = StateTaskServiceEcs._get_supported_parameters
 _moto_resource_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
 _moto_wait_interval = WaitFunction._wait_interval
 _moto_transact_write_items = DynamoDBBackend.transact_write_items
+_moto_ecs_eval_wait_for_task_token = StateTaskServiceEcs._eval_wait_for_task_token
+_moto_list_of_moto_modules = moto_backends.list_of_moto_modules
 _RUN_TASK_SIGNATURE = inspect.signature(_moto_run_task)
 
 
@@ -543,6 +551,12 @@ def _task_status(self: Task) -> str | None:
     return _moto_task_status.fget(self)
 
 
+# The longest a `.sync` resolver waits for its task's stop signal before it looks again whether its
+# execution still runs (a stopped execution's state must end, not wait for its task). It looks as
+# often as moto's poll would have (``sync_poll_seconds``), but only at a flag, never over HTTP.
+_SYNC_WAIT_MAX_SLICE_SECONDS = 1.0
+
+
 def _ecs_build_sync_resolver(
     self: Any,
     env: Any,
@@ -554,8 +568,28 @@ def _ecs_build_sync_resolver(
     submitted = env.stack.pop()
     task_arn = submitted["Tasks"][0]["TaskArn"]
     cluster_arn = submitted["Tasks"][0]["ClusterArn"]
+    emulator = _active
+    # None: no runner holds the task (moto's lifecycle, polled) or it has already stopped.
+    wake = emulator._wake_signal(task_arn) if emulator is not None else None
+    token = (env.states.context_object.context_object_data.get("Task") or {}).get("Token")
+    endpoint = env.callback_pool_manager.get(token)  # what moto's _eval_sync listens on beside the resolver
+    if wake is not None and endpoint is not None:
+        endpoint._emulator_wake = wake  # an answer on the task token wakes the wait too
 
     def resolve() -> dict | None:
+        if wake is not None:
+            slice_seconds = min(
+                _SYNC_WAIT_MAX_SLICE_SECONDS, state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK
+            )
+            while not wake.wait(slice_seconds) and env.is_running():
+                pass
+            answered_by = getattr(endpoint, "_emulator_answered_by", None)
+            if answered_by is not None:
+                # The token's answer decides; its thread hands it to moto's loop as it ends.
+                answered_by.join(_SYNC_WAIT_MAX_SLICE_SECONDS)
+                return None
+            if not wake.is_set() or not env.is_running():
+                return None  # the execution ended (timed out, stopped): moto's loop ends too
         described = ecs.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
         if described["tasks"][0]["lastStatus"] != "STOPPED":
             return None
@@ -573,6 +607,30 @@ def _ecs_build_sync_resolver(
     return resolve
 
 
+def _ecs_eval_wait_for_task_token(
+    self: Any, env: Any, timeout_seconds: Any, callback_endpoint: Any, heartbeat_endpoint: Any
+) -> Any:
+    """moto's wait for an answer on a ``.sync`` state's task token, waking that state's resolver after it.
+
+    moto's ``_eval_sync`` ends on whichever comes first, the resolver's result or this answer
+    (``SendTaskSuccess``/``SendTaskFailure``, a heartbeat or callback timeout); a resolver that waits
+    for its task's stop must hear of the answer as soon as moto's poll would have.
+    """
+    try:
+        return _moto_ecs_eval_wait_for_task_token(
+            self,
+            env=env,
+            timeout_seconds=timeout_seconds,
+            callback_endpoint=callback_endpoint,
+            heartbeat_endpoint=heartbeat_endpoint,
+        )
+    finally:
+        wake = getattr(callback_endpoint, "_emulator_wake", None)
+        if wake is not None:
+            callback_endpoint._emulator_answered_by = threading.current_thread()
+            wake.set()
+
+
 def _workaround_c_exit_codes(patches: _Patches) -> None:
     """C: ECS tasks always "succeed"; a task runner supplies real outcomes.
 
@@ -582,15 +640,26 @@ def _workaround_c_exit_codes(patches: _Patches) -> None:
     AWS: ``runTask.sync`` waits for STOPPED and fails with ``States.TaskFailed`` (cause: the
     DescribeTasks task as JSON, holding ``StoppedReason`` and ``Containers[].ExitCode``) when an
     essential container exited non-zero; otherwise the state's result is that task. The emulator
-    also fails a task whose essential container has no exit code (it never ran).
+    also fails a task whose essential container has no exit code (it never ran). Step Functions
+    learns that the task stopped from ECS; it is not paced by a poll of the caller's.
     Why: the demo runs each task as a local process whose exit code must decide the outcome.
     With a runner registered (``Emulator.set_task_runner``), every task RunTask creates (from the
     ASL interpreter or boto3) is handed to it and held RUNNING until ``Emulator.complete_task``;
-    the ``.sync`` resolver applies AWS's rule. Without a runner, tasks behave as moto's do.
+    the ``.sync`` resolver applies AWS's rule. The stop is pushed, not polled: moto's ``_eval_sync``
+    loop would call the resolver every ``sync_poll_seconds``, each call an HTTP DescribeTasks round
+    trip to moto's server (10 a second per running state, all through the server's one dispatcher
+    lock). Instead the resolver of a held task waits on the task's stop signal, set at the end of
+    ``complete_task``, and then describes the task once. Meanwhile it looks whether its execution
+    still runs as often as moto's poll would have (at most every second; a flag, not a request), so
+    a stopped execution ends as before, and an answer on the state's task token
+    (``SendTaskSuccess``/``SendTaskFailure``, a callback or heartbeat timeout) wakes it as moto's
+    poll would have seen it. A task already stopped when the resolver first looks is described at once.
+    Without a runner, tasks behave as moto's do, polled.
     """
     patches.apply(EC2ContainerServiceBackend, "run_task", _run_task)
     patches.apply(Task, "status", property(_task_status, _moto_task_status.fset))
     patches.apply(StateTaskServiceEcs, "_build_sync_resolver", _ecs_build_sync_resolver)
+    patches.apply(StateTaskServiceEcs, "_eval_wait_for_task_token", _ecs_eval_wait_for_task_token)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1009,8 +1078,9 @@ def _workaround_k_ecs_tasks(patches: _Patches) -> None:
     changed size during iteration``, a 500 that a ``.sync`` state reports as
     ``ECS.AmazonECSException`` (seen under load: the execution FAILED, its task still ran).
     AWS: DescribeTasks answers whatever else runs.
-    Why: every ``.sync`` state polls DescribeTasks while other executions start tasks; under
-    load the demo failed executions at random. One re-entrant lock around the backend's task
+    Why: ``.sync`` states describe their tasks while other executions start tasks (every poll,
+    before workaround C pushed the stop; once per task now); under load the demo failed
+    executions at random. One re-entrant lock around the backend's task
     calls (``run_task`` holds it while the task runner is handed the task, which only starts
     a thread; ``complete_task`` stops tasks through ``stop_task``).
     """
@@ -1054,6 +1124,33 @@ def _workaround_l_retry_token(patches: _Patches) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Workaround N: moto's server lists its own package on every request
+# --------------------------------------------------------------------------------------------
+
+
+def _workaround_n_module_listing(patches: _Patches) -> None:
+    """N: moto's server lists and stats its own package directory on every request.
+
+    moto: ``DomainDispatcherApplication.get_application`` (``moto/moto_server/werkzeug_app.py``)
+    asks ``moto.backends.list_of_moto_modules()`` whether the request's host is a module name, for
+    every request boto3 sends: an ``os.listdir`` of moto's package and an ``isdir`` on each of its
+    ~170 entries, about 1 ms, while it holds the dispatcher's one lock, so every other request
+    thread queues behind it.
+    AWS: n/a (moto's server's own overhead).
+    Why: the sandbox sends moto thousands of requests (tasks, Step Functions' ECS calls, the
+    harness) from one process that never gets more than one core. The installed package cannot
+    change while the server runs: it is listed once, when the emulator starts, and that tuple of
+    the same names, in the same order, answers every request.
+    """
+    names = tuple(_moto_list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return names
+
+    patches.apply(moto_backends, "list_of_moto_modules", list_of_moto_modules)
+
+
+# --------------------------------------------------------------------------------------------
 # The emulator
 # --------------------------------------------------------------------------------------------
 
@@ -1076,6 +1173,8 @@ class Emulator:
         self._teardown = teardown
         self._runner: Callable[[TaskLaunch], None] | None = None
         self._held: dict[str, tuple[EC2ContainerServiceBackend, Task]] = {}
+        self._wake: dict[str, threading.Event] = {}
+        """Per held task: set when it stops, which wakes the ``.sync`` state waiting on it (workaround C)."""
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], BaseClient] = {}
         self.wait_scale = 1.0
@@ -1128,7 +1227,14 @@ class Emulator:
         task.stop_code = "EssentialContainerExited" if exit_code is not None else "TaskFailedToStart"
         task.stopped_at = dt.datetime.now(dt.UTC)
         task._held_by_emulator = False
-        backend.stop_task(task.cluster_arn, task_arn, reason or "Essential container in task exited")
+        try:
+            backend.stop_task(task.cluster_arn, task_arn, reason or "Essential container in task exited")
+        finally:
+            # Last: the woken `.sync` state describes the task once and must find it STOPPED.
+            with self._lock:
+                wake = self._wake.pop(task_arn, None)
+            if wake is not None:
+                wake.set()
 
     def set_wait_scale(self, scale: float) -> None:
         """Make Wait states and Retry backoffs last ``scale`` times their seconds (e.g. 0.001: a 30 s
@@ -1144,6 +1250,11 @@ class Emulator:
         """ARNs of tasks handed to the runner and not completed yet."""
         with self._lock:
             return list(self._held)
+
+    def _wake_signal(self, task_arn: str) -> threading.Event | None:
+        """What wakes the ``.sync`` state waiting on ``task_arn``; ``None`` if no runner holds it (any more)."""
+        with self._lock:
+            return self._wake.get(task_arn)
 
     def _launch(self, backend: EC2ContainerServiceBackend, task: Task, strategy: Any) -> None:
         task._held_by_emulator = True
@@ -1165,6 +1276,7 @@ class Emulator:
         )
         with self._lock:
             self._held[task.task_arn] = (backend, task)
+            self._wake[task.task_arn] = threading.Event()
         try:
             self._runner(launch)  # type: ignore[misc]
         except Exception as exc:
@@ -1182,6 +1294,9 @@ class Emulator:
                 _active = None
         with self._lock:
             self._held.clear()
+            waiting, self._wake = list(self._wake.values()), {}
+        for wake in waiting:  # their states look at the task once more, then poll as moto would
+            wake.set()
         self._teardown.close()
 
     def __enter__(self) -> Emulator:
@@ -1231,6 +1346,7 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             _workaround_k_ecs_tasks,
             _workaround_l_retry_token,
             _workaround_m_replay_window_and_filters,
+            _workaround_n_module_listing,
         ):
             workaround(patches)
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)
@@ -1291,7 +1407,8 @@ def start_server(
         _set_env(stack, {"MOTO_PORT": str(port)}, override=True)
         previous = copy.deepcopy(default_user_config["stepfunctions"])
         stack.callback(default_user_config.__setitem__, "stepfunctions", previous)
-        stack.callback(requests.post, f"{endpoint_url}/moto-api/reset", timeout=10)
+        # Resetting every backend took over 10 s on a loaded machine (two test workers and more).
+        stack.callback(requests.post, f"{endpoint_url}/moto-api/reset", timeout=60)
         # Before any state machine exists: moto keeps them per backend, and this switches backend.
         requests.post(
             f"{endpoint_url}/moto-api/config",

@@ -1,8 +1,9 @@
-"""The emulator's five moto workarounds: each defect still exists in moto 5.2.5 (tests named
+"""The emulator's moto workarounds: each defect still exists in moto 5.2.5 (tests named
 `test_moto_still_...`, which fail loudly once moto fixes it) and each patched behaviour matches AWS."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import json
@@ -22,6 +23,9 @@ from moto.events.models import Rule
 from moto.moto_api import state_manager
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
+    StateTaskServiceEcs,
 )
 
 from sandbox.emulator import Emulator, TaskLaunch, active, start_in_process, start_server
@@ -188,15 +192,15 @@ def finished(sfn: Any, execution_arn: str, timeout: float = 10) -> dict:
 
 
 class ExitWith:
-    """A task runner standing in for the harness: records launches, exits with `code` shortly."""
+    """A task runner standing in for the harness: records launches, exits with `code` after `delay` s."""
 
-    def __init__(self, emu: Emulator, code: int | None = 0):
-        self.emu, self.code, self.launches = emu, code, []
+    def __init__(self, emu: Emulator, code: int | None = 0, delay: float = 0.01):
+        self.emu, self.code, self.delay, self.launches = emu, code, delay, []
 
     def __call__(self, launch: TaskLaunch) -> None:
         self.launches.append(launch)
         if self.code is not None:
-            threading.Timer(0.01, self.emu.complete_task, (launch.task_arn, self.code)).start()
+            threading.Timer(self.delay, self.emu.complete_task, (launch.task_arn, self.code)).start()
 
 
 def ec2_capacity(emu: Emulator, memory: int) -> dict[str, Any]:
@@ -603,6 +607,207 @@ def test_without_a_runner_tasks_behave_as_moto_ships_them(emu: Emulator, immedia
     # THEN moto's exit code 0 decides: the state succeeds
     assert result["status"] == "SUCCEEDED", result.get("cause")
     assert json.loads(result["output"])["Containers"][0]["ExitCode"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# C: a `.sync` state learns of its task's stop from complete_task, not from polling
+# ---------------------------------------------------------------------------------------------
+
+# moto's `.sync` loop would sleep this long between two looks at a running task: a state that
+# still depended on polling would not end within any of these tests' deadlines.
+NEVER = 3600
+
+
+@pytest.fixture
+def unpolled() -> Iterator[Emulator]:
+    """The patched emulator, in process, with moto's `.sync` poll at one hour."""
+    emulator = start_in_process(REGION, sync_poll_seconds=NEVER)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def count_describe_tasks(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
+    """DescribeTasks calls per task ARN, counted at the ECS backend (in process and over HTTP)."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    calls: collections.Counter[str] = collections.Counter()
+    describe = EC2ContainerServiceBackend.describe_tasks
+
+    def counted(self: Any, cluster_str: str, tasks: list[str], *args: Any, **kwargs: Any) -> Any:
+        calls.update(tasks)
+        return describe(self, cluster_str, tasks, *args, **kwargs)
+
+    monkeypatch.setattr(EC2ContainerServiceBackend, "describe_tasks", counted)
+    return calls
+
+
+def launched(runner: ExitWith, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not runner.launches:
+        assert time.monotonic() < deadline, f"no task started within {timeout} s"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(("code", "status", "error"), [(0, "SUCCEEDED", None), (3, "FAILED", "States.TaskFailed")])
+def test_sync_state_ends_when_its_task_is_completed_without_polling(
+    unpolled: Emulator, code: int, status: str, error: str | None
+) -> None:
+    # GIVEN a runTask.sync state, moto's poll at one hour, and a task that exits `code` after 0.3 s
+    sfn = client("stepfunctions", unpolled)
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(unpolled)))
+    runner = ExitWith(unpolled, code, delay=0.3)
+    unpolled.set_task_runner(runner)
+
+    # WHEN an execution runs it
+    result = execute(sfn, machine, timeout=30)
+
+    # THEN the exit code decided the execution, as with polling: AWS's outcome and cause
+    assert (result["status"], result.get("error")) == (status, error), result.get("cause")
+    task = json.loads(result["output"] if code == 0 else result["cause"])
+    assert task["TaskArn"] == runner.launches[0].task_arn
+    assert [c["ExitCode"] for c in task["Containers"]] == [code]
+
+
+def test_sync_state_describes_its_task_once_over_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a server emulator with moto's default-like 0.1 s poll, and three executions whose
+    # tasks each run 0.5 s (a polled state would describe its task about five times)
+    with start_server(REGION, sync_poll_seconds=0.1) as emu:
+        sfn = emu.boto3_client("stepfunctions")
+        machine = run_task_machine(sfn, run_task_parameters(fargate_service(emu)))
+        runner = ExitWith(emu, 0, delay=0.5)
+        emu.set_task_runner(runner)
+        with monkeypatch.context() as patched:
+            described = count_describe_tasks(patched)
+
+            # WHEN the three run at once
+            started = [
+                sfn.start_execution(stateMachineArn=machine, name=f"run-{n}", input=json.dumps(EVENT))["executionArn"]
+                for n in range(3)
+            ]
+            results = [finished(sfn, arn, timeout=30) for arn in started]
+
+        # THEN each succeeded, its state having described its task exactly once
+        assert [r["status"] for r in results] == ["SUCCEEDED"] * 3, [r.get("cause") for r in results]
+        assert described == {launch.task_arn: 1 for launch in runner.launches}
+        assert len(runner.launches) == 3
+
+
+def test_a_task_stopped_before_its_state_looks_resolves_at_once(
+    unpolled: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a runner that completes each task before RunTask even returns (moto's poll at one hour)
+    sfn = client("stepfunctions", unpolled)
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(unpolled)))
+    launches: list[TaskLaunch] = []
+
+    def instant(launch: TaskLaunch) -> None:
+        launches.append(launch)
+        unpolled.complete_task(launch.task_arn, 0)
+
+    unpolled.set_task_runner(instant)
+    described = count_describe_tasks(monkeypatch)
+
+    # WHEN an execution runs it
+    result = execute(sfn, machine, timeout=30)
+
+    # THEN the state found the task STOPPED at its first look and succeeded with it
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert json.loads(result["output"])["TaskArn"] == launches[0].task_arn
+    assert described == {launches[0].task_arn: 1}
+
+
+def test_a_timed_out_sync_state_still_fails_states_timeout(unpolled: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a runTask.sync state with a 1 s TimeoutSeconds whose task never ends by itself
+    sfn = client("stepfunctions", unpolled)
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(unpolled)), TimeoutSeconds=1)
+    runner = ExitWith(unpolled, code=None)
+    unpolled.set_task_runner(runner)
+    described = count_describe_tasks(monkeypatch)
+
+    # WHEN an execution runs it, and the task is completed after the state timed out
+    result = execute(sfn, machine, timeout=30)
+    unpolled.complete_task(runner.launches[0].task_arn, 0)
+    time.sleep(0.5)
+
+    # THEN the state failed States.Timeout; it never polled the task, and its wait had ended
+    # before the task stopped (no one described it then either)
+    assert (result["status"], result.get("error")) == ("FAILED", "States.Timeout")
+    assert described == {}
+
+
+def test_a_stopped_executions_state_stops_waiting_for_its_task(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a runTask.sync state (60 s timeout) whose task never ends, and the thread its state
+    # runs on (where the resolver waits for the task) recorded
+    from sandbox.emulator import _ecs_build_sync_resolver
+
+    waiting: list[threading.Thread] = []
+
+    def recording_thread(*args: Any, **kwargs: Any) -> Any:
+        waiting.append(threading.current_thread())
+        return _ecs_build_sync_resolver(*args, **kwargs)
+
+    monkeypatch.setattr(StateTaskServiceEcs, "_build_sync_resolver", recording_thread)
+    sfn = client("stepfunctions", emu)
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(emu)))
+    runner = ExitWith(emu, code=None)
+    emu.set_task_runner(runner)
+    execution = sfn.start_execution(stateMachineArn=machine, name="stopped", input=json.dumps(EVENT))["executionArn"]
+    launched(runner)
+    time.sleep(0.5)  # the state is waiting for its task by now
+
+    # WHEN the execution is stopped while its task still runs
+    sfn.stop_execution(executionArn=execution, error="Operator", cause="stopped by hand")
+    result = finished(sfn, execution, timeout=30)
+
+    # THEN it was ABORTED (as soon as with polling: well before the state's timeout) and the
+    # state's thread ended without waiting for the task
+    assert result["status"] == "ABORTED"
+    (thread,) = waiting
+    thread.join(5)
+    assert not thread.is_alive(), "the stopped execution's state is still waiting for its task"
+    assert emu.running_tasks() == [runner.launches[0].task_arn]
+
+
+def token_machine(sfn: Any, emu: Emulator, **state: Any) -> str:
+    """A runTask.sync state whose container gets the state's task token as TOKEN."""
+    parameters = run_task_parameters(fargate_service(emu))
+    token = {"Name": "TOKEN", "Value.$": "$$.Task.Token"}
+    parameters["Overrides"]["ContainerOverrides"][0]["Environment"].append(token)
+    return run_task_machine(sfn, parameters, **state)
+
+
+def test_an_answer_on_the_sync_states_token_still_ends_it(unpolled: Emulator) -> None:
+    # GIVEN a runTask.sync state (60 s timeout) whose task never ends by itself but holds the token
+    sfn = client("stepfunctions", unpolled)
+    machine = token_machine(sfn, unpolled)
+    runner = ExitWith(unpolled, code=None)
+    unpolled.set_task_runner(runner)
+    execution = sfn.start_execution(stateMachineArn=machine, name="answered", input=json.dumps(EVENT))
+    launched(runner)
+    time.sleep(0.5)  # the state is waiting for its task by now
+
+    # WHEN the task answers SendTaskFailure on that token
+    token = runner.launches[0].containers[0].environment["TOKEN"]
+    sfn.send_task_failure(taskToken=token, error="Customer.Rejected", cause="over the limit")
+
+    # THEN the answer ends the state, as moto's next poll would have seen it, long before its timeout
+    result = finished(sfn, execution["executionArn"], timeout=30)
+    assert (result["status"], result.get("error")) == ("FAILED", "Customer.Rejected")
+
+
+def test_a_sync_states_heartbeat_timeout_still_ends_it(unpolled: Emulator) -> None:
+    # GIVEN a runTask.sync state with a 1 s heartbeat and a 60 s timeout, whose task never beats nor ends
+    sfn = client("stepfunctions", unpolled)
+    machine = token_machine(sfn, unpolled, HeartbeatSeconds=1)
+    unpolled.set_task_runner(ExitWith(unpolled, code=None))
+
+    # WHEN an execution runs it
+    result = execute(sfn, machine, timeout=30)
+
+    # THEN the heartbeat ended it (moto names it States.Timeout), not the 60 s timeout
+    assert (result["status"], result.get("error")) == ("FAILED", "States.Timeout")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1300,6 +1505,76 @@ def test_a_replayed_event_reaches_a_state_machine_target(emu: Emulator) -> None:
     assert len(deliveries) == 2 and deliveries[0].event["id"] == original
     assert deliveries[1].event["detail"] == deliveries[0].event["detail"]
     assert deliveries[1].event["id"] != original
+
+
+# ---------------------------------------------------------------------------------------------
+# N: moto's server lists its own package once, not on every request
+# ---------------------------------------------------------------------------------------------
+
+
+def package_listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every os.listdir of moto's own package directory from now on."""
+    import moto
+
+    package = os.path.realpath(os.path.dirname(moto.__file__))
+    listed: list[str] = []
+    listdir = os.listdir
+
+    def counted(path: Any = ".") -> list[str]:
+        if isinstance(path, str) and os.path.realpath(path) == package:
+            listed.append(path)
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", counted)
+    return listed
+
+
+def route_two_ecs_requests() -> None:
+    """What moto's server does to find the backend of two boto3 ECS requests."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    dispatcher = DomainDispatcherApplication(create_app=lambda service: None)
+    for _ in range(2):
+        assert dispatcher.get_backend_for_host(f"ecs.{REGION}.amazonaws.com") == "ecs"
+
+
+def test_moto_still_lists_its_package_on_every_request(unpatched: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN moto as shipped, and the listings of its package directory counted
+    listed = package_listings(monkeypatch)
+    # WHEN its server's dispatcher routes two requests
+    route_two_ecs_requests()
+    # THEN it listed (and stat'ed) the whole package once per request
+    still_broken(
+        len(listed) == 2,
+        f"moto's server listing its package on every request (listed {len(listed)} times for 2)",
+        "workaround N (_workaround_n_module_listing)",
+    )
+
+
+def test_moto_modules_are_listed_once_with_the_same_names(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the patched emulator, and the listings of moto's package directory counted from now on
+    import moto.backends
+
+    from sandbox.emulator import _moto_list_of_moto_modules
+
+    listed = package_listings(monkeypatch)
+
+    # WHEN its server's dispatcher routes two requests, and the module names are asked for
+    route_two_ecs_requests()
+    names = list(moto.backends.list_of_moto_modules())
+
+    # THEN nothing listed the package again, and the names are exactly moto's, in moto's order
+    assert listed == []
+    assert names == list(_moto_list_of_moto_modules())
+    assert "ecs" in names and "stepfunctions" in names
+    # AND stopping the emulator gives moto its own function back
+    emu.stop()
+    assert moto.backends.list_of_moto_modules is _moto_list_of_moto_modules
+
+
+# ---------------------------------------------------------------------------------------------
+# The emulator's own lifecycle
+# ---------------------------------------------------------------------------------------------
 
 
 def test_only_one_emulator_at_a_time_and_stop_removes_the_patches(emu: Emulator) -> None:
