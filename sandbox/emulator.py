@@ -67,15 +67,18 @@ from typing import Any
 
 import boto3
 import botocore.session
+import jsonpath_ng.ext
 import moto.backends as moto_backends
 import moto.dynamodb.models as dynamodb_models
 import requests
 from botocore import xform_name
 from botocore.client import BaseClient
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from jsonpath_ng.ext import parse as jsonpath
 from moto import mock_aws
 from moto.core.config import default_user_config
+from moto.core.models import botocore_stubber
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.ecs.models import EC2ContainerServiceBackend, Task
@@ -83,6 +86,7 @@ from moto.events.models import EventsBackend, Replay, ReplayState, Rule, events_
 from moto.events.utils import EventTemplateParser
 from moto.moto_api._internal.managed_state_model import ManagedState
 from moto.server import ThreadedMotoServer
+from moto.settings import moto_server_port
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
@@ -103,6 +107,8 @@ from moto.stepfunctions.parser.asl.component.component import Component
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
+    state_task_service_ecs,
+    state_task_service_events,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
@@ -114,7 +120,8 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.asl.utils import boto_client as asl_boto_client
+from moto.stepfunctions.parser.asl.utils import json_path as asl_json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
@@ -136,6 +143,7 @@ _moto_ecs_supported_parameters = StateTaskServiceEcs._get_supported_parameters
 _moto_resource_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
 _moto_wait_interval = WaitFunction._wait_interval
 _moto_transact_write_items = DynamoDBBackend.transact_write_items
+_jsonpath_parse = jsonpath_ng.ext.parse
 _moto_ecs_eval_wait_for_task_token = StateTaskServiceEcs._eval_wait_for_task_token
 _moto_list_of_moto_modules = moto_backends.list_of_moto_modules
 _RUN_TASK_SIGNATURE = inspect.signature(_moto_run_task)
@@ -283,7 +291,9 @@ def _task_failed(state: Any, env: Any, error: str, cause: str) -> FailureEvent:
 
 
 @functools.cache
+@functools.cache
 def _operation_model(service: str, action: str) -> Any:
+    # Cached: a new botocore session reads the service's model from disk (~40 ms), on every RunTask.
     model = botocore.session.get_session().get_service_model(service)
     names = {xform_name(name): name for name in model.operation_names}
     return model.operation_model(names[action])
@@ -564,7 +574,9 @@ def _ecs_build_sync_resolver(
     normalised_parameters: dict,
     state_credentials: Any,
 ) -> Callable[[], Any]:
-    ecs = boto_client_for(service="ecs", region=resource_runtime_part.region, state_credentials=state_credentials)
+    ecs = state_task_service_ecs.boto_client_for(
+        service="ecs", region=resource_runtime_part.region, state_credentials=state_credentials
+    )
     submitted = env.stack.pop()
     task_arn = submitted["Tasks"][0]["TaskArn"]
     cluster_arn = submitted["Tasks"][0]["ClusterArn"]
@@ -674,7 +686,9 @@ def _ecs_eval_service_task(
     normalised_parameters: dict,
     state_credentials: Any,
 ) -> None:
-    ecs = boto_client_for(region=resource_runtime_part.region, service="ecs", state_credentials=state_credentials)
+    ecs = state_task_service_ecs.boto_client_for(
+        region=resource_runtime_part.region, service="ecs", state_credentials=state_credentials
+    )
     action = self._get_boto_service_action()
     response = getattr(ecs, action)(**normalised_parameters)
     response.pop("ResponseMetadata", None)
@@ -1064,6 +1078,84 @@ def _workaround_p_parse_once(patches: _Patches) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Workaround Q: a JSONPath is parsed once, not on every use
+# --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_jsonpath(path: str) -> Any:
+    return _jsonpath_parse(path)
+
+
+def _jsonpath(path: str, debug: bool | None = None) -> Any:
+    return _jsonpath_parse(path, debug) if debug else _parsed_jsonpath(path)
+
+
+def _workaround_q_jsonpath_once(patches: _Patches) -> None:
+    """Q: moto builds a new JSONPath parser (PLY tables and all) for every path it evaluates.
+
+    moto: EventBridge's ``EventTemplateParser.parse`` runs for every target of every matched
+    event (every bus's archive rule matches every event) and parses each path of the default
+    input map with a new ``jsonpath_ng`` parser; the ASL interpreter's ``extract_json`` does
+    the same for every ``$.path`` of every state. Building the parser is most of the cost:
+    over a tenth of the emulator's CPU in a 100-order run.
+    AWS: n/a.
+    Why: the sandbox's throughput (issue 11). A parsed path is an immutable expression whose
+    ``find`` has no side effects, so one parse per distinct path serves every use. Debug
+    parses are left alone.
+    """
+    patches.apply(jsonpath_ng.ext, "parse", _jsonpath)  # moto.events imports it at each call
+    patches.apply(asl_json_path, "parse", _jsonpath)
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround R: the ASL interpreter's AWS clients are made once
+# --------------------------------------------------------------------------------------------
+
+_moto_boto_client_for = asl_boto_client.boto_client_for
+ASL_CLIENT_CONNECTIONS = 100
+_asl_clients: dict[tuple[str, str, bool, int], BaseClient] = {}
+_asl_clients_lock = threading.Lock()
+
+
+def _shared_boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
+    # moto's own function ignores state_credentials (every client has its fake keys): so do we.
+    key = (region, service, botocore_stubber.enabled, moto_server_port())
+    with _asl_clients_lock:
+        client = _asl_clients.get(key)
+        if client is None:
+            # moto's client, with room for every execution calling at once (urllib3 would otherwise
+            # warn and drop connections past its default pool of 10).
+            made = _moto_boto_client_for(region=region, service=service)
+            credentials = made._request_signer._credentials
+            client = _asl_clients[key] = boto3.client(
+                service,
+                region_name=region,
+                endpoint_url=made.meta.endpoint_url,
+                aws_access_key_id=credentials.access_key,
+                aws_secret_access_key=credentials.secret_key,
+                config=made.meta.config.merge(Config(max_pool_connections=ASL_CLIENT_CONNECTIONS)),
+            )
+        return client
+
+
+def _workaround_r_asl_clients(patches: _Patches) -> None:
+    """R: the ASL interpreter makes a new boto3 client for every AWS call of every state.
+
+    moto: ``boto_client_for`` builds a client (with its model, endpoint resolver and hooks) for
+    every RunTask, every ``.sync`` check and every ``events:putEvents`` state: ~20 ms of CPU each.
+    AWS: n/a.
+    Why: the sandbox's throughput (issue 11). Every such client is made with the same fixed
+    settings (fake keys, no retries, the state timeout) for a region and service, and boto3
+    clients are thread-safe, so one per region, service and endpoint serves every state.
+    """
+    with _asl_clients_lock:  # a client made for an earlier emulator may not reach this one
+        _asl_clients.clear()
+    patches.apply(state_task_service_ecs, "boto_client_for", _shared_boto_client_for)
+    patches.apply(state_task_service_events, "boto_client_for", _shared_boto_client_for)
+
+
+# --------------------------------------------------------------------------------------------
 # Workaround K: ECS task bookkeeping under concurrency
 # --------------------------------------------------------------------------------------------
 
@@ -1347,6 +1439,8 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             _workaround_l_retry_token,
             _workaround_m_replay_window_and_filters,
             _workaround_n_module_listing,
+            _workaround_q_jsonpath_once,
+            _workaround_r_asl_clients,
         ):
             workaround(patches)
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)

@@ -1299,6 +1299,98 @@ def test_executions_share_one_parse_and_each_keeps_its_own_retry_count(
 
 
 # ---------------------------------------------------------------------------------------------
+# Workarounds Q and R: JSONPaths parsed once, the ASL interpreter's clients made once
+# ---------------------------------------------------------------------------------------------
+
+
+def count_jsonpath_parsers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per jsonpath_ng parser built from now on."""
+    from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+
+    built: list[int] = []
+    init = ExtendedJsonPathParser.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        built.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ExtendedJsonPathParser, "__init__", counting)
+    return built
+
+
+def test_moto_still_builds_a_jsonpath_parser_for_every_event_it_sends(
+    unpatched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN moto as shipped and a rule whose target is a queue (moto's own delivery)
+    _, arn = queue(None, "q")
+    events = bus_with_rule(None, [{"Id": "q", "Arn": arn}])
+    built = count_jsonpath_parsers(monkeypatch)
+    # WHEN two events are put
+    order_placed(events, "o-1")
+    order_placed(events, "o-2")
+    # THEN a parser was built for every path of the default input map, for each event again
+    still_broken(len(built) >= 4, f"a JSONPath parser per path and event ({len(built)} built)", "workaround Q")
+
+
+def test_paths_are_parsed_once_and_events_and_states_still_read_them(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the patched emulator, a rule targeting a queue, and a state machine reading `$.detail`
+    url, arn = queue(emu, "q")
+    events = bus_with_rule(emu, [{"Id": "q", "Arn": arn}])
+    sfn = client("stepfunctions", emu)
+    definition = {"StartAt": "Pick", "States": {"Pick": {"Type": "Pass", "InputPath": "$.detail", "End": True}}}
+    machine = sfn.create_state_machine(name="pick", definition=json.dumps(definition), roleArn=ROLE)
+    order_placed(events, "o-0")  # the first use of each path parses it
+    execute(sfn, machine["stateMachineArn"])
+    built = count_jsonpath_parsers(monkeypatch)
+    # WHEN more events are put and the machine runs again
+    order_placed(events, "o-1")
+    order_placed(events, "o-2")
+    result = execute(sfn, machine["stateMachineArn"])
+    # THEN no parser was built, and the queue and the state got what the paths select
+    assert built == []
+    assert [json.loads(m["Body"])["detail"]["orderId"] for m in messages(emu, url)] == ["o-0", "o-1", "o-2"]
+    assert json.loads(result["output"]) == EVENT["detail"]
+
+
+def test_moto_still_makes_a_client_for_every_state_call(unpatched: None) -> None:
+    # GIVEN moto as shipped WHEN its ASL interpreter asks twice for the same ECS client
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    first, second = (boto_client_for(region=REGION, service="ecs") for _ in range(2))
+    # THEN it got two
+    still_broken(first is not second, "a boto3 client per state call", "workaround R")
+
+
+def test_executions_share_the_interpreters_ecs_client(emu: Emulator) -> None:
+    # GIVEN the patched emulator and a runTask.sync state whose tasks exit 0
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_ecs
+
+    sfn = client("stepfunctions", emu)
+    machine = run_task_machine(sfn, run_task_parameters(fargate_service(emu)))
+    emu.set_task_runner(ExitWith(emu, 0))
+    made: list[Any] = []
+    shared = state_task_service_ecs.boto_client_for
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        made.append(shared(*args, **kwargs))
+        return made[-1]
+
+    state_task_service_ecs.boto_client_for = recording
+    try:
+        # WHEN two executions run
+        results = [execute(sfn, machine) for _ in range(2)]
+    finally:
+        state_task_service_ecs.boto_client_for = shared
+    # THEN both succeeded, and every call of every state was made with one client, whose pool
+    # takes every execution at once
+    assert [r["status"] for r in results] == ["SUCCEEDED"] * 2
+    assert len(made) >= 4 and all(c is made[0] for c in made)
+    assert made[0].meta.config.max_pool_connections == 100
+
+
+# ---------------------------------------------------------------------------------------------
 # Workaround K: ECS task bookkeeping under concurrency
 # ---------------------------------------------------------------------------------------------
 
