@@ -19,6 +19,8 @@ REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
 SERVICES = ("order", "customer")
 ENVIRONMENTS = ("cloud", "local")
+# The "wiring resources per trigger (alarms aside)": a trigger's alarms and their component.
+ALARM_TYPES = frozenset({"aws:cloudwatch/metricAlarm:MetricAlarm", "event-tasks:index:TriggerAlarms"})
 
 
 def trigger_name(index: int) -> str:
@@ -127,6 +129,21 @@ def measure(
                 "better": "lower",
                 "settings": {"triggers": largest},
                 **summarize([(len(resources[largest]) - len(baseline)) / largest]),
+            }
+            figures[f"evaluation.{environment}.wiring_per_trigger"] = {
+                "label": f"wiring resources per trigger, alarms aside, {environment} (components included)",
+                "unit": "resources",
+                "better": "lower",
+                "settings": {"triggers": largest},
+                **summarize(
+                    [
+                        (
+                            sum(r.typ not in ALARM_TYPES for r in resources[largest])
+                            - sum(r.typ not in ALARM_TYPES for r in baseline)
+                        )
+                        / largest
+                    ]
+                ),
             }
             figures[f"evaluation.{environment}.aws_per_trigger"] = {
                 "label": f"AWS resources per trigger, {environment}",

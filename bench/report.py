@@ -17,8 +17,8 @@ TARGETS: dict[str, tuple[float, dict[str, Any] | None]] = {
     "sandbox.seconds": (25.0, {"orders": 100, "customers": 5}),
     "tests.seconds": (60.0, None),
     "evaluation.cloud.200.seconds": (6.0, None),
-    "evaluation.cloud.per_trigger": (7.0, None),
-    "evaluation.local.per_trigger": (7.0, None),
+    "evaluation.cloud.wiring_per_trigger": (7.0, None),
+    "evaluation.local.wiring_per_trigger": (7.0, None),
     "evaluation.cloud.growth": (12.0, None),
     "evaluation.local.growth": (12.0, None),
 }

@@ -150,17 +150,27 @@ def test_evaluation_figures_count_what_a_trigger_adds_to_the_baseline():
         triggers = len(json.loads(raw["event-tasks:triggers"]))
         per_trigger = [SimpleNamespace(typ="aws:a", custom=True), SimpleNamespace(typ="aws:b", custom=True)]
         per_trigger.append(SimpleNamespace(typ="x:Component", custom=False))
+        per_trigger.append(SimpleNamespace(typ="aws:cloudwatch/metricAlarm:MetricAlarm", custom=True))
+        per_trigger.append(SimpleNamespace(typ="event-tasks:index:TriggerAlarms", custom=False))
         base = [SimpleNamespace(typ="aws:bus", custom=True)] * 5
         return SimpleNamespace(resources=base + per_trigger * triggers)
 
     # WHEN its evaluation is measured for 2 and 8 triggers
     found = evaluation.measure([8, 2], runs=2, environments=("cloud",), progress=lambda _: None, deploy=deploy)
-    # THEN the counts, the per-trigger figures (components included, and AWS only) and growth are there
-    assert found["evaluation.cloud.2.resources"]["median"] == 5 + 3 * 2
-    assert found["evaluation.cloud.8.resources"]["median"] == 5 + 3 * 8
-    assert found["evaluation.cloud.per_trigger"]["median"] == 3
-    assert found["evaluation.cloud.aws_per_trigger"]["median"] == 2
-    assert found["evaluation.cloud.per_trigger"]["types"] == {"aws:a": 1, "aws:b": 1, "x:Component": 1}
+    # THEN the counts, the per-trigger figures (components included, alarms aside, and AWS only) and
+    # growth are there
+    assert found["evaluation.cloud.2.resources"]["median"] == 5 + 5 * 2
+    assert found["evaluation.cloud.8.resources"]["median"] == 5 + 5 * 8
+    assert found["evaluation.cloud.per_trigger"]["median"] == 5
+    assert found["evaluation.cloud.wiring_per_trigger"]["median"] == 3
+    assert found["evaluation.cloud.aws_per_trigger"]["median"] == 3
+    assert found["evaluation.cloud.per_trigger"]["types"] == {
+        "aws:a": 1,
+        "aws:b": 1,
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 1,
+        "event-tasks:index:TriggerAlarms": 1,
+        "x:Component": 1,
+    }
     assert len(found["evaluation.cloud.8.seconds"]["runs"]) == 2
     assert found["evaluation.cloud.growth"]["settings"] == {"triggers": [2, 8]}
 
@@ -197,6 +207,9 @@ def test_targets_apply_only_to_the_settings_the_issue_names():
     assert report.target_of("sandbox.seconds", figure(30.0, settings={"orders": 100, "customers": 5})) == 25.0
     assert report.target_of("sandbox.seconds", figure(3.0, settings={"orders": 20, "customers": 5})) is None
     assert report.target_of("evaluation.cloud.200.seconds", figure(5.0, settings={"triggers": 200})) == 6.0
+    # AND the ≤ 7 per trigger is the issue's wiring, alarms aside, not every resource a trigger adds
+    assert report.target_of("evaluation.cloud.wiring_per_trigger", figure(7.0, settings={"triggers": 200})) == 7.0
+    assert report.target_of("evaluation.cloud.per_trigger", figure(11.0, settings={"triggers": 200})) is None
     # AND whatever else the run set (how many orders at a time, which task runner)
     placed = {"orders": 100, "customers": 5, "concurrency": 10, "runner": "cold"}
     assert report.target_of("sandbox.seconds", figure(30.0, settings=placed)) == 25.0
