@@ -84,6 +84,7 @@ from moto.dynamodb.models.table import Table
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.events.models import EventsBackend, Replay, ReplayState, Rule, events_backends
 from moto.events.utils import EventTemplateParser
+from moto.iam.models import IAMBackend
 from moto.moto_api._internal.managed_state_model import ManagedState
 from moto.server import ThreadedMotoServer
 from moto.settings import moto_server_port
@@ -1182,6 +1183,32 @@ def _workaround_k_ecs_tasks(patches: _Patches) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Workaround S: IAM calls under concurrency
+# --------------------------------------------------------------------------------------------
+
+# The calls of the IAM backend that read or change its roles, policies and instance profiles.
+_IAM_CALL_PREFIXES = ("create_", "delete_", "get_", "list_", "put_", "attach_", "detach_", "update_", "tag_", "untag_")
+
+
+def _workaround_s_iam_calls(patches: _Patches) -> None:
+    """S: ``CreateRole`` crashes while another request creates a role.
+
+    moto: ``create_role`` checks the name is free by iterating the backend's role dict, while
+    ``create_role`` on another request thread inserts into it: ``RuntimeError: dictionary changed
+    size during iteration``, a 500 (seen: a sandbox deploy failed, provisioning its roles
+    concurrently on a loaded machine).
+    AWS: CreateRole answers whatever else is created at the same time.
+    Why: the sandbox provisions a stack's resources concurrently, as the Pulumi engine does; a
+    random 500 failed the deploy. One re-entrant lock around the IAM backend's calls (as K does for
+    ECS): IAM is only called while a stack is provisioned, so nothing waits on it afterwards.
+    """
+    lock = threading.RLock()
+    for name, member in vars(IAMBackend).items():
+        if callable(member) and name.startswith(_IAM_CALL_PREFIXES):
+            patches.apply(IAMBackend, name, _serialised(member, lock))
+
+
+# --------------------------------------------------------------------------------------------
 # Workaround L: a fresh task token for every attempt of a callback-capable Task state
 # --------------------------------------------------------------------------------------------
 
@@ -1436,6 +1463,7 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
             _workaround_p_parse_once,
             _workaround_g_dynamodb_transactions,
             _workaround_k_ecs_tasks,
+            _workaround_s_iam_calls,
             _workaround_l_retry_token,
             _workaround_m_replay_window_and_filters,
             _workaround_n_module_listing,

@@ -1239,6 +1239,63 @@ def test_a_cancelled_transaction_restores_exactly_its_items_and_copies_no_table(
 
 
 # ---------------------------------------------------------------------------------------------
+# Workaround S: IAM calls under concurrency
+# ---------------------------------------------------------------------------------------------
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": []})
+
+
+def create_role_while_another_is_created(emu: Emulator | None, monkeypatch: pytest.MonkeyPatch) -> BaseException | None:
+    """CreateRole with another thread's CreateRole forced into the middle of its walk over the roles."""
+    from moto.iam.models import IAMBackend, iam_backends
+
+    client("iam", emu).create_role(RoleName="r-0", AssumeRolePolicyDocument=TRUST)
+    other = threading.Thread(
+        target=lambda: client("iam", emu).create_role(RoleName="r-2", AssumeRolePolicyDocument=TRUST)
+    )
+
+    def roles_while_another_is_created(self: Any) -> Any:
+        roles = iter(self.roles.values())
+        yield next(roles)
+        if other.ident is None:
+            other.start()
+            other.join(0.5)  # serialised: the other waits until the walk is over
+        yield from roles
+
+    monkeypatch.setattr(IAMBackend, "get_roles", roles_while_another_is_created)
+    backend = iam_backends[ACCOUNT]["global"]
+    try:
+        backend.create_role("r-1", TRUST, "/", None, "", [], None)
+        return None
+    except RuntimeError as exc:
+        return exc
+    finally:
+        other.join(10)
+
+
+def test_moto_still_crashes_create_role_while_another_role_is_created(
+    unpatched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN moto as shipped WHEN a role is created while CreateRole checks the names in use
+    raised = create_role_while_another_is_created(None, monkeypatch)
+    # THEN CreateRole crashes
+    still_broken(
+        raised is not None and "changed size during iteration" in str(raised),
+        "CreateRole racing CreateRole",
+        "workaround S (_workaround_s_iam_calls)",
+    )
+
+
+def test_create_role_answers_while_another_role_is_created(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the patched emulator WHEN a role is created while CreateRole checks the names in use
+    raised = create_role_while_another_is_created(emu, monkeypatch)
+    # THEN both are created, one after the other
+    assert raised is None
+    names = {r["RoleName"] for r in client("iam", emu).list_roles()["Roles"]}
+    assert {"r-0", "r-1", "r-2"} <= names
+
+
+# ---------------------------------------------------------------------------------------------
 # Workaround P: a state machine's definition is parsed once, not once per execution
 # ---------------------------------------------------------------------------------------------
 
