@@ -69,6 +69,11 @@ def stack_config(environment: str, triggers: int) -> dict[str, Any]:
     return raw
 
 
+def _added(top: list[Any], below: list[Any], keep: Callable[[Any], bool]) -> int:
+    """How many more of the kept resources `top` registers than `below`."""
+    return sum(map(keep, top)) - sum(map(keep, below))
+
+
 def _deployer() -> Callable[[dict[str, Any]], Any]:
     """`raw -> Deployment`, with the tests' Mocks (tests/conftest.py is their one definition)."""
     tests = str(ROOT / "tests")
@@ -123,39 +128,42 @@ def measure(
             }
         largest = counts[-1]
         if largest:
+            # Per trigger: what the largest stack adds over the smallest, per trigger it adds. Both
+            # have rules on every bus, so a bus's one-off resources (its rules role) are not counted
+            # as a trigger's; with one count only, over the stack with no trigger.
+            smallest = counts[0] if len(counts) > 1 and counts[0] > 0 else 0
+            below = resources[smallest] if smallest else baseline
+            added_triggers = largest - smallest
+
+            def per_trigger(keep: Callable[[Any], bool]) -> float:
+                return _added(resources[largest], below, keep) / added_triggers  # noqa: B023 (called at once)
+
+            settings = {"triggers": [smallest, largest]}
             figures[f"evaluation.{environment}.per_trigger"] = {
                 "label": f"resources per trigger, {environment} (components included)",
                 "unit": "resources",
                 "better": "lower",
-                "settings": {"triggers": largest},
-                **summarize([(len(resources[largest]) - len(baseline)) / largest]),
+                "settings": settings,
+                **summarize([per_trigger(lambda r: True)]),
             }
             figures[f"evaluation.{environment}.wiring_per_trigger"] = {
                 "label": f"wiring resources per trigger, alarms aside, {environment} (components included)",
                 "unit": "resources",
                 "better": "lower",
-                "settings": {"triggers": largest},
-                **summarize(
-                    [
-                        (
-                            sum(r.typ not in ALARM_TYPES for r in resources[largest])
-                            - sum(r.typ not in ALARM_TYPES for r in baseline)
-                        )
-                        / largest
-                    ]
-                ),
+                "settings": settings,
+                **summarize([per_trigger(lambda r: r.typ not in ALARM_TYPES)]),
             }
             figures[f"evaluation.{environment}.aws_per_trigger"] = {
                 "label": f"AWS resources per trigger, {environment}",
                 "unit": "resources",
                 "better": "lower",
-                "settings": {"triggers": largest},
-                **summarize([(sum(r.custom for r in resources[largest]) - sum(r.custom for r in baseline)) / largest]),
+                "settings": settings,
+                **summarize([per_trigger(lambda r: r.custom)]),
             }
             # Which resources make up a trigger: the type counts a trigger adds to the baseline.
-            added = Counter(r.typ for r in resources[largest]) - Counter(r.typ for r in baseline)
+            added = Counter(r.typ for r in resources[largest]) - Counter(r.typ for r in below)
             figures[f"evaluation.{environment}.per_trigger"]["types"] = {
-                typ: count / largest for typ, count in sorted(added.items())
+                typ: count / added_triggers for typ, count in sorted(added.items())
             }
         if len(counts) > 1 and counts[0] > 0:
             figures[f"evaluation.{environment}.growth"] = {

@@ -153,14 +153,17 @@ def test_evaluation_figures_count_what_a_trigger_adds_to_the_baseline():
         per_trigger.append(SimpleNamespace(typ="aws:cloudwatch/metricAlarm:MetricAlarm", custom=True))
         per_trigger.append(SimpleNamespace(typ="event-tasks:index:TriggerAlarms", custom=False))
         base = [SimpleNamespace(typ="aws:bus", custom=True)] * 5
-        return SimpleNamespace(resources=base + per_trigger * triggers)
+        # A bus's one-off resource, there once the bus has a trigger (as a bus's rules role is)
+        once = [SimpleNamespace(typ="aws:busrole", custom=True)] if triggers else []
+        return SimpleNamespace(resources=base + once + per_trigger * triggers)
 
     # WHEN its evaluation is measured for 2 and 8 triggers
     found = evaluation.measure([8, 2], runs=2, environments=("cloud",), progress=lambda _: None, deploy=deploy)
     # THEN the counts, the per-trigger figures (components included, alarms aside, and AWS only) and
     # growth are there
-    assert found["evaluation.cloud.2.resources"]["median"] == 5 + 5 * 2
-    assert found["evaluation.cloud.8.resources"]["median"] == 5 + 5 * 8
+    # (a bus's one-off resource is not a trigger's)
+    assert found["evaluation.cloud.2.resources"]["median"] == 5 + 1 + 5 * 2
+    assert found["evaluation.cloud.8.resources"]["median"] == 5 + 1 + 5 * 8
     assert found["evaluation.cloud.per_trigger"]["median"] == 5
     assert found["evaluation.cloud.wiring_per_trigger"]["median"] == 3
     assert found["evaluation.cloud.aws_per_trigger"]["median"] == 3
