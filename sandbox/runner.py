@@ -94,8 +94,11 @@ class TaskRunner:
     def _warm_zygote(self) -> Zygote:
         with self._lock:
             if self._zygote is None or self._zygote.gone:
-                # A zygote that died fails only the tasks it was running; the next task gets a new one.
+                # A zygote that died fails only the tasks it was running; the next task gets a new one
+                # (the dead one is waited for first, so it leaves no zombie and its CPU is counted).
                 # Its own environment is only what an interpreter needs to start.
+                if self._zygote is not None:
+                    self._zygote.close()
                 self._zygote = Zygote({key: os.environ[key] for key in HOST_ONLY if key in os.environ})
             return self._zygote
 

@@ -174,6 +174,8 @@ def test_a_task_in_flight_when_the_zygote_dies_never_started_and_the_next_gets_a
         run(runner, emulator, launch(["python", "-m", "svc.loaded"]))
         assert emulator.completed[-1] == ("arn:task/1", 0, None)
         assert runner._zygote is not first
+        # AND the dead one was waited for (no zombie; its tasks' CPU counts in RUSAGE_CHILDREN)
+        assert first._process.returncode == -signal.SIGKILL
     finally:
         runner.close()
 
