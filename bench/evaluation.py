@@ -69,9 +69,9 @@ def stack_config(environment: str, triggers: int) -> dict[str, Any]:
     return raw
 
 
-def _added(top: list[Any], below: list[Any], keep: Callable[[Any], bool]) -> int:
-    """How many more of the kept resources `top` registers than `below`."""
-    return sum(map(keep, top)) - sum(map(keep, below))
+def _per_trigger(top: list[Any], below: list[Any], triggers: int, keep: Callable[[Any], bool]) -> float:
+    """How many more of the kept resources `top` registers than `below`, per trigger it adds."""
+    return (sum(map(keep, top)) - sum(map(keep, below))) / triggers
 
 
 def _deployer() -> Callable[[dict[str, Any]], Any]:
@@ -135,30 +135,28 @@ def measure(
             below = resources[smallest] if smallest else baseline
             added_triggers = largest - smallest
 
-            def per_trigger(keep: Callable[[Any], bool]) -> float:
-                return _added(resources[largest], below, keep) / added_triggers  # noqa: B023 (called at once)
-
+            top = resources[largest]
             settings = {"triggers": [smallest, largest]}
             figures[f"evaluation.{environment}.per_trigger"] = {
                 "label": f"resources per trigger, {environment} (components included)",
                 "unit": "resources",
                 "better": "lower",
                 "settings": settings,
-                **summarize([per_trigger(lambda r: True)]),
+                **summarize([_per_trigger(top, below, added_triggers, lambda r: True)]),
             }
             figures[f"evaluation.{environment}.wiring_per_trigger"] = {
                 "label": f"wiring resources per trigger, alarms aside, {environment} (components included)",
                 "unit": "resources",
                 "better": "lower",
                 "settings": settings,
-                **summarize([per_trigger(lambda r: r.typ not in ALARM_TYPES)]),
+                **summarize([_per_trigger(top, below, added_triggers, lambda r: r.typ not in ALARM_TYPES)]),
             }
             figures[f"evaluation.{environment}.aws_per_trigger"] = {
                 "label": f"AWS resources per trigger, {environment}",
                 "unit": "resources",
                 "better": "lower",
                 "settings": settings,
-                **summarize([per_trigger(lambda r: r.custom)]),
+                **summarize([_per_trigger(top, below, added_triggers, lambda r: r.custom)]),
             }
             # Which resources make up a trigger: the type counts a trigger adds to the baseline.
             added = Counter(r.typ for r in resources[largest]) - Counter(r.typ for r in below)
