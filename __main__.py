@@ -4,6 +4,7 @@ import sys
 
 import pulumi
 
+from components.collector import pause_during_evaluation
 from components.config import NAMESPACE, ConfigError, load_config, pulumi_config_map
 from components.stack import build
 
@@ -14,6 +15,8 @@ if pulumi.get_project() != NAMESPACE:
         "or try it without AWS with `make demo`"
     )
 
+# The graph lives until the process ends: the cyclic collector would only walk it (components/collector.py).
+pause_during_evaluation()
 try:
     config = load_config(pulumi_config_map(), pulumi.get_stack())
     outputs = build(config)

@@ -26,6 +26,7 @@ from typing import Any
 
 import pulumi
 
+from components.collector import pause_during_evaluation
 from components.config import StackConfig
 from components.stack import build
 
@@ -496,5 +497,9 @@ def evaluate_program(mocks: ProvisioningMocks, config: StackConfig) -> Recording
         outputs = build(config, PROJECT_ROOT)
         return pulumi.Output.from_input(outputs).apply(mocks.recording.outputs.update)
 
-    program()
+    resume = pause_during_evaluation()  # as __main__.py does
+    try:
+        program()
+    finally:
+        resume()
     return mocks.recording

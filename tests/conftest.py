@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.collector import pause_during_evaluation
 from components.config import read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -319,7 +320,11 @@ def evaluate_under_mocks(mocks: Mocks, fn: Callable[[], Any], stack: str = "test
     def program() -> pulumi.Output:
         return pulumi.Output.from_input(fn()).apply(lambda value: box.setdefault("value", value))
 
-    program()
+    resume = pause_during_evaluation()  # as __main__.py does
+    try:
+        program()
+    finally:
+        resume()
     return box.get("value")
 
 
