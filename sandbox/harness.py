@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import subprocess
 import sys
@@ -245,6 +246,7 @@ class Sandbox:
         self.recording: Recording | None = None
         self.runner: TaskRunner | None = None
         self._containers: dict[str, ContainerLaunch] = {}
+        self._frozen = False
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -269,8 +271,16 @@ class Sandbox:
         except Exception:
             self.stop()
             raise
+        # What is alive now (moto, botocore's models, the evaluated program) lives as long as the
+        # sandbox: out of the cyclic collector's sight, its passes walk only what the run makes.
+        gc.collect()
+        gc.freeze()
+        self._frozen = True
 
     def stop(self) -> None:
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
         if self.runner is not None:
             self.runner.close()
         if self.emulator is not None:

@@ -16,12 +16,16 @@ from the task's working directory and environment would be:
   fault, which is a `sitecustomize` on PYTHONPATH, is injected as at an interpreter's start);
 - `sys.argv` and `__main__` are set by `runpy`, the way `-m` sets them;
 - stdout and stderr are new streams on the task's pipes, unbuffered when PYTHONUNBUFFERED is set;
-- the module runs at the zygote script's top level, so an uncaught exception, `sys.exit`, atexit
-  handlers and the wait for non-daemon threads are the interpreter's own exit path.
+- the module runs at the zygote script's top level, and its end is the interpreter's exit path,
+  step by step (`end`): an uncaught exception's traceback or `sys.exit`'s message and code, the
+  wait for non-daemon threads, atexit handlers, the flush of stdout and stderr, death by SIGINT
+  after a KeyboardInterrupt. Only the interpreter's teardown is skipped (it would copy the
+  zygote's pages); a task cannot rely on it anyway.
 
 What the child shares with the zygote is read-only and identical in a fresh interpreter: imported
 modules (boto3, botocore, the services' shared helper) and botocore's loaded service models (every
-session a task makes reads them through the zygote's loader: the same files, already parsed).
+session a task makes reads them through the zygote's loader: the same files, already parsed), and
+what botocore has worked out about its event handlers (`_memoize_event_registration`).
 
 Protocol: one AF_UNIX SOCK_SEQPACKET socket; each message is one JSON object. The runner sends
 `{"id", "argv", "cwd", "env"}` with the task's stdout and stderr write ends attached (SCM_RIGHTS),
@@ -46,7 +50,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 MAX_MESSAGE = 1 << 20
 """Bytes per message: a task's environment is bounded by ECS's 8 KiB of overrides."""
@@ -76,6 +80,7 @@ def _preload() -> None:
         return shared if search_path_string is None else create_loader(search_path_string)
 
     botocore.session.create_loader = loader
+    _memoize_event_registration()
     session = botocore.session.Session()
     for service in PRELOADED_SERVICES:
         session.create_client(
@@ -87,6 +92,44 @@ def _preload() -> None:
         )
     for module in PRELOADED_MODULES:
         importlib.import_module(module)
+
+
+def _memoize_event_registration() -> None:
+    """Remember what botocore works out each time it registers an event handler, so that a task's
+    sessions and clients register theirs without working it out again.
+
+    Every new session registers ~130 built-in handlers and every client copies and extends them.
+    For each, botocore inspects the handler's signature (`accepts_kwargs`) and rewrites the event
+    name through its aliases (cached per emitter, and every session and client has a new one).
+    That is ~18 ms of a forked task's ~60 ms of its own work. Both are pure functions of what
+    they are given, so the answers are the same: a handler without `**kwargs` is still refused,
+    and an emitter with other aliases keeps a cache of its own.
+    """
+    import botocore.hooks
+
+    inspect_handler = botocore.hooks.accepts_kwargs
+    answers: dict[Any, bool] = {}
+
+    def accepts_kwargs(func: Any) -> bool:
+        try:
+            return answers[func]
+        except KeyError:
+            answers[func] = found = inspect_handler(func)
+            return found
+        except TypeError:  # unhashable: ask every time
+            return inspect_handler(func)
+
+    botocore.hooks.accepts_kwargs = accepts_kwargs
+    aliaser = botocore.hooks.EventAliaser
+    new_aliaser = aliaser.__init__
+    default_names: dict[str, str] = {}
+
+    def init(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
+        new_aliaser(self, event_emitter, event_aliases)
+        if self._event_aliases == botocore.hooks.EVENT_ALIASES:
+            self._alias_name_cache = default_names
+
+    aliaser.__init__ = init  # type: ignore[method-assign]
 
 
 def _send(sock: socket.socket, message: dict[str, Any]) -> None:
@@ -212,6 +255,49 @@ def become(task: _Task, interpreter_path: list[str]) -> str:
     sys.path.insert(0, task.cwd)  # `-m` puts the working directory first
     sys.argv = ["-m", *task.argv[3:]]
     return module
+
+
+def end(raised: BaseException | None) -> NoReturn:
+    """End the task as the interpreter's exit path does (`Py_RunMain`, then `Py_FinalizeEx` up to
+    the point where it tears the interpreter down), then leave without the teardown.
+
+    The teardown (clearing every module, a last collection) would write to the reference count of
+    nearly every object the zygote preloaded, so the child would copy most of the zygote's pages:
+    ~35 ms of a ~110 ms task. `multiprocessing` ends its forked children the same way. What is
+    skipped is what a task cannot rely on anyway: `__del__` of objects still alive at exit.
+    """
+    import atexit
+    import threading
+
+    code = 0
+    interrupted = isinstance(raised, KeyboardInterrupt)
+    if isinstance(raised, SystemExit):  # as _Py_HandleSystemExit
+        if raised.code is None:
+            code = 0
+        elif isinstance(raised.code, int):
+            code = raised.code
+        else:
+            with contextlib.suppress(Exception):
+                print(raised.code, file=sys.stderr)
+            code = 1
+    elif raised is not None:
+        sys.excepthook(type(raised), raised, raised.__traceback__)
+        code = 1
+    del raised
+    threading._shutdown()  # type: ignore[attr-defined]  # wait for non-daemon threads
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):  # as flush_std_files: a failed stdout flush is 120
+        if stream is not None and not stream.closed:
+            try:
+                stream.flush()
+            except Exception:
+                if stream is sys.stdout:
+                    code = 120
+    if interrupted:  # as exit_sigint: die of the signal, so the parent sees it
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        code = 128 + signal.SIGINT
+    os._exit(code & 0xFF)
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,4 +502,8 @@ if __name__ == "__main__":
     _main = sys.modules["__main__"] = types.ModuleType("__main__")
     _main.__builtins__ = builtins  # type: ignore[attr-defined]
     _main.__annotations__ = {}
-    runpy._run_module_as_main(_module, alter_argv=True)  # what `python -m` itself calls
+    try:
+        runpy._run_module_as_main(_module, alter_argv=True)  # what `python -m` itself calls
+    except BaseException as _ended:
+        end(_ended)
+    end(None)

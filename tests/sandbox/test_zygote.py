@@ -43,7 +43,42 @@ if how == "raise":
     raise ValueError("the use case failed")
 if how == "crash":
     os._exit(137)
+if how == "message":
+    sys.exit("the use case says why")
+if how == "interrupt":
+    raise KeyboardInterrupt
 sys.exit(int(how))
+"""
+# What botocore registered: every event handler of a session and of a client made from it, as
+# (event, position, handler) after botocore's aliasing, and whether a handler without **kwargs is
+# refused.
+HANDLERS = """
+import json, sys
+import boto3
+
+def named(handler):
+    handler = getattr(handler, "__func__", handler)
+    return getattr(handler, "__module__", "") + "." + getattr(handler, "__qualname__", type(handler).__qualname__)
+
+def registered(events):
+    found, stack = [], [((), events._emitter._handlers._root)]
+    while stack:
+        path, node = stack.pop()
+        values = node["values"]
+        for where in ("first", "middle", "last") if values else ():
+            found += [[".".join(path), where, named(h)] for h in getattr(values, where)]
+        stack += [((*path, chunk), child) for chunk, child in node["children"].items()]
+    return sorted(found)
+
+session = boto3.Session(region_name="ap-southeast-1", aws_access_key_id="a", aws_secret_access_key="b")
+client = session.client(sys.argv[1], endpoint_url="http://127.0.0.1:9")
+try:
+    client.meta.events.register("before-call.*", lambda request: None)
+    refused = False
+except ValueError:
+    refused = True
+print(json.dumps({"session": registered(session._session._events), "client": registered(client.meta.events),
+                  "refused": refused}))
 """
 PRELOADED = "import sys; print(json.dumps(sorted(m for m in ('boto3', 'botocore') if m in sys.modules)))"
 
@@ -61,6 +96,7 @@ def source(tmp_path: Path) -> Path:
     (tmp_path / "svc" / "__init__.py").write_text("")
     (tmp_path / "svc" / "probe.py").write_text(PROBE)
     (tmp_path / "svc" / "loaded.py").write_text("import json\n" + PRELOADED + "\n")
+    (tmp_path / "svc" / "handlers.py").write_text(HANDLERS)
     (tmp_path / "svc" / "parent.py").write_text("import os\nprint(os.getppid())\n")
     (tmp_path / "svc" / "sleep.py").write_text("import time\nprint('started', flush=True)\ntime.sleep(60)\n")
     (tmp_path / "custom").mkdir()
@@ -80,7 +116,7 @@ def cold(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str
     return done.returncode, done.stdout, done.stderr
 
 
-@pytest.mark.parametrize("how", ["0", "3", "raise", "crash"])
+@pytest.mark.parametrize("how", ["0", "3", "raise", "crash", "message", "interrupt"])
 @pytest.mark.parametrize("pythonpath", [False, True])
 def test_a_forked_task_sees_and_does_exactly_what_a_new_interpreter_would(zygote, source, how, pythonpath):
     # GIVEN a task `python -m svc.probe` with its own environment and working directory, with and
@@ -93,7 +129,7 @@ def test_a_forked_task_sees_and_does_exactly_what_a_new_interpreter_would(zygote
     # THEN both exit alike and print the same: argv, working directory, sys.path, environment,
     # a fresh __main__, the sitecustomize, stdin, stream encodings, and the interpreter's exit path
     # (atexit handlers, the wait for a non-daemon thread, an uncaught exception's traceback)
-    assert warm[0] == started[0] == {"0": 0, "3": 3, "raise": 1, "crash": 137}[how]
+    assert warm[0] == started[0] == {"0": 0, "3": 3, "raise": 1, "crash": 137, "message": 1, "interrupt": -2}[how]
     assert json.loads(warm[1].splitlines()[0]) == json.loads(started[1].splitlines()[0])
     assert warm[1].splitlines()[1:] == started[1].splitlines()[1:]
     assert warm[2].splitlines()[0] == started[2].splitlines()[0] == "to stderr"
@@ -101,6 +137,38 @@ def test_a_forked_task_sees_and_does_exactly_what_a_new_interpreter_would(zygote
     facts = json.loads(warm[1].splitlines()[0])
     assert facts["env"] == env and facts["argv"] == [str(source / "svc" / "probe.py"), how]
     assert facts["customized"] == ("from PYTHONPATH" if pythonpath else False)
+
+
+@pytest.mark.parametrize("how", ["0", "raise", "message", "interrupt"])
+def test_a_forked_task_with_buffered_streams_loses_nothing_at_exit(zygote, source, how):
+    # GIVEN the probe without PYTHONUNBUFFERED: its streams are block-buffered, flushed at exit
+    env = {k: v for k, v in task_env(source).items() if k != "PYTHONUNBUFFERED"}
+    argv = [sys.executable, "-m", "svc.probe", how]
+    # WHEN it is forked from the zygote, and started as a new interpreter
+    warm = zygote.run(argv, str(source), env, timeout=60)
+    started = cold(argv, source, env)
+    # THEN both end alike, with every line written (the atexit handler's and the thread's too)
+    assert warm[0] == started[0]
+    assert warm[1].splitlines()[1:] == started[1].splitlines()[1:]
+    assert "atexit ran" in warm[1] and "thread ended" in warm[1]
+    assert warm[2].splitlines()[-1] == started[2].splitlines()[-1]
+
+
+@pytest.mark.parametrize("service", ["dynamodb", "events", "sqs"])
+def test_a_forked_tasks_botocore_registers_exactly_the_handlers_of_a_new_interpreter(zygote, source, service):
+    # GIVEN a task that makes a session and a client (a preloaded service's, and one the zygote
+    # never made), and lists every event handler botocore registered for them
+    argv = [sys.executable, "-m", "svc.handlers", service]
+    # WHEN it is forked from the zygote (botocore's registration answers remembered), and started
+    # as a new interpreter
+    warm = zygote.run(argv, str(source), task_env(source), timeout=60)
+    started = cold(argv, source, task_env(source))
+    # THEN the two registered the same handlers for the same (aliased) events, and both refused a
+    # handler without **kwargs
+    assert warm[0] == started[0] == 0, warm[2] + started[2]
+    assert json.loads(warm[1]) == json.loads(started[1])
+    assert json.loads(warm[1])["refused"] is True
+    assert len(json.loads(warm[1])["client"]) > 100
 
 
 def test_a_forked_task_starts_with_the_runtime_imported_and_is_the_zygotes_child(zygote, source):
