@@ -583,8 +583,12 @@ class Sandbox:
             for o in scenario.sagaOrders
         ]
         if scenario.concurrency == 1:
+            # One after the other: each order's saga settles before the next order is placed, so
+            # which order wins the credit is the scenario's order, not the machine's speed.
             for command in places:
                 self.run_command("order", command, timeline)
+                if not self.wait_until_quiet(timeline, deadline):
+                    break
         else:  # each its own process, `concurrency` at a time; the timeline catches up afterwards
             with ThreadPoolExecutor(max_workers=scenario.concurrency) as pool:
                 for run in pool.map(lambda c: self.run_command("order", c, None), places):

@@ -58,7 +58,8 @@ class Scenario(_Model):
     sagaOrders: list[Order] = []
     """Requested with `order.request` (the orchestrated saga, trigger `order-saga`), after `orders`."""
     concurrency: int = Field(1, ge=1, le=100)
-    """How many `order.place` processes run at once (1: one after the other, the timeline in step)."""
+    """How many `order.place` processes run at once (1: one after the other, each order's saga
+    settled before the next is placed, the timeline in step)."""
     cancel: list[str] = []
     """Orders to cancel with `order.cancel` once the saga has settled."""
     replayEvents: bool = False

@@ -15,7 +15,7 @@ import yaml
 from components.config import load_config, read_stack_file
 from sandbox.harness import Sandbox, _short, run
 from sandbox.provision import PROJECT_ROOT
-from sandbox.scenario import DEFAULT_SCENARIO, Customer, Order, Scenario, ScenarioError, load_scenario
+from sandbox.scenario import DEFAULT_SCENARIO, Customer, Fault, Order, Scenario, ScenarioError, load_scenario
 
 # The tests' own stack files (the shipped ones belong to the user).
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -294,6 +294,23 @@ def test_run_reports_unsettled_orders(tmp_path):
     # THEN the pending order is reported, so the demo would exit non-zero
     assert report.orders == {"o-1": "PENDING"}
     assert report.problems == ["order o-1 ended PENDING, not one of APPROVED, REJECTED, CANCELLED"]
+
+
+def test_orders_placed_one_after_the_other_settle_in_that_order():
+    # GIVEN two orders of one customer whose credit fits only one, placed one after the other, and
+    # the first order's credit reservation crashing once (retried after its back-off), so that
+    # without waiting the second order would reach the credit first
+    scenario = Scenario(
+        customers=[Customer(id="c-1", creditLimit=100)],
+        orders=[Order(id="o-1", customerId="c-1", total=60), Order(id="o-2", customerId="c-1", total=50)],
+        faults=[Fault(useCase="customer.reserve_credit", when="beforeCommit", orders=["o-1"])],
+    )
+    # WHEN the scenario is played
+    report = run(FIXTURES / "Pulumi.cloud.yaml", scenario, out=None, timeout_seconds=90)
+    # THEN the first order's saga settled before the second was placed: it won the credit
+    assert report.problems == []
+    assert report.orders == {"o-1": "APPROVED", "o-2": "REJECTED"}
+    assert report.customers == {"c-1": {"creditLimit": 100, "reserved": 60}}
 
 
 @pytest.mark.parametrize("keep_dlq", [True, False])
