@@ -31,7 +31,8 @@ Protocol: one AF_UNIX SOCK_SEQPACKET socket; each message is one JSON object. Th
 `{"id", "argv", "cwd", "env"}` with the task's stdout and stderr write ends attached (SCM_RIGHTS),
 or `{"kill": id}`. The zygote answers `{"ready": true}` once, then `{"id", "pid"}` when a task is
 forked (or `{"id", "error"}`) and `{"id", "exit"}` when it is reaped. When the runner's end closes,
-the zygote kills the tasks still running, reaps them and exits.
+the zygote kills the tasks still running, reaps them and exits. When the zygote dies, its tasks die
+with it (the kernel's parent-death signal), as containers die with their host.
 
 This file is run as a script by path (`python sandbox/zygote.py FD`), so the zygote imports nothing
 of the sandbox; the runner imports `Zygote` from it.
@@ -48,6 +49,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -143,6 +145,20 @@ class _Task:
     env: dict[str, str]
 
 
+def _death_signal_setter() -> Callable[[], None]:
+    """What a forked task calls first, so that it is killed when the zygote dies, as a container
+    dies with its host. The runner kills the tasks it knows of when the zygote dies; this covers
+    the one forked a moment before, whose pid the zygote never got to report. Linux only
+    (`prctl(PR_SET_PDEATHSIG)`); elsewhere only the runner's kill applies."""
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    set_death_signal = 1  # PR_SET_PDEATHSIG, <linux/prctl.h>
+    return lambda: libc.prctl(set_death_signal, signal.SIGKILL, 0, 0, 0)
+
+
 def serve(sock: socket.socket) -> _Task | None:
     """Fork a process per request until the runner hangs up. Returns, in a forked child only, the
     task that child must become (the zygote itself returns None when it is done)."""
@@ -169,6 +185,8 @@ def serve(sock: socket.socket) -> _Task | None:
                 by_id.pop(task_id, None)
                 _send(sock, {"id": task_id, "exit": os.waitstatus_to_exitcode(status)})
 
+    die_with_zygote = _death_signal_setter()
+    zygote = os.getpid()
     _send(sock, {"ready": True})
     while True:
         for key, _ in selector.select():
@@ -197,6 +215,9 @@ def serve(sock: socket.socket) -> _Task | None:
                 _send(sock, {"id": request["id"], "error": f"fork: {error}"})
                 continue
             if pid == 0:
+                die_with_zygote()
+                if os.getppid() != zygote:  # it died before the line above: so must this task
+                    os._exit(128 + signal.SIGKILL)
                 signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 selector.close()

@@ -8,6 +8,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -246,6 +247,60 @@ def test_a_task_in_flight_when_the_zygote_dies_never_started_and_the_next_gets_a
         assert first._process.returncode == -signal.SIGKILL
     finally:
         runner.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")  # a zombie has died; whoever adopted it has yet to reap it
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the death signal is Linux's prctl")
+def test_a_task_whose_pid_the_runner_never_learnt_dies_with_the_zygote(source):
+    # GIVEN a zygote running a task that wrote down its pid and sleeps, and a runner that has not
+    # learnt that pid yet (as when the zygote dies between the fork and its report)
+    (source / "svc" / "pid.py").write_text(
+        "import os, pathlib, time\npathlib.Path('task.pid').write_text(str(os.getpid()))\ntime.sleep(60)\n"
+    )
+    zygote = Zygote(task_env(source))
+    ended: list[BaseException | tuple[int, str, str]] = []
+    worker = threading.Thread(
+        target=lambda: ended.append(
+            _outcome(lambda: zygote.run([sys.executable, "-m", "svc.pid"], str(source), task_env(source), 60))
+        )
+    )
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not (source / "task.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int((source / "task.pid").read_text())
+    with zygote._lock:
+        for request in zygote._requests.values():
+            request.pid = None
+    try:
+        # WHEN the zygote is killed
+        zygote._process.send_signal(signal.SIGKILL)
+        zygote._process.wait(10)
+        # THEN the task dies with it (nobody else would kill it) and the run ends, not after 60 s
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid)
+        worker.join(10)
+        assert ended and isinstance(ended[0], ZygoteGone)
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        zygote.close()
+
+
+def _outcome(call):
+    try:
+        return call()
+    except BaseException as error:
+        return error
 
 
 def test_closing_the_zygote_kills_its_tasks_and_counts_their_cpu(source):
