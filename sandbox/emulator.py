@@ -70,6 +70,7 @@ import botocore.session
 import jsonpath_ng.ext
 import moto.backends as moto_backends
 import moto.dynamodb.models as dynamodb_models
+import moto.stepfunctions.parser.models as stepfunctions_parser_models
 import requests
 from botocore import xform_name
 from botocore.client import BaseClient
@@ -1061,6 +1062,16 @@ def _evaluation_entrypoint(self: ExecutionWorker) -> EvalComponent:
         return _parsed_program(self._evaluation_details.state_machine_details.definition)
 
 
+class _ValidatingParser:
+    """The ASL parser as CreateStateMachine's validation sees it: the shared parse. An invalid
+    definition raises as before (and is never cached)."""
+
+    @staticmethod
+    def parse(definition: str) -> tuple[EvalComponent, None]:
+        with _parse_lock:
+            return _parsed_program(definition), None
+
+
 def _workaround_p_parse_once(patches: _Patches) -> None:
     """P: every execution parses its state machine's definition again (ANTLR, in Python).
 
@@ -1074,8 +1085,12 @@ def _workaround_p_parse_once(patches: _Patches) -> None:
     updated state machine gets a new parse (and the cache may outlive an emulator: a parse
     depends on nothing else). Every component's heap key is drawn before the program is shared
     (see ``_with_heap_keys``).
+    Creating a state machine parses its definition too, to validate it, and that parse is the
+    one its executions use: a sandbox that deploys the same stack as an earlier one in the same
+    process (the tests) parses nothing again.
     """
     patches.apply(ExecutionWorker, "_get_evaluation_entrypoint", _evaluation_entrypoint)
+    patches.apply(stepfunctions_parser_models, "AmazonStateLanguageParser", _ValidatingParser)
 
 
 # --------------------------------------------------------------------------------------------

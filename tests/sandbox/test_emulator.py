@@ -12,6 +12,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -1353,6 +1354,47 @@ def test_executions_share_one_parse_and_each_keeps_its_own_retry_count(
         events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         assert sum(e["type"] == "TaskSubmitted" for e in events) == 3
     assert len(runner.launches) == 12
+
+
+def unique_pass_definition() -> str:
+    """A definition no earlier test parsed (the shared parse outlives an emulator)."""
+    return json.dumps(
+        {"Comment": str(uuid.uuid4()), "StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}
+    )
+
+
+def test_moto_still_parses_the_definition_for_every_state_machine_created(
+    unpatched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN moto as shipped
+    sfn, definition = client("stepfunctions"), unique_pass_definition()
+    parsed = count_parses(monkeypatch)
+    # WHEN two state machines are created with one definition
+    for name in ("one", "two"):
+        sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)
+    # THEN it was parsed for each
+    still_broken(len(parsed) == 2, f"a parse per state machine created ({len(parsed)} parses)", "workaround P")
+
+
+def test_a_definition_is_parsed_once_for_its_state_machines_and_their_executions(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the patched emulator and a definition it has never seen
+    sfn, definition = client("stepfunctions", emu), unique_pass_definition()
+    parsed = count_parses(monkeypatch)
+    # WHEN two state machines are created with it and each runs once
+    machines = [
+        sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)["stateMachineArn"]
+        for name in ("one", "two")
+    ]
+    results = [execute(sfn, machine) for machine in machines]
+    # THEN it was parsed once, for the first creation, and both ran
+    assert parsed == [definition]
+    assert [r["status"] for r in results] == ["SUCCEEDED", "SUCCEEDED"]
+    # AND an invalid definition is still refused, each time it is sent
+    for name in ("bad-one", "bad-two"):
+        with pytest.raises(ClientError, match="ASLParserException"):
+            sfn.create_state_machine(name=name, definition='{"StartAt": "Nowhere", "States": {}}', roleArn=ROLE)
 
 
 # ---------------------------------------------------------------------------------------------
