@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if "evaluation" in parts:
         progress(f"evaluation: {', '.join(map(str, args.triggers))} triggers, {args.runs} runs")
         figures.update(evaluation.measure(args.triggers, args.runs, progress=progress))
+        figures.update(evaluation.measure_fresh(args.triggers, args.runs, progress=progress))
     if "tests" in parts:
         progress(f"tests: {args.runs} runs of the whole suite")
         found, trouble = suite.measure(args.runs, args.workers, progress)

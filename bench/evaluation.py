@@ -1,9 +1,12 @@
 """How the program's evaluation scales with the number of triggers: a stack config with N triggers for
-each environment, evaluated under the tests' type-aware Pulumi mocks (no emulator, no engine)."""
+each environment, evaluated under the tests' type-aware Pulumi mocks (no emulator, no engine), in
+this process after a warm-up (the program's own cost) and in a new interpreter, imports included
+(how the issue timed it, and what a `pulumi preview` pays)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -170,5 +173,65 @@ def measure(
                 "better": "lower",
                 "settings": {"triggers": [counts[0], largest]},
                 **summarize([big / small for big, small in zip(seconds[largest], seconds[counts[0]], strict=True)]),
+            }
+    return figures
+
+
+# One evaluation in a new interpreter: what `fresh_seconds` times, from the start of the process to its end.
+_FRESH = (
+    "import sys; from bench.evaluation import _deployer, stack_config; "
+    "_deployer()(stack_config(sys.argv[1], int(sys.argv[2])))"
+)
+
+
+def fresh_seconds(environment: str, triggers: int) -> float:
+    """Wall seconds of one evaluation in a new interpreter: start-up and imports included."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", _FRESH, environment, str(triggers)],
+        cwd=ROOT,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        timeout=600,
+    )
+    return time.perf_counter() - started
+
+
+def measure_fresh(
+    counts: list[int],
+    runs: int,
+    environments: tuple[str, ...] = ENVIRONMENTS,
+    progress: Callable[[str], None] = print,
+    run: Callable[[str, int], float] = fresh_seconds,
+) -> dict[str, dict[str, Any]]:
+    """Per environment, the smallest and largest count each evaluated in a new interpreter, and the
+    growth between them: the issue's "now" (10 triggers 1.5 s, 200 triggers 17.3 s, growth 11.3)
+    was timed this way."""
+    smallest, largest = min(counts), max(counts)
+    figures: dict[str, dict[str, Any]] = {}
+    for environment in environments:
+        seconds: dict[int, list[float]] = {smallest: [], largest: []}
+        for index in range(runs):
+            for n in seconds:
+                seconds[n].append(run(environment, n))
+                progress(
+                    f"  new interpreter {environment:5} {n:4} triggers, run {index + 1}/{runs}: {seconds[n][-1]:.2f} s"
+                )
+        for n, values in seconds.items():
+            figures[f"evaluation.{environment}.fresh.{n}.seconds"] = {
+                "label": f"program under mocks in a new interpreter, imports included, {environment}, {n} triggers",
+                "unit": "s",
+                "better": "lower",
+                "settings": {"triggers": n},
+                **summarize(values),
+            }
+        if largest != smallest:
+            figures[f"evaluation.{environment}.fresh_growth"] = {
+                "label": f"growth t({largest})/t({smallest}) in new interpreters, {environment}",
+                "unit": "x",
+                "better": "lower",
+                "settings": {"triggers": [smallest, largest]},
+                **summarize([big / small for big, small in zip(seconds[largest], seconds[smallest], strict=True)]),
             }
     return figures

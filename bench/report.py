@@ -13,14 +13,16 @@ SCHEMA = 1
 
 # The targets on 2 cores: figure -> (limit, applies only to figures measured with these
 # settings, whatever else they set, or None).
+# The evaluation's time and growth targets apply to new interpreters, imports included: the issue's
+# "now" was timed that way (its t(10) of 1.5 s included the imports).
 TARGETS: dict[str, tuple[float, dict[str, Any] | None]] = {
     "sandbox.seconds": (25.0, {"orders": 100, "customers": 5}),
     "tests.seconds": (60.0, None),
-    "evaluation.cloud.200.seconds": (6.0, None),
+    "evaluation.cloud.fresh.200.seconds": (6.0, None),
     "evaluation.cloud.wiring_per_trigger": (7.0, None),
     "evaluation.local.wiring_per_trigger": (7.0, None),
-    "evaluation.cloud.growth": (12.0, None),
-    "evaluation.local.growth": (12.0, None),
+    "evaluation.cloud.fresh_growth": (12.0, None),
+    "evaluation.local.fresh_growth": (12.0, None),
 }
 
 

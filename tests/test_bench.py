@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from types import SimpleNamespace
 
 import pytest
@@ -178,6 +179,35 @@ def test_evaluation_figures_count_what_a_trigger_adds_to_the_baseline():
     assert found["evaluation.cloud.growth"]["settings"] == {"triggers": [2, 8]}
 
 
+def test_fresh_evaluation_figures_time_the_smallest_and_largest_count_and_their_growth():
+    # GIVEN evaluations in new interpreters taking 1 s plus 0.1 s per trigger
+    asked = []
+
+    def run(environment, triggers):
+        asked.append((environment, triggers))
+        return 1.0 + 0.1 * triggers
+
+    # WHEN 10, 50 and 200 triggers are measured twice
+    found = evaluation.measure_fresh([50, 200, 10], runs=2, environments=("cloud",), progress=lambda _: None, run=run)
+    # THEN only the smallest and largest counts ran, each twice, and the growth is their ratio
+    assert sorted(set(asked)) == [("cloud", 10), ("cloud", 200)] and len(asked) == 4
+    assert found["evaluation.cloud.fresh.10.seconds"]["median"] == 2.0
+    assert found["evaluation.cloud.fresh.200.seconds"]["median"] == 21.0
+    assert found["evaluation.cloud.fresh_growth"]["median"] == 10.5
+    assert found["evaluation.cloud.fresh_growth"]["settings"] == {"triggers": [10, 200]}
+
+
+def test_a_fresh_evaluation_runs_the_program_in_a_new_interpreter():
+    # WHEN a 2-trigger cloud stack is evaluated in a new interpreter
+    seconds = evaluation.fresh_seconds("cloud", 2)
+    # THEN it is timed
+    assert seconds > 0
+    # AND a stack the child cannot evaluate makes the measurement fail, not report a time: the
+    # child does evaluate the program
+    with pytest.raises(subprocess.CalledProcessError):
+        evaluation.fresh_seconds("nowhere", 2)
+
+
 # --- the results file -----------------------------------------------------------------------------
 
 
@@ -209,7 +239,12 @@ def test_targets_apply_only_to_the_settings_the_issue_names():
     # THEN the sandbox target is for 100 orders from 5 customers, not for a quick 20-order run
     assert report.target_of("sandbox.seconds", figure(30.0, settings={"orders": 100, "customers": 5})) == 25.0
     assert report.target_of("sandbox.seconds", figure(3.0, settings={"orders": 20, "customers": 5})) is None
-    assert report.target_of("evaluation.cloud.200.seconds", figure(5.0, settings={"triggers": 200})) == 6.0
+    # AND the evaluation's time and growth targets are for new interpreters, imports included, as the
+    # issue timed them, not for an evaluation after a warm-up
+    assert report.target_of("evaluation.cloud.fresh.200.seconds", figure(5.0, settings={"triggers": 200})) == 6.0
+    assert report.target_of("evaluation.cloud.200.seconds", figure(5.0, settings={"triggers": 200})) is None
+    assert report.target_of("evaluation.local.fresh_growth", figure(9.0, settings={"triggers": [10, 200]})) == 12.0
+    assert report.target_of("evaluation.local.growth", figure(9.0, settings={"triggers": [10, 200]})) is None
     # AND the ≤ 7 per trigger is the issue's wiring, alarms aside, not every resource a trigger adds
     assert report.target_of("evaluation.cloud.wiring_per_trigger", figure(7.0, settings={"triggers": 200})) == 7.0
     assert report.target_of("evaluation.cloud.per_trigger", figure(11.0, settings={"triggers": 200})) is None
