@@ -569,6 +569,18 @@ def _task_status(self: Task) -> str | None:
 _SYNC_WAIT_MAX_SLICE_SECONDS = 1.0
 
 
+def _essential_containers(ecs: Any, definition_arn: str, emulator: Emulator | None) -> frozenset[str]:
+    """The essential containers of a task definition revision. A revision never changes (a new one is
+    registered instead), so each emulator describes it once, not once per stopped task."""
+    known = emulator._essential if emulator is not None else {}
+    if definition_arn not in known:
+        definition = ecs.describe_task_definition(taskDefinition=definition_arn)["taskDefinition"]
+        known[definition_arn] = frozenset(
+            c["name"] for c in definition["containerDefinitions"] if c.get("essential", True)
+        )
+    return known[definition_arn]
+
+
 def _ecs_build_sync_resolver(
     self: Any,
     env: Any,
@@ -607,10 +619,7 @@ def _ecs_build_sync_resolver(
         described = ecs.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
         if described["tasks"][0]["lastStatus"] != "STOPPED":
             return None
-        definition = ecs.describe_task_definition(taskDefinition=described["tasks"][0]["taskDefinitionArn"])[
-            "taskDefinition"
-        ]
-        essential = {c["name"] for c in definition["containerDefinitions"] if c.get("essential", True)}
+        essential = _essential_containers(ecs, described["tasks"][0]["taskDefinitionArn"], emulator)
         described.pop("ResponseMetadata", None)
         self._normalise_response(response=described, service_action_name="describe_tasks")
         task = described["Tasks"][0]
@@ -1311,6 +1320,8 @@ class Emulator:
         """Per held task: set when it stops, which wakes the ``.sync`` state waiting on it (workaround C)."""
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], BaseClient] = {}
+        self._essential: dict[str, frozenset[str]] = {}
+        """Per task definition revision: its essential containers (workaround C's stopped-task check)."""
         self.wait_scale = 1.0
         """Factor applied to every Wait state's and Retry backoff's seconds (``set_wait_scale``); 1.0: as written."""
 

@@ -644,6 +644,22 @@ def count_describe_tasks(monkeypatch: pytest.MonkeyPatch) -> collections.Counter
     return calls
 
 
+def count_describe_task_definition(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
+    """DescribeTaskDefinition requests per task definition, counted where moto's server answers them
+    (moto's own RunTask reads the definition from its backend, which is not a request)."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    calls: collections.Counter[str] = collections.Counter()
+    describe = EC2ContainerServiceResponse.describe_task_definition
+
+    def counted(self: Any) -> Any:
+        calls[self._get_param("taskDefinition")] += 1
+        return describe(self)
+
+    monkeypatch.setattr(EC2ContainerServiceResponse, "describe_task_definition", counted)
+    return calls
+
+
 def launched(runner: ExitWith, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not runner.launches:
@@ -681,6 +697,7 @@ def test_sync_state_describes_its_task_once_over_http(monkeypatch: pytest.Monkey
         emu.set_task_runner(runner)
         with monkeypatch.context() as patched:
             described = count_describe_tasks(patched)
+            definitions = count_describe_task_definition(patched)
 
             # WHEN the three run at once
             started = [
@@ -693,6 +710,9 @@ def test_sync_state_describes_its_task_once_over_http(monkeypatch: pytest.Monkey
         assert [r["status"] for r in results] == ["SUCCEEDED"] * 3, [r.get("cause") for r in results]
         assert described == {launch.task_arn: 1 for launch in runner.launches}
         assert len(runner.launches) == 3
+        # AND their task definition (one revision, which never changes) was described once for all
+        # three, to find its essential containers
+        assert list(definitions.values()) == [1]
 
 
 def test_a_task_stopped_before_its_state_looks_resolves_at_once(
