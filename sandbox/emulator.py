@@ -90,7 +90,7 @@ from moto.moto_api._internal.managed_state_model import ManagedState
 from moto.server import ThreadedMotoServer
 from moto.settings import moto_server_port
 from moto.sqs.models import sqs_backends
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
 )
@@ -125,6 +125,7 @@ from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client as asl_boto_client
 from moto.stepfunctions.parser.asl.utils import json_path as asl_json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend.execution import Execution as SfnExecution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 
@@ -134,6 +135,8 @@ DEFAULT_REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # moto polls a `.sync` task every 0.5 s; 0.1 s keeps the demo brisk and changes no outcome.
 DEFAULT_SYNC_POLL_SECONDS = 0.1
+EXECUTIONS_STOP_SECONDS = 30.0
+"""How long ``Emulator.stop`` waits for the executions it stopped to end before it gives up on them."""
 
 # moto's own implementations, captured before any patch so wrappers can delegate to them.
 _moto_run_task = EC2ContainerServiceBackend.run_task
@@ -839,7 +842,10 @@ class _ScaledRetryClock:
     @staticmethod
     def sleep(seconds: float) -> None:
         emulator = _active
-        time.sleep(seconds * (emulator.wait_scale if emulator is not None else 1.0))
+        if emulator is None:
+            time.sleep(seconds)
+        else:  # a stopping emulator cuts the backoff short: its stopped execution then ends
+            emulator._stopping.wait(seconds * emulator.wait_scale)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1299,6 +1305,15 @@ def _workaround_n_module_listing(patches: _Patches) -> None:
 
 _active: Emulator | None = None
 _activation_lock = threading.Lock()
+_moto_execution_start = SfnExecution.start
+
+
+def _start_execution(self: SfnExecution) -> None:
+    _moto_execution_start(self)
+    emulator = _active
+    if emulator is not None:
+        with emulator._lock:
+            emulator._executions.append(self)
 
 
 class Emulator:
@@ -1324,6 +1339,10 @@ class Emulator:
         """Per task definition revision: its essential containers (workaround C's stopped-task check)."""
         self.wait_scale = 1.0
         """Factor applied to every Wait state's and Retry backoff's seconds (``set_wait_scale``); 1.0: as written."""
+        self._executions: list[SfnExecution] = []
+        """Every execution started while this emulator is active: ``stop()`` ends those still running."""
+        self._stopping = threading.Event()
+        """Set by ``stop()``: wakes the Retry backoffs sleeping (``_ScaledRetryClock``)."""
 
     def boto3_client(self, service: str, region: str | None = None) -> BaseClient:
         """A boto3 client for this emulator, with fake credentials.
@@ -1429,11 +1448,18 @@ class Emulator:
             self.complete_task(task.task_arn, None, f"CannotStartContainerError: {exc}")
 
     def stop(self) -> None:
-        """Remove the patches and release the emulator (idempotent).
+        """Stop the executions still running, remove the patches and release the emulator (idempotent).
 
         Tasks still held are forgotten: a later ``complete_task`` for them raises ``KeyError``.
+        Executions still running (a run that timed out) are stopped, ``ABORTED`` as ``StopExecution``
+        would, and waited for: moto runs each in threads of this process that outlive the emulator,
+        and the ASL interpreter calls ``localhost:$MOTO_PORT``, which is the next emulator's server
+        once one starts. Left running, an execution's retried ``RunTask`` and its failure event's
+        ``PutEvents`` landed in a later sandbox (seen: an ``ApproveOrderFailed`` recorded by another
+        sandbox while it deployed, before its rules existed, and judged lost there).
         """
         global _active
+        self._stop_executions()
         with _activation_lock:
             if _active is self:
                 _active = None
@@ -1443,6 +1469,34 @@ class Emulator:
         for wake in waiting:  # their states look at the task once more, then poll as moto would
             wake.set()
         self._teardown.close()
+
+    def _stop_executions(self) -> None:
+        """Stop every execution of this emulator still running and wait until each has ended."""
+        with self._lock:
+            running = [e for e in self._executions if e.exec_status == ExecutionStatus.RUNNING]
+        self._stopping.set()
+        deadline = time.monotonic() + EXECUTIONS_STOP_SECONDS
+        while running and time.monotonic() < deadline:
+            for execution in running:
+                env = execution.exec_worker.env if execution.exec_worker else None
+                if env is None:
+                    continue  # its thread has not built its environment yet: next round
+                env.set_stop(stop_date=dt.datetime.now(dt.UTC), cause="the emulator stopped", error=None)
+                for endpoint in list(env.callback_pool_manager._pool.values()):
+                    endpoint.interrupt_all()  # a state waiting for its task token or a heartbeat
+            with self._lock:
+                waiting = list(self._wake.values())
+            for wake in waiting:  # a `.sync` state waiting for its task: it sees its execution stopped
+                wake.set()
+            time.sleep(0.01)
+            running = [e for e in running if e.exec_status == ExecutionStatus.RUNNING]
+        if running:
+            LOG.warning(
+                "%d executions still running %g s after the emulator stopped them: %s",
+                len(running),
+                EXECUTIONS_STOP_SECONDS,
+                ", ".join(e.exec_arn for e in running),
+            )
 
     def __enter__(self) -> Emulator:
         return self
@@ -1500,6 +1554,7 @@ def _activate(stack: contextlib.ExitStack, region: str, endpoint_url: str | None
         patches.apply(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", sync_poll_seconds)
         patches.apply(WaitFunction, "_wait_interval", _scaled_wait_interval)
         patches.apply(retrier_decl, "time", _ScaledRetryClock())
+        patches.apply(SfnExecution, "start", _start_execution)
         stack.callback(patches.undo)
         _active = Emulator(region, endpoint_url, stack)
         return _active

@@ -1824,3 +1824,35 @@ def test_server_mode_runs_event_to_task_over_http_and_restores_the_process() -> 
 
     # AND leaving it restored the process: no patches, MOTO_PORT as before
     assert (active(), os.environ.get("MOTO_PORT")) == (None, port_before)
+
+
+def test_an_execution_still_running_is_stopped_with_its_emulator_and_reaches_no_later_one() -> None:
+    # GIVEN a server emulator whose execution waits 2 s, then puts an event on the order bus
+    late = {
+        "StartAt": "Later",
+        "States": {
+            "Later": {"Type": "Wait", "Seconds": 2, "Next": "Announce"},
+            "Announce": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::events:putEvents",
+                "Parameters": {
+                    "Entries": [{"EventBusName": "order", "Source": "late", "DetailType": "Late", "Detail": {}}]
+                },
+                "End": True,
+            },
+        },
+    }
+    with start_server(REGION) as first:
+        first.boto3_client("events").create_event_bus(Name="order")
+        sfn = first.boto3_client("stepfunctions")
+        machine = sfn.create_state_machine(name="late", definition=json.dumps(late), roleArn=ROLE)["stateMachineArn"]
+        sfn.start_execution(stateMachineArn=machine, name="e-1", input="{}")
+        # WHEN the emulator stops while the execution waits (a run that timed out), and another starts
+    with start_server(REGION) as later:
+        later.boto3_client("events").create_event_bus(Name="order")
+        deadline = time.monotonic() + 3.5
+        while not later.events.emitted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # THEN the stopped execution put nothing on the later emulator's bus: it was stopped with its
+        # own (its state's calls go to localhost:$MOTO_PORT, which is now the later one's server)
+        assert later.events.emitted == []
