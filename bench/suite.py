@@ -22,9 +22,14 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(workers: str = "auto") -> tuple[float, float, int, str]:
-    """Wall seconds, CPU-seconds (pytest, its workers and every process they ran), exit code and
-    pytest's closing line of one run of the whole suite."""
+def failures(output: str) -> list[str]:
+    """The tests a run failed, as pytest's short summary names them (`FAILED <id> - <why>`)."""
+    return [line for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+
+
+def run_once(workers: str = "auto") -> tuple[float, float, int, str, list[str]]:
+    """Wall seconds, CPU-seconds (pytest, its workers and every process they ran), exit code,
+    pytest's closing line and the failed tests of one run of the whole suite."""
     # -p no:cacheprovider: a benchmark leaves no .pytest_cache behind.
     argv = [sys.executable, "-m", "pytest", "-q", "-n", workers, "--dist", "loadgroup", "-p", "no:cacheprovider"]
     cpu_before, started = _children_cpu(), time.perf_counter()
@@ -32,7 +37,7 @@ def run_once(workers: str = "auto") -> tuple[float, float, int, str]:
     seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
     lines = done.stdout.strip().splitlines()
     closing = next((m[1] for line in reversed(lines) if (m := SUMMARY.match(line))), lines[-1] if lines else "")
-    return seconds, cpu, done.returncode, closing
+    return seconds, cpu, done.returncode, closing, failures(done.stdout)
 
 
 def measure(
@@ -40,12 +45,13 @@ def measure(
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     seconds, cpu, problems = [], [], []
     for run in range(runs):
-        took, used, code, closing = run_once(workers)
+        took, used, code, closing, failed = run_once(workers)
         seconds.append(took)
         cpu.append(used)
         progress(f"  make test, run {run + 1}/{runs}: {took:.1f} s, {used:.0f} CPU-s ({closing})")
         if code != 0:
             problems.append(f"make test run {run + 1} exited {code}: {closing}")
+            problems += [f"make test run {run + 1}: {line}" for line in failed]
     figure = {
         "label": f"make test (pytest -n {workers})",
         "unit": "s",

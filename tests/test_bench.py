@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from bench import __main__ as cli
-from bench import evaluation, report
+from bench import evaluation, report, suite
 from bench.evaluation import stack_config, trigger_name
 from bench.sandbox import scenario_data
 from bench.stats import compare, percentile, slowdown, summarize
@@ -209,6 +209,22 @@ def test_a_fresh_evaluation_runs_the_program_in_a_new_interpreter():
 
 
 # --- the results file -----------------------------------------------------------------------------
+
+
+def test_a_failed_suite_run_names_its_failed_tests():
+    # GIVEN pytest's output of a run with a failure and an error
+    output = (
+        "....F.E\n=========================== short test summary info ============================\n"
+        "FAILED tests/sandbox/test_x.py::test_a - assert 2 == 1\n"
+        "ERROR tests/test_y.py::test_b - RuntimeError: boom\n"
+        "1 failed, 5 passed, 1 error in 3.00s\n"
+    )
+    # WHEN its failures are read THEN each failed test is named with pytest's reason
+    assert suite.failures(output) == [
+        "FAILED tests/sandbox/test_x.py::test_a - assert 2 == 1",
+        "ERROR tests/test_y.py::test_b - RuntimeError: boom",
+    ]
+    assert suite.failures("....\n4 passed in 1.00s\n") == []
 
 
 def test_a_partial_run_keeps_the_other_figures_of_the_same_machine_only():
