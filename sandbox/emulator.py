@@ -575,13 +575,18 @@ _SYNC_WAIT_MAX_SLICE_SECONDS = 1.0
 def _essential_containers(ecs: Any, definition_arn: str, emulator: Emulator | None) -> frozenset[str]:
     """The essential containers of a task definition revision. A revision never changes (a new one is
     registered instead), so each emulator describes it once, not once per stopped task."""
-    known = emulator._essential if emulator is not None else {}
-    if definition_arn not in known:
-        definition = ecs.describe_task_definition(taskDefinition=definition_arn)["taskDefinition"]
-        known[definition_arn] = frozenset(
-            c["name"] for c in definition["containerDefinitions"] if c.get("essential", True)
-        )
-    return known[definition_arn]
+    if emulator is None:
+        known, lock = {}, contextlib.nullcontext()
+    else:
+        # Held over the request: tasks of one revision often stop together, and each would ask.
+        known, lock = emulator._essential, emulator._essential_lock
+    with lock:
+        if definition_arn not in known:
+            definition = ecs.describe_task_definition(taskDefinition=definition_arn)["taskDefinition"]
+            known[definition_arn] = frozenset(
+                c["name"] for c in definition["containerDefinitions"] if c.get("essential", True)
+            )
+        return known[definition_arn]
 
 
 def _ecs_build_sync_resolver(
@@ -1336,6 +1341,7 @@ class Emulator:
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], BaseClient] = {}
         self._essential: dict[str, frozenset[str]] = {}
+        self._essential_lock = threading.Lock()
         """Per task definition revision: its essential containers (workaround C's stopped-task check)."""
         self.wait_scale = 1.0
         """Factor applied to every Wait state's and Retry backoff's seconds (``set_wait_scale``); 1.0: as written."""
