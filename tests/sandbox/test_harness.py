@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import subprocess
@@ -281,6 +282,17 @@ def test_a_bad_scenario_names_the_key(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ScenarioError, match=message):
         load_scenario(path)
+
+
+def test_a_started_sandbox_keeps_its_heap_out_of_the_collectors_sight_until_it_stops():
+    # GIVEN the cloud fixture
+    config = load_config(read_stack_file(FIXTURES / "Pulumi.cloud.yaml"), "cloud", PROJECT_ROOT)
+    before = gc.get_freeze_count()
+    # WHEN a sandbox is started THEN what it deployed is frozen (the collector's passes skip it)
+    with Sandbox(config, out=None, timeout_seconds=30):
+        assert gc.get_freeze_count() > before
+    # AND once it stopped nothing is frozen any more: its garbage can be collected
+    assert gc.get_freeze_count() == 0
 
 
 def test_run_reports_unsettled_orders(tmp_path):
