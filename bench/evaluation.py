@@ -77,6 +77,17 @@ def _per_trigger(top: list[Any], below: list[Any], triggers: int, keep: Callable
     return (sum(map(keep, top)) - sum(map(keep, below))) / triggers
 
 
+def _growth(label: str, smallest: int, largest: int, seconds: dict[int, list[float]]) -> dict[str, Any]:
+    """t(largest)/t(smallest), run by run."""
+    return {
+        "label": label,
+        "unit": "x",
+        "better": "lower",
+        "settings": {"triggers": [smallest, largest]},
+        **summarize([big / small for big, small in zip(seconds[largest], seconds[smallest], strict=True)]),
+    }
+
+
 def _deployer() -> Callable[[dict[str, Any]], Any]:
     """`raw -> Deployment`, with the tests' Mocks (tests/conftest.py is their one definition)."""
     tests = str(ROOT / "tests")
@@ -167,13 +178,9 @@ def measure(
                 typ: count / added_triggers for typ, count in sorted(added.items())
             }
         if len(counts) > 1 and counts[0] > 0:
-            figures[f"evaluation.{environment}.growth"] = {
-                "label": f"growth t({largest})/t({counts[0]}), {environment}",
-                "unit": "x",
-                "better": "lower",
-                "settings": {"triggers": [counts[0], largest]},
-                **summarize([big / small for big, small in zip(seconds[largest], seconds[counts[0]], strict=True)]),
-            }
+            figures[f"evaluation.{environment}.growth"] = _growth(
+                f"growth t({largest})/t({counts[0]}), {environment}", counts[0], largest, seconds
+            )
     return figures
 
 
@@ -227,11 +234,7 @@ def measure_fresh(
                 **summarize(values),
             }
         if largest != smallest:
-            figures[f"evaluation.{environment}.fresh_growth"] = {
-                "label": f"growth t({largest})/t({smallest}) in new interpreters, {environment}",
-                "unit": "x",
-                "better": "lower",
-                "settings": {"triggers": [smallest, largest]},
-                **summarize([big / small for big, small in zip(seconds[largest], seconds[smallest], strict=True)]),
-            }
+            figures[f"evaluation.{environment}.fresh_growth"] = _growth(
+                f"growth t({largest})/t({smallest}) in new interpreters, {environment}", smallest, largest, seconds
+            )
     return figures
