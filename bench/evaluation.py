@@ -89,11 +89,11 @@ def _growth(label: str, smallest: int, largest: int, seconds: dict[int, list[flo
 
 
 def _deployer() -> Callable[[dict[str, Any]], Any]:
-    """`raw -> Deployment`, with the tests' Mocks (tests/conftest.py is their one definition)."""
+    """`raw -> Deployment`, with the tests' Mocks (tests/pulumi_mocks.py, their one definition, imports no pytest)."""
     tests = str(ROOT / "tests")
     if tests not in sys.path:
         sys.path.insert(0, tests)
-    from conftest import Mocks, deploy_under_mocks
+    from pulumi_mocks import Mocks, deploy_under_mocks
 
     return lambda raw: deploy_under_mocks(Mocks(), STACK, raw)
 

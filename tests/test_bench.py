@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -206,6 +207,21 @@ def test_a_fresh_evaluation_runs_the_program_in_a_new_interpreter():
     # child does evaluate the program
     with pytest.raises(subprocess.CalledProcessError):
         evaluation.fresh_seconds("nowhere", 2)
+
+
+def test_a_fresh_evaluation_pays_for_the_program_and_the_sdk_not_for_pytest():
+    # GIVEN what a fresh evaluation runs, followed by a look at what it imported
+    look = "; print(sorted({m.split('.')[0] for m in sys.modules} & {'pytest', '_pytest'}))"
+    # WHEN it evaluates a 2-trigger cloud stack in a new interpreter
+    done = subprocess.run(
+        [sys.executable, "-c", evaluation._FRESH + look, "cloud", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # THEN the test runner was never imported: a `pulumi preview` does not import it either
+    assert done.stdout.splitlines()[-1] == "[]"
 
 
 # --- the results file -----------------------------------------------------------------------------
