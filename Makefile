@@ -8,6 +8,11 @@ UV_VERSION := 0.13.9
 INSTALLED := $(VENV)/.installed
 # uv installs into venv/, where Pulumi's `toolchain: uv` (virtualenv: venv) installs too.
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+# Nothing is byte-compiled at install, so Python must be free to keep what it compiles on import
+# (`__pycache__/`, ignored by git). A PYTHONDONTWRITEBYTECODE exported by the caller's shell (some
+# container images set it) made every process compile every module it imports again, every time:
+# ~1 s per evaluation of the program, several seconds per process that imports moto.
+unexport PYTHONDONTWRITEBYTECODE
 # pytest workers: `auto` is one per core; PYTEST_WORKERS=0 runs in this process (for a debugger).
 # loadgroup: tests sharing a module-scoped fixture stay on one worker (tests/conftest.py).
 PYTEST_WORKERS ?= auto

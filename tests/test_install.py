@@ -3,7 +3,9 @@ workflows name the same pins, so `pulumi up` installs exactly what `make test` i
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -103,3 +105,19 @@ def test_one_uv_version_everywhere():
             uses = [step.get("uses", "") for step in job["steps"]]
             if any(u.startswith("pulumi/actions") for u in uses):
                 assert any("uv==" in step.get("run", "") for step in job["steps"]), workflow.name
+
+
+def test_make_lets_python_keep_what_it_compiles_even_when_the_shell_forbids_it(tmp_path):
+    # GIVEN a shell that exports PYTHONDONTWRITEBYTECODE (some container images do), and a probe
+    # recipe added to the project's Makefile that reports what Python sees under make
+    probe = tmp_path / "probe.mk"
+    probe.write_text(
+        f'include {ROOT / "Makefile"}\nprobe:\n\t@python3 -c "import sys; print(sys.dont_write_bytecode)"\n'
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # WHEN make runs a recipe
+    done = subprocess.run(
+        ["make", "-s", "-f", str(probe), "probe"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    # THEN the Python it starts writes the bytecode it compiles (nothing is compiled at install)
+    assert done.stdout.strip() == "False"
