@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     info = machine.describe()
     info["loadAverage"] = [round(x, 2) for x in os.getloadavg()]
     figures: dict[str, dict[str, Any]] = {}
-    problems: list[str] = []
+    problems: list[str] = machine.environment_problems(os.environ)
+    for problem in problems:
+        progress(f"warning: {problem}")
     measured_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     if "sandbox" in parts:
         progress(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,15 @@ def describe() -> dict[str, Any]:
 def same_machine(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
     keys = ("cpu", "cores", "memoryGiB", "python")
     return bool(a and b) and all(a.get(k) == b.get(k) for k in keys)  # type: ignore[union-attr]
+
+
+def environment_problems(environ: Mapping[str, str]) -> list[str]:
+    """What in the bench's environment makes its figures mean less, each as one line with the fix."""
+    if environ.get("PYTHONDONTWRITEBYTECODE"):
+        # Nothing is byte-compiled at install: every new interpreter would compile what it imports.
+        return [
+            "PYTHONDONTWRITEBYTECODE is set: every new interpreter (fresh evaluations, test workers) "
+            "compiled what it imported, so those figures include compile time; run `make bench`, "
+            "which does not pass it on, or unset it"
+        ]
+    return []

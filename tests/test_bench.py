@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from bench import __main__ as cli
-from bench import evaluation, report, suite
+from bench import evaluation, machine, report, suite
 from bench.evaluation import stack_config, trigger_name
 from bench.sandbox import scenario_data
 from bench.stats import compare, percentile, slowdown, summarize
@@ -338,3 +338,23 @@ def test_nothing_to_measure_is_refused_before_anything_runs(capsys, tmp_path):
     assert cli.main(["--only", "tests", "--skip-tests", "--results", str(results_file)]) == 2
     assert "leaves nothing to measure" in capsys.readouterr().err
     assert not results_file.exists()
+
+
+def test_a_shell_that_forbids_bytecode_is_reported_as_a_problem_of_the_run(capsys, monkeypatch, tmp_path):
+    # GIVEN a shell exporting PYTHONDONTWRITEBYTECODE, and an evaluation that measures nothing
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setattr(evaluation, "measure", lambda *a, **k: {})
+    monkeypatch.setattr(evaluation, "measure_fresh", lambda *a, **k: {})
+    results_file = tmp_path / "results.json"
+    # WHEN bench runs strictly
+    code = cli.main(["--only", "evaluation", "--strict", "--results", str(results_file)])
+    # THEN it warns before measuring, lists the problem with its fix, records it, and fails the run
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.startswith("warning: PYTHONDONTWRITEBYTECODE is set")
+    assert "Problems" in captured.out and "compiled what it imported" in captured.out
+    assert "run `make bench`, which does not pass it on" in json.loads(results_file.read_text())["problems"][0]
+    # AND without it the same run has no problem
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
+    assert cli.main(["--only", "evaluation", "--strict", "--results", str(results_file)]) == 0
+    assert machine.environment_problems({"PYTHONDONTWRITEBYTECODE": ""}) == []
