@@ -1,5 +1,5 @@
 """Shared test fixtures: fake AWS credentials, `mocks`/`evaluate`/`deploy` over the type-aware Pulumi
-`Mocks` of `pulumi_mocks.py` (re-exported here, so tests import them from `conftest`), and
+`Mocks` of `pulumi_mocks.py` (which tests import from directly), and
 `local_stack` / `cloud_stack`: the shipped stacks, evaluated once per test session (per xdist
 worker) and handed to each test as a copy."""
 
@@ -10,37 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pulumi_mocks import (
-    ACCOUNT,
-    FAKE_AWS_ENV,
-    FIXTURES,
-    INSTANCE_TYPES,
-    REGION,
-    ROOT,
-    Deployment,
-    Mocks,
-    Registered,
-    deploy_under_mocks,
-    evaluate_under_mocks,
-    stack_config,
-    task_definition_answer,
-)
-
-__all__ = [
-    "ACCOUNT",
-    "FAKE_AWS_ENV",
-    "FIXTURES",
-    "INSTANCE_TYPES",
-    "REGION",
-    "ROOT",
-    "Deployment",
-    "Mocks",
-    "Registered",
-    "deploy_under_mocks",
-    "evaluate_under_mocks",
-    "stack_config",
-    "task_definition_answer",
-]
+from pulumi_mocks import FAKE_AWS_ENV, Deployment, Mocks, deploy_under_mocks, evaluate_under_mocks
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@ back plain data (resolved outputs and every registered resource with its inputs)
 
 Kept apart from `conftest.py` so that what evaluates the program outside pytest (`make bench`'s
 evaluation in a new interpreter) pays for the program and the SDK only, not for importing pytest.
-`conftest.py` re-exports all of it for the tests."""
+Tests import from it directly; `conftest.py` builds its fixtures (`mocks`, `deploy`, the shipped stacks) on it."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+from pulumi_mocks import ROOT
 
 from bench import __main__ as cli
 from bench import evaluation, machine, report, suite
@@ -17,7 +18,6 @@ from bench.evaluation import stack_config, trigger_name
 from bench.sandbox import scenario_data
 from bench.stats import compare, percentile, slowdown, summarize
 from components.config import ConfigError, load_config
-from conftest import ROOT
 from sandbox.scenario import Scenario
 
 MACHINE = {"cpu": "Example CPU", "cores": 2, "memoryGiB": 24.0, "python": "3.11.7"}

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from pulumi_mocks import ACCOUNT, REGION, ROOT, task_definition_answer
 
 from components.bus_policy import Producer, bus_policy_document
 from components.config import ConfigError, engine_config, load_config
-from conftest import ACCOUNT, REGION, ROOT, task_definition_answer
 
 BUS = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/event-tasks-test-customer"
 TASK_ROLE = f"arn:aws:iam::{ACCOUNT}:role/customer-task-role-0000001"

@@ -4,12 +4,12 @@ replaces LaunchType in every run; bad strategies are refused with the key path."
 import json
 
 import pytest
+from pulumi_mocks import ROOT
 from test_render import EVENT_ENV
 from test_trigger_config import raw
 
 from components.config import ConfigError, load_config
 from components.run_task_state_machine import FargateLaunch, TaskTarget, render_definition
-from conftest import ROOT
 
 CLUSTER = "arn:aws:ecs:ap-southeast-1:123456789012:cluster/shared"
 TASK_DEF = "arn:aws:ecs:ap-southeast-1:123456789012:task-definition/customer:5"

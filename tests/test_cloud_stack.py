@@ -4,9 +4,9 @@ import json
 from collections import Counter
 
 import pytest
+from pulumi_mocks import ACCOUNT, REGION, stack_config, task_definition_answer
 
 from components.config import ConfigError
-from conftest import ACCOUNT, REGION, stack_config, task_definition_answer
 
 TRIGGERS = {
     "reserve-credit": ("order", ["OrderCreated"], "customer", ["python", "-m", "customer.reserve_credit"]),

@@ -8,9 +8,9 @@ import runpy
 
 import pulumi
 import pytest
+from pulumi_mocks import ROOT, evaluate_under_mocks, stack_config
 
 from components.collector import pause_during_evaluation
-from conftest import ROOT, evaluate_under_mocks, stack_config
 
 
 @pytest.fixture

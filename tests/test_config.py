@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from pulumi_mocks import ROOT, stack_config
 
 from components.config import ConfigError, load_config, pulumi_config_map, read_stack_file
-from conftest import ROOT, stack_config
 
 
 def cloud_raw(**changes):

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from pulumi_mocks import REGION, ROOT
 
 from components.config import ConfigError, engine_config, load_config
 from components.emits import Emits, read_emits
-from conftest import REGION, ROOT
 
 SERVICES = {"order": ROOT / "service_images" / "order", "customer": ROOT / "service_images" / "customer"}
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulumi_mocks import ACCOUNT, REGION, ROOT
 
 from components.config import ConfigError, engine_config, load_config
-from conftest import ACCOUNT, REGION, ROOT
 
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0123abcd-0123-4567-89ab-0123456789ab"
 TRIGGER = {

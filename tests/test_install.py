@@ -10,8 +10,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
-
-from conftest import ROOT
+from pulumi_mocks import ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==(\S+)$")
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pulumi
 import pytest
 import yaml
+from pulumi_mocks import ACCOUNT, FIXTURES, REGION, ROOT, stack_config
 
 from components.config import ConfigError, engine_config, load_config
 from components.ec2_cluster import ECS_AMI_PARAMETER
 from components.local import image_build_paths
 from components.stack import build
-from conftest import ACCOUNT, FIXTURES, REGION, ROOT, stack_config
 
 SERVICES = ("customer", "order")
 # What service_images/<service>/emits.json declares (tests/test_emits.py proves the code agrees).

@@ -8,10 +8,10 @@ import inspect
 import json
 
 import pytest
+from pulumi_mocks import ROOT, Deployment, stack_config
 
 from components import naming
 from components.config import ConfigError, load_config
-from conftest import ROOT, Deployment, stack_config
 
 # Inputs that carry a name the program chooses (references to other resources' names, such as a
 # target's eventBusName, are checked where those resources are named).

@@ -4,9 +4,9 @@ each only when asked for. The local stack config is built here (not the shipped 
 import json
 
 import pytest
+from pulumi_mocks import ROOT
 
 from components.config import ConfigError, load_config
-from conftest import ROOT
 
 ORDER_TRIGGER = {"bus": "customer", "detailTypes": ["CreditReserved"], "service": "order", "command": ["true"]}
 CUSTOMER_TRIGGER = {"bus": "order", "detailTypes": ["OrderCreated"], "service": "customer", "command": ["true"]}

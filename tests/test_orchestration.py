@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pulumi_mocks import ACCOUNT, REGION, ROOT
 
 from components import step_environment
 from components.config import ConfigError, load_config
@@ -21,7 +22,6 @@ from components.orchestration import (
     task_result_statements,
 )
 from components.run_task_state_machine import FargateLaunch, TaskTarget
-from conftest import ACCOUNT, REGION, ROOT
 
 CLUSTER = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/shared"
 ORDER_TD = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/order:3"

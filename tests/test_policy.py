@@ -15,6 +15,7 @@ import pulumi_policy
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from pulumi_mocks import ACCOUNT, REGION, ROOT
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -27,7 +28,6 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from conftest import ACCOUNT, REGION, ROOT
 from policy.event_tasks_policy import (
     BUS_POLICY_RULE,
     EVENT_BUS,

@@ -12,10 +12,10 @@ import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime.proto import resource_pb2
+from pulumi_mocks import ROOT, stack_config
 
 from components.config import ConfigError, load_config
 from components.renames import renamed
-from conftest import ROOT, stack_config
 
 STATEFUL = ("aws:dynamodb/table:Table", "aws:ecr/repository:Repository")
 

@@ -9,8 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pytest
-
-from conftest import ACCOUNT, REGION, Mocks
+from pulumi_mocks import ACCOUNT, REGION, Mocks
 
 PRODUCER = "org/event-tasks/local"
 

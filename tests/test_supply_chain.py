@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from conftest import ROOT
+from pulumi_mocks import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 SHA = "de0fac2e4500dabe0009e67214ff5f5447ce83dd"

@@ -8,9 +8,9 @@ import importlib
 import json
 
 import pytest
+from pulumi_mocks import ROOT, Deployment, stack_config
 
 from components.config import ConfigError, load_config
-from conftest import ROOT, Deployment, stack_config
 
 USER_TAGS = {"cost-center": "cc-1234", "owner": "team-payments@example.com"}
 

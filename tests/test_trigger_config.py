@@ -5,9 +5,9 @@ shipped stack files."""
 import json
 
 import pytest
+from pulumi_mocks import ROOT
 
 from components.config import RULES_PER_BUS, ConfigError, load_config
-from conftest import ROOT
 
 ACCOUNT_ARN = "arn:aws:ecs:ap-southeast-1:123456789012"
 SAGA = {

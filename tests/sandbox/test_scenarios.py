@@ -13,9 +13,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from pulumi_mocks import FIXTURES
 
 from components.config import load_config, read_stack_file
-from conftest import FIXTURES
 from sandbox.harness import Sandbox
 from sandbox.provision import PROJECT_ROOT
 from sandbox.scenario import load_scenario
