@@ -30,12 +30,16 @@ def _memory_gib() -> float | None:
     return None
 
 
+def cores() -> int:
+    """The cores this process may run on (its affinity, which a container's CPU set narrows)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def describe() -> dict[str, Any]:
     """What the results file records as `machine`."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpu": _cpu_model(),
-        "cores": usable,
+        "cores": cores(),
         "memoryGiB": _memory_gib(),
         "python": sys.version.split()[0],
         "os": f"{platform.system()} {platform.release()}",

@@ -25,6 +25,10 @@ TARGETS: dict[str, tuple[float, dict[str, Any] | None]] = {
     "evaluation.local.fresh_growth": (12.0, None),
 }
 
+# A floor figure -> the target it bounds from below: work the issue itself requires (the cold
+# comparisons inside `make test`) that takes at least this long on these cores, however scheduled.
+FLOORS: dict[str, str] = {"tests.cold.floor": "tests.seconds"}
+
 
 def load(path: Path) -> dict[str, Any] | None:
     """The previous results, or None when there are none (or they are unreadable)."""
@@ -76,6 +80,9 @@ def table(results: dict[str, Any], comparisons: list[Comparison]) -> str:
         if limit is not None:
             met = figure["median"] <= limit
             target = f"≤ {limit:g} {'met' if met else '**not met**'}"
+        elif key in FLOORS and (bounded := TARGETS.get(FLOORS[key])) is not None:
+            reachable = figure["min"] <= bounded[0]
+            target = f"floor of ≤ {bounded[0]:g}: {'reachable' if reachable else '**unreachable**'}"
         change = ""
         if key in by_key:
             c = by_key[key]

@@ -1,4 +1,6 @@
-"""Wall time of the test suite exactly as `make test` runs it (pytest on all cores), in a subprocess."""
+"""Wall time of the test suite exactly as `make test` runs it (pytest on all cores), in a subprocess;
+and of its cold-runner comparisons alone (`-m cold`), whose CPU on these cores is the least wall time
+they leave the whole suite."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.machine import cores
 from bench.stats import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,11 +30,18 @@ def failures(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
 
 
-def run_once(workers: str = "auto") -> tuple[float, float, int, str, list[str]]:
+COLD = "cold"
+"""The marker of the issue's warm-against-cold comparisons (pyproject.toml): a new interpreter per task."""
+
+
+def run_once(workers: str = "auto", marker: str | None = None) -> tuple[float, float, int, str, list[str]]:
     """Wall seconds, CPU-seconds (pytest, its workers and every process they ran), exit code,
-    pytest's closing line and the failed tests of one run of the whole suite."""
+    pytest's closing line and the failed tests of one run of the whole suite (or of its tests with
+    `marker`)."""
     # -p no:cacheprovider: a benchmark leaves no .pytest_cache behind.
     argv = [sys.executable, "-m", "pytest", "-q", "-n", workers, "--dist", "loadgroup", "-p", "no:cacheprovider"]
+    if marker is not None:
+        argv += ["-m", marker]
     cpu_before, started = _children_cpu(), time.perf_counter()
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
     seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
@@ -40,31 +50,58 @@ def run_once(workers: str = "auto") -> tuple[float, float, int, str, list[str]]:
     return seconds, cpu, done.returncode, closing, failures(done.stdout)
 
 
+def _runs(
+    runs: int, workers: str, marker: str | None, progress: Callable[[str], None]
+) -> tuple[list[float], list[float], list[str]]:
+    """Wall seconds and CPU-seconds of each run, and the problems of the runs that failed."""
+    name = "make test" if marker is None else f"make test -m {marker}"
+    seconds, cpu, problems = [], [], []
+    for run in range(runs):
+        took, used, code, closing, failed = run_once(workers, marker)
+        seconds.append(took)
+        cpu.append(used)
+        progress(f"  {name}, run {run + 1}/{runs}: {took:.1f} s, {used:.0f} CPU-s ({closing})")
+        if code != 0:
+            problems.append(f"{name} run {run + 1} exited {code}: {closing}")
+            problems += [f"{name} run {run + 1}: {line}" for line in failed]
+    return seconds, cpu, problems
+
+
+def _figure(label: str, unit: str, settings: dict[str, Any], values: list[float]) -> dict[str, Any]:
+    return {"label": label, "unit": unit, "better": "lower", "settings": settings, **summarize(values)}
+
+
+def cold_floor(cpu_seconds: float, usable_cores: int) -> float:
+    """The least wall time work of `cpu_seconds` takes on `usable_cores`, however it is scheduled."""
+    if usable_cores < 1:
+        raise ValueError("at least one core")
+    return cpu_seconds / usable_cores
+
+
 def measure(
     runs: int, workers: str = "auto", progress: Callable[[str], None] = print
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    seconds, cpu, problems = [], [], []
-    for run in range(runs):
-        took, used, code, closing, failed = run_once(workers)
-        seconds.append(took)
-        cpu.append(used)
-        progress(f"  make test, run {run + 1}/{runs}: {took:.1f} s, {used:.0f} CPU-s ({closing})")
-        if code != 0:
-            problems.append(f"make test run {run + 1} exited {code}: {closing}")
-            problems += [f"make test run {run + 1}: {line}" for line in failed]
-    figure = {
-        "label": f"make test (pytest -n {workers})",
-        "unit": "s",
-        "better": "lower",
-        "settings": {"workers": workers},
-        **summarize(seconds),
-    }
-    # CPU-seconds hardly depend on what else the machine runs: the figure to compare on a shared one.
-    cpu_figure = {
-        "label": "make test, CPU (all processes)",
-        "unit": "CPU-s",
-        "better": "lower",
-        "settings": {"workers": workers},
-        **summarize(cpu),
-    }
-    return {"tests.seconds": figure, "tests.cpu": cpu_figure}, problems
+    """The whole suite, then its cold comparisons alone. The issue asks for those inside `make test`
+    (a test proves the warm and the cold runner give the same summaries on every shipped scenario), so
+    their CPU spread over every core is a floor under the suite's wall time, whatever the rest costs."""
+    seconds, cpu, problems = _runs(runs, workers, None, progress)
+    cold_seconds, cold_cpu, cold_problems = _runs(runs, workers, COLD, progress)
+    usable = cores()
+    whole, cold = {"workers": workers}, {"workers": workers, "marker": COLD}
+    return {
+        "tests.seconds": _figure(f"make test (pytest -n {workers})", "s", whole, seconds),
+        # CPU-seconds hardly depend on what else the machine runs: the figure to compare on a shared one.
+        "tests.cpu": _figure("make test, CPU (all processes)", "CPU-s", whole, cpu),
+        "tests.cold.seconds": _figure(
+            f"make test's cold-runner comparisons alone (pytest -m {COLD})", "s", cold, cold_seconds
+        ),
+        "tests.cold.cpu": _figure(
+            "make test's cold-runner comparisons alone, CPU (all processes)", "CPU-s", cold, cold_cpu
+        ),
+        "tests.cold.floor": _figure(
+            f"least wall time the cold comparisons leave make test: their CPU / {usable} cores",
+            "s",
+            cold | {"cores": usable},
+            [cold_floor(c, usable) for c in cold_cpu],
+        ),
+    }, problems + cold_problems

@@ -243,6 +243,71 @@ def test_a_failed_suite_run_names_its_failed_tests():
     assert suite.failures("....\n4 passed in 1.00s\n") == []
 
 
+def test_the_suite_is_timed_whole_then_its_cold_comparisons_alone_whose_cpu_per_core_is_a_floor(monkeypatch):
+    # GIVEN pytest runs that take 200 s (350 CPU-s) whole and 110 s (190 CPU-s) with `-m cold`, one
+    # of the cold runs failing a test, on 2 cores
+    asked = []
+
+    def run_once(workers, marker=None):
+        asked.append((workers, marker))
+        if marker is None:
+            return 200.0, 350.0, 0, "1100 passed", []
+        if len(asked) == 3:
+            return 110.0, 186.0, 1, "1 failed, 6 passed", ["FAILED tests/x.py::test_cold - boom"]
+        return 110.0, 190.0, 0, "7 passed", []
+
+    monkeypatch.setattr(suite, "run_once", run_once)
+    monkeypatch.setattr(suite, "cores", lambda: 2)
+    # WHEN the suite is measured twice
+    found, problems = suite.measure(2, "auto", progress=lambda _: None)
+    # THEN the whole suite ran first, then only the tests marked cold
+    assert asked == [("auto", None), ("auto", None), ("auto", "cold"), ("auto", "cold")]
+    assert found["tests.seconds"]["median"] == 200.0 and found["tests.cpu"]["median"] == 350.0
+    assert found["tests.cold.seconds"]["runs"] == [110.0, 110.0]
+    # AND the floor is the cold runs' CPU over the cores, not their wall time
+    assert found["tests.cold.floor"]["runs"] == [93.0, 95.0]
+    assert found["tests.cold.floor"]["settings"] == {"workers": "auto", "marker": "cold", "cores": 2}
+    # AND the failed cold run is a problem that names its test
+    assert problems == [
+        "make test -m cold run 1 exited 1: 1 failed, 6 passed",
+        "make test -m cold run 1: FAILED tests/x.py::test_cold - boom",
+    ]
+
+
+def test_a_marked_run_passes_the_marker_to_pytest(monkeypatch):
+    # GIVEN a pytest that only records how it was called
+    calls = []
+    monkeypatch.setattr(
+        suite.subprocess, "run", lambda argv, **_: calls.append(argv) or SimpleNamespace(stdout="", returncode=0)
+    )
+    # WHEN the suite is run whole and with the cold marker THEN only the second selects by marker
+    suite.run_once("2")
+    suite.run_once("2", "cold")
+    assert "-m" not in calls[0][calls[0].index("pytest") :]
+    assert calls[1][-2:] == ["-m", "cold"] and calls[1][calls[1].index("-n") + 1] == "2"
+
+
+def test_a_floor_needs_a_core():
+    assert suite.cold_floor(190.0, 2) == 95.0
+    with pytest.raises(ValueError, match="at least one core"):
+        suite.cold_floor(190.0, 0)
+
+
+@pytest.mark.parametrize(
+    "cpu, verdict", [(190.0, "floor of ≤ 60: **unreachable**"), (100.0, "floor of ≤ 60: reachable")]
+)
+def test_the_table_says_whether_the_cold_floor_leaves_the_suites_target_reachable(cpu, verdict):
+    # GIVEN the cold comparisons' floor on 2 cores, the fastest of two runs at cpu / 2 seconds
+    floor = summarize([cpu / 2, cpu / 2 + 10]) | {"label": "floor", "unit": "s", "better": "lower"}
+    # WHEN the table is printed THEN the floor's row says whether `make test` can still meet ≤ 60 s
+    (row,) = [
+        line
+        for line in report.table(results({"tests.cold.floor": floor}) | {"measuredAt": "t"}, []).splitlines()
+        if line.startswith("| floor")
+    ]
+    assert verdict in row
+
+
 def test_a_partial_run_keeps_the_other_figures_of_the_same_machine_only():
     # GIVEN previous results with two figures, and a run that measured one of them again
     previous = results({"a": figure(1.0), "b": figure(2.0)})
