@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import evaluation, machine, report, sandbox, suite
-from bench.stats import REGRESSION_THRESHOLD, compare
+from bench.stats import REGRESSION_THRESHOLD, compare, summarize
 
 PARTS = ("sandbox", "evaluation", "tests")
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         progress(f"warning: {problem}")
     measured_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    # The machine's speed before and after the measuring, recorded with every figure of this run so
+    # that a later run judges its figures at equal speed (bench/stats.py `compare`).
+    reference = machine.reference_seconds()
     if "sandbox" in parts:
         progress(
             f"sandbox: {args.orders} orders, {args.customers} customers, {args.concurrency} at a time, "
@@ -138,8 +141,19 @@ def main(argv: list[str] | None = None) -> int:
         found, trouble = suite.measure(args.runs, args.workers, progress)
         figures.update(found)
         problems += trouble
+    reference += machine.reference_seconds()
+    speed = summarize(reference)
     for figure in figures.values():
         figure["measuredAt"] = measured_at
+        figure["reference"] = speed["median"]
+    # Shown, never compared (no `better`): it is the machine, not the code.
+    figures["machine.reference"] = {
+        "label": "reference workload (fixed pure-Python work: the machine's speed during this run)",
+        "unit": "s",
+        "settings": {},
+        "measuredAt": measured_at,
+        **speed,
+    }
     current = {
         "schema": report.SCHEMA,
         "measuredAt": measured_at,

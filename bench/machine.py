@@ -1,10 +1,16 @@
-"""The machine a bench ran on: CPU model, cores, memory, Python, OS (figures mean nothing without it)."""
+"""The machine a bench ran on: CPU model, cores, memory, Python, OS (figures mean nothing without it),
+and how fast it was during the run: the same virtual machine's 2 cores run the same code 10-20%
+slower in one hour than in another, which alone would look like a regression."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import platform
+import re
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -61,3 +67,31 @@ def environment_problems(environ: Mapping[str, str]) -> list[str]:
             "which does not pass it on, or unset it"
         ]
     return []
+
+
+def reference_workload() -> int:
+    """Fixed pure-Python work of the kinds the figures spend their time on (JSON, regular expressions
+    compiled afresh, dicts, sorting, hashing), the same in every run and every version of this
+    project: its time tracks the machine, not the code under test. Returns a checksum so that none
+    of it can be skipped."""
+    document = [{"id": f"order-{i:05d}", "total": i % 997, "tags": {"customer": f"c-{i % 31}"}} for i in range(24000)]
+    text = json.dumps(document, sort_keys=True)
+    parsed = json.loads(text)
+    re.purge()  # the module caches compiled patterns; each run must compile them again
+    patterns = [re.compile(rf"order-0*{n}\d{{2}}|c-{n % 31}\b") for n in range(150)]
+    hits = sum(1 for pattern in patterns for item in parsed[:1000] if pattern.search(item["id"]))
+    ordered = sorted(parsed, key=lambda item: (item["total"], item["id"]))
+    digest = hashlib.sha256(json.dumps(ordered).encode()).digest()
+    return hits + digest[0]
+
+
+def reference_seconds(runs: int = 5) -> list[float]:
+    """Seconds of `reference_workload`, once per run, in this process."""
+    if runs < 1:
+        raise ValueError("at least one run")
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        reference_workload()
+        seconds.append(time.perf_counter() - started)
+    return seconds

@@ -87,6 +87,8 @@ def table(results: dict[str, Any], comparisons: list[Comparison]) -> str:
         if key in by_key:
             c = by_key[key]
             change = f"{c.change:+.0%} slower" if c.change > 0 else f"{-c.change:.0%} faster"
+            if c.machine is not None and c.measured is not None:
+                change += f" at equal machine speed ({c.measured:+.0%} measured, machine {c.machine:+.0%})"
             if c.regression:
                 change = f"**REGRESSION {change}**"
         elif figure.get("carried"):

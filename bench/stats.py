@@ -44,6 +44,10 @@ def slowdown(previous: float, current: float, better: str) -> float | None:
     return None
 
 
+SPEED_UNITS = frozenset({"s", "CPU-s", "orders/s"})
+"""Units of figures the machine's speed scales (times and rates); counts, ratios and shares it does not."""
+
+
 @dataclass(frozen=True)
 class Comparison:
     """One figure against the previous results."""
@@ -52,8 +56,21 @@ class Comparison:
     previous: float
     current: float
     change: float
-    """`slowdown`: positive is worse."""
+    """`slowdown` at equal machine speed (as measured when either run lacks the reference): positive is worse."""
     regression: bool
+    measured: float | None = None
+    """`slowdown` as measured, when it was adjusted for the machine's speed."""
+    machine: float | None = None
+    """How much slower the machine ran the reference workload than in the previous run (negative: faster)."""
+
+
+def machine_slowdown(old: dict[str, Any], new: dict[str, Any]) -> float | None:
+    """How much slower the machine was for `new` than for `old`: the ratio of the reference workload's
+    seconds recorded with each (None if either lacks it, or the figure does not scale with speed)."""
+    before, after = old.get("reference"), new.get("reference")
+    if new.get("unit") not in SPEED_UNITS or not before or not after or before <= 0 or after <= 0:
+        return None
+    return after / before - 1
 
 
 def compare(
@@ -62,7 +79,9 @@ def compare(
     """Compare the medians of figures both results measured with the same settings.
 
     Figures without a direction (`better` missing: counts, shares) and figures measured with other
-    settings (e.g. another number of orders) are not compared.
+    settings (e.g. another number of orders) are not compared. A time or rate measured while the
+    machine ran the reference workload slower (or faster) is judged as if it had run at the previous
+    speed: the same code on a slower hour is no regression, and a faster hour hides none.
     """
     if not previous:
         return []
@@ -73,8 +92,18 @@ def compare(
         better = figure.get("better")
         if old is None or better not in ("lower", "higher") or old.get("settings") != figure.get("settings"):
             continue
-        change = slowdown(float(old["median"]), float(figure["median"]), better)
+        was, now = float(old["median"]), float(figure["median"])
+        measured = slowdown(was, now, better)
+        if measured is None:
+            continue
+        machine = machine_slowdown(old, figure)
+        if machine is None:
+            found.append(Comparison(key, was, now, measured, measured > threshold))
+            continue
+        # A time scales with the machine's slowness, a rate inversely: undo it before judging.
+        at_old_speed = now / (1 + machine) if better == "lower" else now * (1 + machine)
+        change = slowdown(was, at_old_speed, better)
         if change is None:
             continue
-        found.append(Comparison(key, float(old["median"]), float(figure["median"]), change, change > threshold))
+        found.append(Comparison(key, was, now, change, change > threshold, measured, machine))
     return found

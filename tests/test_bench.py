@@ -86,6 +86,66 @@ def test_a_slowdown_over_20_percent_is_flagged_and_one_of_10_percent_is_not(befo
     assert found.regression is flagged
 
 
+def timed(median: float, reference: float, unit: str = "s", better: str = "lower") -> dict:
+    """A figure measured while the reference workload took `reference` seconds."""
+    return figure(median, better, {"orders": 100}) | {"unit": unit, "reference": reference}
+
+
+def test_the_same_code_on_a_slower_hour_is_no_regression():
+    # GIVEN a time 21% longer than before, measured while the machine ran the reference 14% slower
+    previous, current = results({"f": timed(1.00, 0.100)}), results({"f": timed(1.21, 0.114)})
+    # WHEN compared
+    (found,) = compare(previous, current)
+    # THEN it is judged at the previous speed: 6% slower, no regression, both changes kept
+    assert found.change == pytest.approx(1.21 / 1.14 - 1)
+    assert found.measured == pytest.approx(0.21) and found.machine == pytest.approx(0.14)
+    assert found.regression is False
+    # AND the table shows what was measured and how fast the machine was
+    text = report.table(current | {"measuredAt": "t"}, [found])
+    assert "+6% slower at equal machine speed (+21% measured, machine +14%)" in text
+
+
+def test_a_faster_hour_hides_no_regression():
+    # GIVEN a time 10% longer, measured while the machine ran the reference 20% faster
+    (found,) = compare(results({"f": timed(1.0, 0.100)}), results({"f": timed(1.1, 0.080)}))
+    # THEN at equal speed the code is 37.5% slower: a regression
+    assert found.change == pytest.approx(1.1 / 0.8 - 1) and found.regression is True
+
+
+def test_a_rate_is_judged_at_equal_speed_too():
+    # GIVEN 10 orders/s before, and 8.77 orders/s while the machine ran 14% slower
+    before = timed(10.0, 0.100, unit="orders/s", better="higher")
+    after = timed(10.0 / 1.14, 0.114, unit="orders/s", better="higher")
+    # WHEN compared THEN at the previous speed it is the same rate
+    (found,) = compare(results({"rate": before}), results({"rate": after}))
+    assert found.change == pytest.approx(0.0, abs=1e-9) and found.measured == pytest.approx(0.14)
+
+
+@pytest.mark.parametrize("unit", ["resources", "x", "%"])
+def test_counts_ratios_and_shares_are_not_adjusted_for_the_machine(unit):
+    # GIVEN a figure the machine's speed does not scale, 25% up while the machine ran 20% slower
+    (found,) = compare(results({"n": timed(8.0, 0.100, unit=unit)}), results({"n": timed(10.0, 0.120, unit=unit)}))
+    # THEN it is judged as measured
+    assert found.change == pytest.approx(0.25) and found.regression is True
+    assert found.machine is None and found.measured is None
+
+
+def test_without_the_reference_in_both_runs_a_figure_is_judged_as_measured():
+    # GIVEN results from before the reference was recorded
+    (found,) = compare(results({"f": figure(1.0, "lower", {"orders": 100})}), results({"f": timed(1.25, 0.114)}))
+    # THEN the change is as measured, and flagged over 20%
+    assert found.change == pytest.approx(0.25) and found.regression is True and found.machine is None
+
+
+def test_the_reference_workload_is_fixed_work_timed_once_per_run():
+    # THEN it does the same work each time (its checksum), and is timed as many times as asked
+    assert machine.reference_workload() == machine.reference_workload()
+    seconds = machine.reference_seconds(3)
+    assert len(seconds) == 3 and all(s > 0 for s in seconds)
+    with pytest.raises(ValueError, match="at least one run"):
+        machine.reference_seconds(0)
+
+
 def test_figures_measured_otherwise_or_without_direction_are_not_compared():
     # GIVEN a figure measured with other settings, one without a direction, one new, one gone
     previous = results(
@@ -410,6 +470,7 @@ def test_a_shell_that_forbids_bytecode_is_reported_as_a_problem_of_the_run(capsy
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     monkeypatch.setattr(evaluation, "measure", lambda *a, **k: {})
     monkeypatch.setattr(evaluation, "measure_fresh", lambda *a, **k: {})
+    monkeypatch.setattr(machine, "reference_seconds", lambda: [0.1])
     results_file = tmp_path / "results.json"
     # WHEN bench runs strictly
     code = cli.main(["--only", "evaluation", "--strict", "--results", str(results_file)])
@@ -423,3 +484,19 @@ def test_a_shell_that_forbids_bytecode_is_reported_as_a_problem_of_the_run(capsy
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
     assert cli.main(["--only", "evaluation", "--strict", "--results", str(results_file)]) == 0
     assert machine.environment_problems({"PYTHONDONTWRITEBYTECODE": ""}) == []
+
+
+def test_every_figure_of_a_run_records_the_machines_speed_during_it(capsys, monkeypatch, tmp_path):
+    # GIVEN an evaluation that measures one figure, and a machine whose reference takes 0.2 s then 0.3 s
+    monkeypatch.setattr(evaluation, "measure", lambda *a, **k: {"e": figure(1.0) | {"settings": {}}})
+    monkeypatch.setattr(evaluation, "measure_fresh", lambda *a, **k: {})
+    speeds = iter([[0.2, 0.2], [0.3, 0.3]])
+    monkeypatch.setattr(machine, "reference_seconds", lambda: next(speeds))
+    results_file = tmp_path / "results.json"
+    # WHEN bench runs
+    assert cli.main(["--only", "evaluation", "--results", str(results_file)]) == 0
+    # THEN the figure carries the median of the reference before and after, which is also shown
+    written = json.loads(results_file.read_text())["figures"]
+    assert written["e"]["reference"] == 0.25
+    assert written["machine.reference"]["runs"] == [0.2, 0.2, 0.3, 0.3]
+    assert "| reference workload" in capsys.readouterr().out
