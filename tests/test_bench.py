@@ -137,13 +137,19 @@ def test_without_the_reference_in_both_runs_a_figure_is_judged_as_measured():
     assert found.change == pytest.approx(0.25) and found.regression is True and found.machine is None
 
 
-def test_the_reference_workload_is_fixed_work_timed_once_per_run():
-    # THEN it does the same work each time (its checksum), and is timed as many times as asked
+def test_the_reference_workload_is_fixed_work_timed_once_per_run_in_a_new_interpreter(monkeypatch):
+    # THEN it does the same work each time (its checksum)
     assert machine.reference_workload() == machine.reference_workload()
+    # AND it is timed as many times as asked, away from this process's heap: a workload broken
+    # here does not reach the new interpreter
+    monkeypatch.setattr(machine, "reference_workload", lambda: 1 / 0)
     seconds = machine.reference_seconds(3)
     assert len(seconds) == 3 and all(s > 0 for s in seconds)
-    with pytest.raises(ValueError, match="at least one run"):
-        machine.reference_seconds(0)
+    with pytest.raises(ZeroDivisionError):
+        machine.time_reference(1)
+    for asked in (machine.reference_seconds, machine.time_reference):
+        with pytest.raises(ValueError, match="at least one run"):
+            asked(0)
 
 
 def test_figures_measured_otherwise_or_without_direction_are_not_compared():
