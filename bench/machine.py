@@ -1,5 +1,5 @@
 """The machine a bench ran on: CPU model, cores, memory, Python, OS (figures mean nothing without it),
-and how fast it was during the run: the same virtual machine's 2 cores run the same code 10-20%
+and how fast it was during the run: the same virtual machine's 2 cores ran the same code up to a third
 slower in one hour than in another, which alone would look like a regression."""
 
 from __future__ import annotations
