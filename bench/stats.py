@@ -93,17 +93,13 @@ def compare(
         if old is None or better not in ("lower", "higher") or old.get("settings") != figure.get("settings"):
             continue
         was, now = float(old["median"]), float(figure["median"])
-        measured = slowdown(was, now, better)
-        if measured is None:
-            continue
         machine = machine_slowdown(old, figure)
-        if machine is None:
-            found.append(Comparison(key, was, now, measured, measured > threshold))
-            continue
-        # A time scales with the machine's slowness, a rate inversely: undo it before judging.
-        at_old_speed = now / (1 + machine) if better == "lower" else now * (1 + machine)
+        at_old_speed = now
+        if machine is not None:  # a time scales with the machine's slowness, a rate inversely: undo it
+            at_old_speed = now / (1 + machine) if better == "lower" else now * (1 + machine)
         change = slowdown(was, at_old_speed, better)
         if change is None:
             continue
+        measured = None if machine is None else slowdown(was, now, better)
         found.append(Comparison(key, was, now, change, change > threshold, measured, machine))
     return found
